@@ -1,0 +1,68 @@
+# shale: one non-recursive GNU Makefile.
+#   make            build everything into $(B)/
+#   make run        build and run the built-in default guest
+#   make check      build and run every test (unit, fuzz regression, integration)
+#   make asan       the same tests with ASan+UBSan, built into build-asan/
+#   make fuzz       libFuzzer harnesses (clang), built into build-fuzz/
+#   make bench      benchmarks (see docs/benchmarks.md)
+#   V=1             show full commands
+
+B ?= build
+CC ?= gcc
+GUEST_CC ?= gcc
+SAN ?=
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wformat=2 -Wno-unused-parameter -Wvla -Wpointer-arith
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude -Isrc \
+	-fstack-protector-strong -fPIE -MMD -MP
+ifeq ($(SAN),)
+HOST_CFLAGS += -D_FORTIFY_SOURCE=2
+HOST_LDFLAGS := -pie -Wl,-z,relro,-z,now
+else
+HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+HOST_LDFLAGS := -pie -fsanitize=address,undefined
+endif
+HOST_LIBS := -lpthread
+
+all: shale guests
+
+.PHONY: all shale guests run check asan fuzz bench clean deps unit-tests integration
+
+include sdk/sdk.mk
+include examples/examples.mk
+include src/src.mk
+include tests/tests.mk
+-include bench/bench.mk
+
+$(B)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(B)/%.o: %.S
+	$(call msg,AS,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+deps:
+	$(Q)scripts/deps.sh build
+
+run: deps all
+	$(B)/shale run
+
+asan:
+	$(Q)$(MAKE) --no-print-directory B=build-asan SAN=1 check
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

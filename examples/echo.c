@@ -1,0 +1,10 @@
+/* Prints its arguments on one line, like echo(1). */
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		printf("%s%s", i > 1 ? " " : "", argv[i]);
+	putchar('\n');
+	return 0;
+}

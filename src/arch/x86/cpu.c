@@ -1,0 +1,96 @@
+#include "arch/x86/cpu.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/x86/pv.h"
+#include "util/util.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define CPUID_1_ECX_XSAVE (1u << 26)
+/* x87, SSE, AVX, and the three AVX-512 state components. */
+#define XCR0_WANTED 0xe7ull
+
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
+{
+	for (unsigned n = 64; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+
+		if (!c)
+			return NULL;
+		c->nent = n;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			return c;
+		free(c);
+		if (errno != E2BIG)
+			return NULL;
+	}
+	return NULL;
+}
+
+int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, uint64_t *xcr0)
+{
+	struct kvm_cpuid2 *c = supported_cpuid(vm->kvm_fd);
+	bool xsave = false;
+	uint64_t xfeatures = 0;
+	int ret = 0;
+
+	if (!c) {
+		ret = -errno;
+		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		return ret;
+	}
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1)
+			xsave = e->ecx & CPUID_1_ECX_XSAVE;
+		if (e->function == 0xd && e->index == 0)
+			xfeatures = ((uint64_t)e->edx << 32) | e->eax;
+	}
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
+		ret = -errno;
+		log_err("KVM_SET_CPUID2: %s", strerror(errno));
+	}
+	free(c);
+
+	*xcr0 = 0;
+	if (xsave && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
+		*xcr0 = xfeatures & XCR0_WANTED;
+		/* AVX-512 state is usable only as a whole, and only with AVX. */
+		if ((*xcr0 & 0xe0) != 0xe0 || !(*xcr0 & 0x4))
+			*xcr0 &= ~0xe0ull;
+		if ((*xcr0 & 0x3) != 0x3)
+			*xcr0 = 0;
+	}
+	return ret;
+}
+
+int x86_set_xcr0(struct vcpu *vcpu, uint64_t xcr0)
+{
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1 };
+
+	xcrs.xcrs[0].xcr = 0;
+	xcrs.xcrs[0].value = xcr0;
+	if (ioctl(vcpu->fd, KVM_SET_XCRS, &xcrs) < 0) {
+		int ret = -errno;
+
+		log_err("KVM_SET_XCRS: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+uint64_t x86_tsc_khz(struct vcpu *vcpu)
+{
+	int khz;
+
+	if (ioctl(vcpu->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) <= 0)
+		return 0;
+	khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+	return khz > 0 ? (uint64_t)khz : 0;
+}

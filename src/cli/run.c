@@ -1,0 +1,393 @@
+/*
+ * `shale run`: one VM, one guest, behaving like a process. The main thread
+ * validates the request, builds the VM, then waits for the VM to stop,
+ * for SIGINT/SIGTERM, or for --timeout; the vCPU thread runs the guest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "loader/elf.h"
+#include "pv/pv.h"
+#include "util/util.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define DEFAULT_MEMORY (64 * MiB)
+#define MAX_IMAGE_SIZE (512 * MiB)
+
+struct run_opts {
+	uint64_t memory;
+	uint64_t timeout_ns;
+	const char *guest;
+	const char *disk;
+	bool disk_readonly;
+	const char *tap;
+	uint8_t mac[6];
+	bool has_mac;
+	bool stats;
+	int argc;
+	char **argv;
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: shale run [OPTIONS] [GUEST [--] [ARG...]]\n"
+		"\n"
+		"Runs GUEST, a static ELF built with the shale SDK, in a new VM and exits\n"
+		"with the guest's exit status. Without GUEST, runs the built-in demo guest.\n"
+		"ARGs are passed to the guest as its argv[1...].\n"
+		"\n"
+		"Options:\n"
+		"  -m, --memory SIZE       guest RAM, e.g. 64M or 1G: a multiple of 2 MiB,\n"
+		"                          at most 4G (default 64M; allocated on first use)\n"
+		"      --disk PATH[,ro]    block device backed by file PATH (,ro: read-only)\n"
+		"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
+		"                          network device on the existing tap device NAME\n"
+		"      --timeout DURATION  stop the VM after DURATION (e.g. 5s, 250ms, 2m)\n"
+		"      --stats             print VMM statistics to stderr at exit\n"
+		"  -v, --verbose           log VM set-up steps to stderr\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Exit status: the guest's own status (0-255) when it exits; otherwise\n"
+		"  124  --timeout elapsed\n"
+		"  125  shale failed (bad option, bad guest image, no KVM, host error)\n"
+		"  126  the guest crashed (exception, triple fault, ABI violation)\n"
+		"  130  stopped by SIGINT;  143  stopped by SIGTERM\n");
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	if (mac[0] & 1)
+		return -EINVAL; /* multicast */
+	return 0;
+}
+
+static int parse_net(struct run_opts *o, char *arg)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "tap=", 4) && tok[4]) {
+			o->tap = tok + 4;
+		} else if (!strncmp(tok, "mac=", 4)) {
+			if (parse_mac(tok + 4, o->mac)) {
+				log_err("--net: bad MAC address '%s' (want a unicast XX:XX:XX:XX:XX:XX)",
+					tok + 4);
+				return -EINVAL;
+			}
+			o->has_mac = true;
+		} else {
+			log_err("--net: unknown setting '%s' (want tap=NAME[,mac=...])", tok);
+			return -EINVAL;
+		}
+	}
+	if (!o->tap) {
+		log_err("--net: missing tap=NAME");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_disk(struct run_opts *o, char *arg)
+{
+	char *comma = strrchr(arg, ',');
+
+	if (comma && (!strcmp(comma, ",ro") || !strcmp(comma, ",readonly"))) {
+		*comma = '\0';
+		o->disk_readonly = true;
+	}
+	if (!*arg) {
+		log_err("--disk: missing file name");
+		return -EINVAL;
+	}
+	o->disk = arg;
+	return 0;
+}
+
+/* Returns 0 to run, 1 when help was shown, -EINVAL on a bad option. */
+static int parse_opts(struct run_opts *o, int argc, char **argv)
+{
+	enum { OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS };
+	static const struct option longopts[] = {
+		{ "memory", required_argument, NULL, 'm' },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*o = (struct run_opts){ .memory = DEFAULT_MEMORY };
+	opterr = 0;
+	optind = 1;
+	/* '+': options end at GUEST; what follows belongs to the guest. */
+	while ((c = getopt_long(argc, argv, "+m:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_size(optarg, &o->memory) || o->memory % (2 * MiB) ||
+			    o->memory < 4 * MiB || o->memory > 4 * GiB) {
+				log_err("--memory %s: want a multiple of 2 MiB from 4M to 4G", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_DISK:
+			if (parse_disk(o, optarg))
+				return -EINVAL;
+			break;
+		case OPT_NET:
+			if (parse_net(o, optarg))
+				return -EINVAL;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_duration(optarg, &o->timeout_ns) || !o->timeout_ns) {
+				log_err("--timeout %s: want a duration such as 5s or 250ms", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_STATS:
+			o->stats = true;
+			break;
+		case 'v':
+			log_verbose = true;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 1;
+		default:
+			if (optopt && optopt < 256)
+				log_err("run: unknown option '-%c' (see 'shale run --help')", optopt);
+			else
+				log_err("run: bad option '%s' (see 'shale run --help')",
+					argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc && strcmp(argv[optind], "--"))
+		o->guest = argv[optind++];
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	o->argc = argc - optind;
+	o->argv = argv + optind;
+	return 0;
+}
+
+struct image {
+	const uint8_t *data;
+	size_t size;
+	void *map; /* non-NULL when mapped from a file */
+};
+
+static int map_image(const char *path, struct image *img)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("%s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		log_err("%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		log_err("%s: not a regular file", path);
+	} else if (st.st_size == 0 || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+		ret = -EINVAL;
+		log_err("%s: not a guest shale can run: %s", path,
+			st.st_size ? "larger than 512 MiB" : "empty file");
+	} else {
+		img->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (img->map == MAP_FAILED) {
+			ret = -errno;
+			img->map = NULL;
+			log_err("%s: %s", path, strerror(errno));
+		} else {
+			img->data = img->map;
+			img->size = (size_t)st.st_size;
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+static void print_stats(const struct vm *vm, uint64_t start_ns)
+{
+	size_t pages = vm->ram_size / 4096, touched = 0;
+	unsigned char *vec = malloc(pages);
+	struct rusage ru;
+
+	if (vec && !mincore(vm->ram, vm->ram_size, vec))
+		for (size_t i = 0; i < pages; i++)
+			touched += vec[i] & 1;
+	free(vec);
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr,
+		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu\n",
+		touched * 4, ru.ru_maxrss,
+		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000));
+}
+
+/* Waits until the VM stops; turns signals and the timeout into stops. */
+static void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns)
+{
+	struct pollfd fds[3] = {
+		{ .fd = vm->stop_fd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+		{ .fd = -1, .events = POLLIN },
+	};
+
+	if (timeout_ns) {
+		struct itimerspec its = {
+			.it_value = {
+				.tv_sec = (time_t)(timeout_ns / 1000000000ull),
+				.tv_nsec = (long)(timeout_ns % 1000000000ull),
+			},
+		};
+
+		fds[2].fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (fds[2].fd < 0 || timerfd_settime(fds[2].fd, 0, &its, NULL) < 0)
+			die("timerfd: %s", strerror(errno));
+	}
+	while (!vm_stopping(vm)) {
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo,
+					"stopping the VM on %s", strsignal((int)si.ssi_signo));
+		}
+		if (fds[2].revents & POLLIN) {
+			double secs = (double)timeout_ns / 1e9;
+
+			vm_stop(vm, VM_STOP_TIMEOUT, 0, "timeout: the guest ran for %gs; VM stopped",
+				secs);
+		}
+	}
+	if (fds[2].fd >= 0)
+		close(fds[2].fd);
+}
+
+static int run_vm(const struct run_opts *o, const struct image *img, const struct elf_image *elf,
+		  struct pv_guest *pv, int sig_fd, uint64_t start_ns)
+{
+	struct pv_config cfg = {
+		.name = o->guest ? o->guest : "shale-demo",
+		.image = img->data,
+		.image_size = img->size,
+		.elf = elf,
+		.argc = o->argc,
+		.argv = o->argv,
+	};
+	struct vcpu *vcpu;
+	struct vm vm;
+	int ret;
+
+	ret = vm_create(&vm);
+	if (ret)
+		goto out;
+	vm.unclaimed_io = VM_IO_STRICT;
+	ret = vm_add_ram(&vm, o->memory);
+	if (!ret)
+		ret = vcpu_create(&vm, 0, &vcpu);
+	if (!ret)
+		ret = pv_setup(pv, &vm, vcpu, &cfg);
+	if (!ret) {
+		log_info("starting guest %s with %llu MiB", cfg.name,
+			 (unsigned long long)(o->memory / MiB));
+		ret = vcpu_start(vcpu);
+	}
+	if (!ret) {
+		wait_for_stop(&vm, sig_fd, o->timeout_ns);
+		vcpu_join(vcpu);
+		if (o->stats)
+			print_stats(&vm, start_ns);
+		ret = vm_exit_status(&vm);
+	}
+	vm_destroy(&vm);
+out:
+	return ret;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	uint64_t start_ns = clock_monotonic_ns();
+	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
+	struct image img = { 0 };
+	struct elf_image elf;
+	struct run_opts o;
+	sigset_t sigs;
+	int sig_fd = -1, ret;
+
+	ret = parse_opts(&o, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : SHALE_EXIT_VMM_ERROR;
+
+	if (o.guest) {
+		ret = map_image(o.guest, &img);
+	} else {
+		img.data = default_guest_start;
+		img.size = (size_t)(default_guest_end - default_guest_start);
+	}
+	if (!ret)
+		ret = pv_check_image(o.guest ? o.guest : "built-in guest", img.data, img.size,
+				     o.memory, &elf);
+	if (!ret && o.disk)
+		ret = pv_block_open(&pv.block, o.disk, o.disk_readonly);
+	if (!ret && o.tap)
+		ret = pv_net_open(&pv.net, o.tap, o.has_mac ? o.mac : NULL);
+	if (ret)
+		goto out;
+
+	/* Signals become events of the main loop; vCPU threads inherit the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0)
+		die("signalfd: %s", strerror(errno));
+	vcpu_signals_init();
+
+	ret = run_vm(&o, &img, &elf, &pv, sig_fd, start_ns);
+out:
+	pv_destroy(&pv);
+	if (img.map)
+		munmap(img.map, img.size);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	return ret < 0 ? SHALE_EXIT_VMM_ERROR : ret;
+}

@@ -1,0 +1,154 @@
+#include "loader/elf.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define PAGE 4096ull
+
+static int reject(const char **why, const char *msg)
+{
+	*why = msg;
+	return -EINVAL;
+}
+
+static int check_header(const Elf64_Ehdr *eh, size_t size, const char **why)
+{
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG))
+		return reject(why, "not an ELF file");
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
+		return reject(why, "not a 64-bit ELF file");
+	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
+		return reject(why, "not a little-endian ELF file");
+	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT)
+		return reject(why, "unknown ELF version");
+	if (eh->e_machine != EM_X86_64)
+		return reject(why, "not an x86-64 executable");
+	if (eh->e_type == ET_DYN)
+		return reject(why, "position-independent executable (link with -static -no-pie)");
+	if (eh->e_type != ET_EXEC)
+		return reject(why, "not an executable (ET_EXEC)");
+	if (eh->e_phentsize != sizeof(Elf64_Phdr))
+		return reject(why, "bad program header entry size");
+	if (eh->e_phnum == 0 || eh->e_phnum == PN_XNUM)
+		return reject(why, "no program headers");
+	if (eh->e_phoff > size || (size - eh->e_phoff) / sizeof(Elf64_Phdr) < eh->e_phnum)
+		return reject(why, "program headers lie outside the file");
+	if (eh->e_phoff % 8)
+		return reject(why, "misaligned program headers");
+	return 0;
+}
+
+static int add_segment(struct elf_image *img, const Elf64_Phdr *ph, size_t size,
+		       uint64_t min_addr, uint64_t max_addr, const char **why)
+{
+	struct elf_segment *s;
+	uint64_t start, end;
+
+	if (ph->p_filesz > ph->p_memsz)
+		return reject(why, "segment's file size exceeds its memory size");
+	if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
+		return reject(why, "segment lies outside the file");
+	if (ph->p_memsz == 0)
+		return 0;
+	if (ph->p_vaddr + ph->p_memsz < ph->p_vaddr || ph->p_vaddr + ph->p_memsz > UINT64_MAX - PAGE)
+		return reject(why, "segment address overflows");
+	if (ph->p_vaddr < min_addr || ph->p_vaddr + ph->p_memsz > max_addr)
+		return reject(why, "segment lies outside guest memory available to the image");
+	if ((ph->p_flags & PF_W) && (ph->p_flags & PF_X))
+		return reject(why, "segment is both writable and executable");
+	if (img->nr_segs == ELF_MAX_SEGMENTS)
+		return reject(why, "too many loadable segments");
+
+	/* Page permissions come from segments, so no two may share a page. */
+	start = ALIGN_DOWN(ph->p_vaddr, PAGE);
+	end = ALIGN_UP(ph->p_vaddr + ph->p_memsz, PAGE);
+	for (unsigned i = 0; i < img->nr_segs; i++) {
+		const struct elf_segment *o = &img->seg[i];
+
+		if (start < ALIGN_UP(o->vaddr + o->memsz, PAGE) && ALIGN_DOWN(o->vaddr, PAGE) < end)
+			return reject(why, "segments overlap or share a page");
+	}
+
+	s = &img->seg[img->nr_segs++];
+	*s = (struct elf_segment){
+		.vaddr = ph->p_vaddr,
+		.memsz = ph->p_memsz,
+		.offset = ph->p_offset,
+		.filesz = ph->p_filesz,
+		.prot = ((ph->p_flags & PF_R) ? ELF_PROT_R : 0) |
+			((ph->p_flags & PF_W) ? ELF_PROT_W : 0) |
+			((ph->p_flags & PF_X) ? ELF_PROT_X : 0),
+	};
+	if (img->nr_segs == 1 || start < img->lo)
+		img->lo = start;
+	if (img->nr_segs == 1 || end > img->hi)
+		img->hi = end;
+	return 0;
+}
+
+int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
+	      struct elf_image *img, const char **why)
+{
+	Elf64_Ehdr eh;
+	bool entry_ok = false;
+	int ret;
+
+	memset(img, 0, sizeof(*img));
+	if (size < sizeof(eh))
+		return reject(why, "file too short for an ELF header");
+	memcpy(&eh, buf, sizeof(eh));
+	ret = check_header(&eh, size, why);
+	if (ret)
+		return ret;
+
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		switch (ph.p_type) {
+		case PT_LOAD:
+			ret = add_segment(img, &ph, size, min_addr, max_addr, why);
+			if (ret)
+				return ret;
+			break;
+		case PT_INTERP:
+		case PT_DYNAMIC:
+			return reject(why, "dynamically linked (link with -static)");
+		case PT_TLS:
+			return reject(why, "uses thread-local storage, which guests do not have");
+		default:
+			/* Notes, GNU_STACK, GNU_PROPERTY and the like: nothing to load. */
+			break;
+		}
+	}
+	if (!img->nr_segs)
+		return reject(why, "no loadable segments");
+
+	for (unsigned i = 0; i < img->nr_segs; i++) {
+		const struct elf_segment *s = &img->seg[i];
+
+		if ((s->prot & ELF_PROT_X) && eh.e_entry >= s->vaddr &&
+		    eh.e_entry - s->vaddr < s->memsz)
+			entry_ok = true;
+	}
+	if (!entry_ok)
+		return reject(why, "entry point is not in an executable segment");
+	img->entry = eh.e_entry;
+	return 0;
+}
+
+int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm)
+{
+	for (unsigned i = 0; i < img->nr_segs; i++) {
+		const struct elf_segment *s = &img->seg[i];
+
+		if (!gmem_ptr(gm, s->vaddr, s->memsz))
+			return -EFAULT;
+		if (!gmem_write(gm, s->vaddr, buf + s->offset, s->filesz))
+			return -EFAULT;
+	}
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * Validating loader for static ELF64 x86-64 guest images. elf_parse() is a
+ * pure function over an untrusted buffer (unit tested and fuzzed); it
+ * rejects anything it does not understand. elf_load() then copies the
+ * checked segments into guest memory.
+ */
+#ifndef SHALE_LOADER_ELF_H
+#define SHALE_LOADER_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/gmem.h"
+
+#define ELF_MAX_SEGMENTS 16
+
+#define ELF_PROT_R 0x1u
+#define ELF_PROT_W 0x2u
+#define ELF_PROT_X 0x4u
+
+struct elf_segment {
+	uint64_t vaddr;
+	uint64_t memsz;
+	uint64_t offset;
+	uint64_t filesz;
+	unsigned prot; /* ELF_PROT_* */
+};
+
+struct elf_image {
+	uint64_t entry;
+	uint64_t lo, hi; /* page-aligned span of all segments */
+	struct elf_segment seg[ELF_MAX_SEGMENTS];
+	unsigned nr_segs;
+};
+
+/*
+ * Checks `buf` and describes it in `img`. Every segment must lie in
+ * [min_addr, max_addr). Returns 0, or -EINVAL with *why set to a sentence
+ * fragment naming the problem.
+ */
+int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
+	      struct elf_image *img, const char **why);
+
+/* Copies the segments of a parsed image; guest RAM must be zero-filled. */
+int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * The para-virtual block device: a file or host block device given with
+ * --disk. Requests are whole sectors inside the device and move straight
+ * between the backing file and guest memory (no copy through the VMM).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <shale/abi/hypercall.h>
+
+#include "pv/pv.h"
+#include "util/util.h"
+#include "vmm/vm.h"
+
+int pv_block_open(struct pv_block *blk, const char *path, bool readonly)
+{
+	struct stat st;
+	uint64_t size;
+	int fd, ret;
+
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("--disk %s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		log_err("--disk %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+			ret = -errno;
+			log_err("--disk %s: %s", path, strerror(errno));
+			goto fail;
+		}
+	} else {
+		ret = -EINVAL;
+		log_err("--disk %s: not a regular file or block device", path);
+		goto fail;
+	}
+	/* Two VMs writing one image corrupt it: take the image for this VM. */
+	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		ret = -errno;
+		log_err("--disk %s: %s", path,
+			errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
+		goto fail;
+	}
+	if (size % SHALE_BLOCK_SECTOR)
+		log_err("--disk %s: size is not a multiple of %u; the last %llu bytes are "
+			"not visible to the guest", path, SHALE_BLOCK_SECTOR,
+			(unsigned long long)(size % SHALE_BLOCK_SECTOR));
+	blk->fd = fd;
+	blk->capacity = ALIGN_DOWN(size, (uint64_t)SHALE_BLOCK_SECTOR);
+	blk->readonly = readonly;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+void pv_block_close(struct pv_block *blk)
+{
+	if (blk->fd >= 0)
+		close(blk->fd);
+	blk->fd = -1;
+}
+
+void pv_block_info(struct pv_guest *pv, struct shale_hc_block_info *arg)
+{
+	memset(arg, 0, sizeof(*arg));
+	if (pv->block.fd < 0) {
+		arg->ret = SHALE_ENODEV;
+		return;
+	}
+	arg->capacity = pv->block.capacity;
+	arg->sector_size = SHALE_BLOCK_SECTOR;
+	arg->flags = pv->block.readonly ? SHALE_BLOCK_F_READONLY : 0;
+	arg->max_io = SHALE_BLOCK_IO_MAX;
+	arg->ret = SHALE_OK;
+}
+
+void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write)
+{
+	struct pv_block *blk = &pv->block;
+	uint8_t *buf;
+	uint64_t done = 0;
+
+	if (blk->fd < 0) {
+		arg->ret = SHALE_ENODEV;
+		return;
+	}
+	if (is_write && blk->readonly) {
+		arg->ret = SHALE_EROFS;
+		return;
+	}
+	if (arg->offset % SHALE_BLOCK_SECTOR || arg->len % SHALE_BLOCK_SECTOR ||
+	    arg->len > SHALE_BLOCK_IO_MAX) {
+		arg->ret = SHALE_EINVAL;
+		return;
+	}
+	if (arg->offset > blk->capacity || arg->len > blk->capacity - arg->offset) {
+		arg->ret = SHALE_ENOSPC;
+		return;
+	}
+	buf = gmem_ptr(&pv->vm->gmem, arg->data, arg->len);
+	if (!buf) {
+		arg->ret = SHALE_EFAULT;
+		return;
+	}
+	while (done < arg->len) {
+		off_t off = (off_t)(arg->offset + done);
+		ssize_t n = is_write ? pwrite(blk->fd, buf + done, arg->len - done, off)
+				     : pread(blk->fd, buf + done, arg->len - done, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* n == 0: the file shrank under us. */
+			arg->ret = SHALE_EIO;
+			return;
+		}
+		done += (uint64_t)n;
+	}
+	arg->ret = (int64_t)done;
+}
+
+void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg)
+{
+	if (pv->block.fd < 0)
+		arg->ret = SHALE_ENODEV;
+	else if (pv->block.readonly)
+		arg->ret = SHALE_OK;
+	else
+		arg->ret = fdatasync(pv->block.fd) ? SHALE_EIO : SHALE_OK;
+}

@@ -1,0 +1,130 @@
+/*
+ * The para-virtual network device: one Ethernet frame per hypercall,
+ * to and from a host tap device (--net tap=NAME).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <shale/abi/hypercall.h>
+
+#include "pv/pv.h"
+#include "util/util.h"
+#include "vmm/vm.h"
+
+#define ETH_HLEN 14
+#define NET_MTU 1500
+
+int pv_net_open(struct pv_net *net, const char *name, const uint8_t *mac)
+{
+	struct ifreq ifr;
+	int fd, ret;
+
+	if (strlen(name) >= IFNAMSIZ || !*name) {
+		log_err("--net tap=%s: bad interface name", name);
+		return -EINVAL;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("--net: /dev/net/tun: %s", strerror(errno));
+		return ret;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		ret = -errno;
+		log_err("--net tap=%s: %s", name, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	if (mac) {
+		memcpy(net->mac, mac, 6);
+	} else {
+		/* A random locally administered unicast address. */
+		if (getrandom(net->mac, 6, 0) != 6)
+			die("getrandom: %s", strerror(errno));
+		net->mac[0] = (uint8_t)((net->mac[0] & 0xfe) | 0x02);
+	}
+	net->fd = fd;
+	net->mtu = NET_MTU;
+	return 0;
+}
+
+void pv_net_close(struct pv_net *net)
+{
+	if (net->fd >= 0)
+		close(net->fd);
+	net->fd = -1;
+}
+
+void pv_net_info(struct pv_guest *pv, struct shale_hc_net_info *arg)
+{
+	memset(arg, 0, sizeof(*arg));
+	if (pv->net.fd < 0) {
+		arg->ret = SHALE_ENODEV;
+		return;
+	}
+	memcpy(arg->mac, pv->net.mac, 6);
+	arg->mtu = pv->net.mtu;
+	arg->ret = SHALE_OK;
+}
+
+static uint8_t *net_buffer(struct pv_guest *pv, struct shale_hc_buffer *arg, uint64_t len)
+{
+	uint8_t *p;
+
+	if (pv->net.fd < 0) {
+		arg->ret = SHALE_ENODEV;
+		return NULL;
+	}
+	p = gmem_ptr(&pv->vm->gmem, arg->data, len);
+	if (!p)
+		arg->ret = SHALE_EFAULT;
+	return p;
+}
+
+void pv_net_read(struct pv_guest *pv, struct shale_hc_buffer *arg)
+{
+	/* A read never needs more than one frame's worth of buffer. */
+	uint64_t len = MIN(arg->len, (uint64_t)pv->net.mtu + ETH_HLEN);
+	uint8_t *p = net_buffer(pv, arg, len);
+	ssize_t n;
+
+	if (!p)
+		return;
+	do
+		n = read(pv->net.fd, p, len);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		arg->ret = n;
+	else
+		arg->ret = errno == EAGAIN ? SHALE_EAGAIN : SHALE_EIO;
+}
+
+void pv_net_write(struct pv_guest *pv, struct shale_hc_buffer *arg)
+{
+	uint8_t *p;
+	ssize_t n;
+
+	if (pv->net.fd >= 0 && (arg->len < ETH_HLEN || arg->len > pv->net.mtu + ETH_HLEN)) {
+		arg->ret = SHALE_EINVAL;
+		return;
+	}
+	p = net_buffer(pv, arg, arg->len);
+	if (!p)
+		return;
+	do
+		n = write(pv->net.fd, p, arg->len);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		arg->ret = n;
+	else
+		arg->ret = errno == EAGAIN ? SHALE_EAGAIN : SHALE_EIO;
+}

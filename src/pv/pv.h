@@ -1,0 +1,89 @@
+/*
+ * Para-virtual guests: the ELF image, its boot info and arguments, and the
+ * hypercall devices (console, clock, block, network, random). All hypercall
+ * arguments are guest-controlled and checked here before use.
+ */
+#ifndef SHALE_PV_PV_H
+#define SHALE_PV_PV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+
+struct pv_block {
+	int fd; /* -1: no disk */
+	uint64_t capacity;
+	bool readonly;
+};
+
+struct pv_net {
+	int fd; /* -1: no network */
+	uint8_t mac[6];
+	uint32_t mtu;
+};
+
+struct pv_guest {
+	struct vm *vm;
+	int console_fd;
+	char *args; /* argv[0] NUL argv[1] NUL ... */
+	uint32_t args_size;
+	uint32_t argc;
+	struct pv_block block;
+	struct pv_net net;
+};
+
+/* Where the guest image and its arguments come from. */
+struct pv_config {
+	const char *name; /* the guest's argv[0] */
+	const uint8_t *image;
+	size_t image_size;
+	const struct elf_image *elf; /* image, checked by pv_check_image() */
+	int argc; /* arguments after argv[0] */
+	char *const *argv;
+};
+
+struct elf_image;
+
+/*
+ * Checks that `image` is a guest that fits in `mem_size` bytes of RAM;
+ * logs why not. Needs no KVM, so bad input is refused before any set-up.
+ */
+int pv_check_image(const char *name, const uint8_t *image, size_t size, uint64_t mem_size,
+		   struct elf_image *elf);
+
+/*
+ * Loads the checked image, writes boot info and the x86 set-up and
+ * registers the hypercall ports. The VM has RAM and one vCPU already;
+ * pv->block and pv->net are set up by the caller.
+ */
+int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
+	     const struct pv_config *cfg);
+void pv_destroy(struct pv_guest *pv);
+
+/* Handles the hypercall `nr` whose argument struct is at `gpa`. */
+void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t gpa);
+
+/* Block device: open `path` (read-only if asked). -errno with a message. */
+int pv_block_open(struct pv_block *blk, const char *path, bool readonly);
+void pv_block_close(struct pv_block *blk);
+/* Network: attach to the existing tap device `name`. */
+int pv_net_open(struct pv_net *net, const char *name, const uint8_t *mac);
+void pv_net_close(struct pv_net *net);
+
+/* Hypercall bodies, one per device; `arg` is the guest's struct, copied. */
+struct shale_hc_block_info;
+struct shale_hc_block_io;
+struct shale_hc_status;
+struct shale_hc_net_info;
+struct shale_hc_buffer;
+void pv_block_info(struct pv_guest *pv, struct shale_hc_block_info *arg);
+void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write);
+void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg);
+void pv_net_info(struct pv_guest *pv, struct shale_hc_net_info *arg);
+void pv_net_read(struct pv_guest *pv, struct shale_hc_buffer *arg);
+void pv_net_write(struct pv_guest *pv, struct shale_hc_buffer *arg);
+
+#endif

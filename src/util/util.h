@@ -1,0 +1,43 @@
+/* Small helpers shared by the whole VMM: messages, fatal bugs, parsing. */
+#ifndef SHALE_UTIL_H
+#define SHALE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define KiB (1ull << 10)
+#define MiB (1ull << 20)
+#define GiB (1ull << 30)
+
+/* Exit statuses of `shale run` besides the guest's own (docs/abi.md). */
+#define SHALE_EXIT_TIMEOUT 124
+#define SHALE_EXIT_VMM_ERROR 125
+#define SHALE_EXIT_GUEST_CRASH 126
+#define SHALE_EXIT_SIGNAL_BASE 128
+
+/* One line on stderr, prefixed with "shale: ". */
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern bool log_verbose;
+
+/* A broken host invariant: a bug in shale, never a guest's doing. */
+#define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void die_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "64M", "1G", "4096", "2k": bytes. -EINVAL on junk, -ERANGE on overflow. */
+int parse_size(const char *s, uint64_t *out);
+/* "5s", "250ms", "2m", "1.5s", "100us": nanoseconds. */
+int parse_duration(const char *s, uint64_t *out_ns);
+
+uint64_t clock_monotonic_ns(void);
+uint64_t clock_wall_ns(void);
+
+#endif

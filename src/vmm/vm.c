@@ -1,0 +1,214 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/util.h"
+#include "vmm/vcpu.h"
+
+static const struct {
+	int cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+};
+
+static int open_kvm(void)
+{
+	int fd, version;
+
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		if (err == ENOENT || err == ENODEV || err == ENXIO)
+			log_err("/dev/kvm: not present: this host offers no KVM "
+				"(load kvm-intel, kvm-amd or another KVM module)");
+		else if (err == EACCES || err == EPERM)
+			log_err("/dev/kvm: permission denied: add this user to the "
+				"'kvm' group or run as root");
+		else
+			log_err("/dev/kvm: %s", strerror(err));
+		return -err;
+	}
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		log_err("/dev/kvm: KVM API version %d, shale needs %d", version,
+			KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+			log_err("/dev/kvm: missing capability %s", required_caps[i].name);
+			close(fd);
+			return -ENOTSUP;
+		}
+	}
+	return fd;
+}
+
+int vm_create(struct vm *vm)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	iobus_init(&vm->pio);
+	iobus_init(&vm->mmio);
+
+	vm->kvm_fd = open_kvm();
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+		log_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -ENOTSUP;
+	}
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		log_err("KVM_CREATE_VM: %s", strerror(errno));
+		return ret;
+	}
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		ret = -errno;
+		log_err("eventfd: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+int vm_add_ram(struct vm *vm, uint64_t size)
+{
+	struct kvm_userspace_memory_region region;
+	void *ram;
+	int ret;
+
+	/*
+	 * MAP_NORESERVE: guest RAM costs nothing until the guest touches it,
+	 * so a 4 GiB guest that uses 1 MiB costs 1 MiB.
+	 */
+	ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ram == MAP_FAILED) {
+		ret = -errno;
+		log_err("cannot map %llu MiB of guest memory: %s",
+			(unsigned long long)(size / MiB), strerror(errno));
+		return ret;
+	}
+	madvise(ram, size, MADV_DONTDUMP);
+
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		ret = -errno;
+		log_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		munmap(ram, size);
+		return ret;
+	}
+	ret = gmem_add_region(&vm->gmem, 0, size, ram);
+	if (ret) {
+		munmap(ram, size);
+		return ret;
+	}
+	vm->ram = ram;
+	vm->ram_size = size;
+	return 0;
+}
+
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	bool first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = vm->reason == VM_RUNNING;
+	if (first) {
+		vm->reason = reason;
+		vm->status = status;
+		if (fmt) {
+			char line[512];
+			va_list ap;
+
+			va_start(ap, fmt);
+			vsnprintf(line, sizeof(line), fmt, ap);
+			va_end(ap);
+			log_err("%s", line);
+		}
+		atomic_store_explicit(&vm->stopping, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (!first)
+		return;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(vm->vcpu[i]);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		die("eventfd write: %s", strerror(errno));
+}
+
+int vm_exit_status(const struct vm *vm)
+{
+	switch (vm->reason) {
+	case VM_STOP_EXIT:
+		return vm->status & 0xff;
+	case VM_STOP_POWEROFF:
+		return 0;
+	case VM_STOP_RESET:
+		return vm->status;
+	case VM_STOP_CRASH:
+		return SHALE_EXIT_GUEST_CRASH;
+	case VM_STOP_TIMEOUT:
+		return SHALE_EXIT_TIMEOUT;
+	case VM_STOP_SIGNAL:
+		return SHALE_EXIT_SIGNAL_BASE + vm->status;
+	case VM_RUNNING:
+	case VM_STOP_ERROR:
+		break;
+	}
+	return SHALE_EXIT_VMM_ERROR;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->nr_vcpus && !vm_stopping(vm))
+		vm_stop(vm, VM_STOP_ERROR, 0, NULL);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(vm->vcpu[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(vm->vcpu[i]);
+	vm->nr_vcpus = 0;
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->stop_fd = vm->vm_fd = vm->kvm_fd = -1;
+	iobus_destroy(&vm->pio);
+	iobus_destroy(&vm->mmio);
+	pthread_mutex_destroy(&vm->lock);
+}

@@ -1,0 +1,82 @@
+/*
+ * A virtual machine: the KVM VM, its guest RAM, the I/O buses and its vCPUs,
+ * plus the one record of why it stopped. vm_stop() is the single way to end
+ * a VM; any thread may call it and the first reason given wins.
+ */
+#ifndef SHALE_VMM_VM_H
+#define SHALE_VMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/gmem.h"
+#include "vmm/iobus.h"
+
+#define VM_MAX_VCPUS 64
+
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_EXIT,     /* the guest asked to exit, with a status */
+	VM_STOP_POWEROFF, /* the guest powered off (status 0) */
+	VM_STOP_RESET,    /* the guest asked for a reset */
+	VM_STOP_CRASH,    /* guest exception, triple fault, ABI violation */
+	VM_STOP_TIMEOUT,  /* --timeout elapsed */
+	VM_STOP_SIGNAL,   /* SIGINT or SIGTERM to the VMM */
+	VM_STOP_ERROR,    /* a host-side failure */
+};
+
+/* What an I/O access to an address no device claims does. */
+enum vm_unclaimed_io {
+	VM_IO_STRICT,  /* stop the VM: para-virtual guests have no such ports */
+	VM_IO_IGNORE,  /* reads return all ones, writes vanish: as on a PC */
+};
+
+struct vcpu;
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct gmem gmem;
+	void *ram;
+	uint64_t ram_size;
+	struct iobus pio;
+	struct iobus mmio;
+	enum vm_unclaimed_io unclaimed_io;
+
+	struct vcpu *vcpu[VM_MAX_VCPUS];
+	unsigned nr_vcpus;
+
+	/* The stop record: written once, under lock, by the first vm_stop(). */
+	pthread_mutex_t lock;
+	atomic_bool stopping;
+	enum vm_stop_reason reason;
+	int status;
+	int stop_fd; /* eventfd, readable once the VM is stopping */
+};
+
+/* Opens /dev/kvm and creates an empty VM. -errno with a message logged. */
+int vm_create(struct vm *vm);
+/* Maps `size` bytes of lazily allocated RAM at guest address 0. */
+int vm_add_ram(struct vm *vm, uint64_t size);
+/* Stops and joins the vCPUs, then frees everything. */
+void vm_destroy(struct vm *vm);
+
+/*
+ * Records why the VM stops (only the first call counts) and kicks every
+ * vCPU out of the guest. `fmt` (may be NULL) is logged as the one line
+ * explaining the stop. Safe from any thread.
+ */
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static inline bool vm_stopping(struct vm *vm)
+{
+	return atomic_load_explicit(&vm->stopping, memory_order_acquire);
+}
+
+/* The exit status of `shale run` for the recorded stop. */
+int vm_exit_status(const struct vm *vm);
+
+#endif

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Runs the integration suite (run-tests.sh) where guests can run: directly
+# when this host has a usable /dev/kvm, otherwise inside the nested-SVM lab
+# (tests/lab/lab.sh), otherwise says SKIP with the reason.
+#
+# usage: check.sh BUILD_DIR
+set -u
+B=$1
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+# One flat directory of everything the suite runs.
+stage=$B/tests/stage
+rm -rf "$stage"
+mkdir -p "$stage/guests"
+cp "$B"/g/examples/*.elf "$B"/g/tests/guests/*.elf "$B/examples/compute-native" \
+	"$B/tests/tools/udp_echo_client" "$stage/guests/"
+cp "$B/shale" "$here/run-tests.sh" "$here/lib.sh" "$stage/"
+
+kvm_usable() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+
+if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && kvm_usable; then
+	echo "integration: running guests on this host's /dev/kvm"
+	exec "$stage/run-tests.sh" "$stage/shale" "$stage/guests"
+fi
+
+if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
+	echo "SKIP integration: no usable /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+
+echo "integration: no usable /dev/kvm on this host; running guests in the nested-SVM lab"
+cat >"$stage/run.sh" <<'RUN'
+#!/bin/sh
+cd /payload
+# iproute2 keeps network namespaces under /var/run/netns.
+mkdir -p /var /run/netns && ln -sfn /run /var/run
+./run-tests.sh /payload/shale /payload/guests
+RUN
+chmod +x "$stage/run.sh"
+# The network tests need iproute2 (netns, tuntap), which busybox lacks.
+command -v ip >/dev/null && command -v ip >"$stage/host-bins"
+out=$B/tests/lab-integration.log
+"$top/tests/lab/lab.sh" --timeout 900 "$stage" | tee "$out" | grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'
+status=$?
+lab_status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+if [ -z "$lab_status" ]; then
+	echo "FAIL integration: the lab did not finish (log: $out)"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+exit "$lab_status"

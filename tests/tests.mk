@@ -1,0 +1,27 @@
+# Tests: unit (cmocka), fuzz regression, CLI checks without KVM, and the
+# integration suite, which runs guests on /dev/kvm or inside the lab.
+
+TEST_GUESTS := $(B)/g/tests/guests/misbehave.elf $(B)/g/tests/guests/abi_check.elf
+
+guests: $(TEST_GUESTS)
+
+-include tests/unit/unit.mk
+-include tests/fuzz/fuzz.mk
+
+cli-tests: $(B)/shale guests
+	$(Q)tests/integration/cli-tests.sh $(B)/shale $(B)
+
+integration: $(B)/shale guests
+	$(Q)tests/integration/check.sh $(B)
+
+check: all
+	$(Q)tests/run-all.sh $(B)
+
+.PHONY: cli-tests integration check
+
+$(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+
+guests: $(B)/tests/tools/udp_echo_client
