@@ -33,16 +33,19 @@ if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
 fi
 
 echo "integration: no usable /dev/kvm on this host; running guests in the nested-SVM lab"
-cat >"$stage/run.sh" <<'RUN'
+ip_path=$(command -v ip || true)
+cat >"$stage/run.sh" <<RUN
 #!/bin/sh
 cd /payload
+# busybox sh runs its own applets first: name iproute2's ip by path.
+export IP=$ip_path
 # iproute2 keeps network namespaces under /var/run/netns.
 mkdir -p /var /run/netns && ln -sfn /run /var/run
 ./run-tests.sh /payload/shale /payload/guests
 RUN
 chmod +x "$stage/run.sh"
 # The network tests need iproute2 (netns, tuntap), which busybox lacks.
-command -v ip >/dev/null && command -v ip >"$stage/host-bins"
+[ -n "$ip_path" ] && echo "$ip_path" >"$stage/host-bins"
 out=$B/tests/lab-integration.log
 "$top/tests/lab/lab.sh" --timeout 900 "$stage" | tee "$out" | grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'
 status=$?

@@ -97,15 +97,17 @@ for sig in TERM INT; do
 done
 
 # --- network ----------------------------------------------------------------
-if ! command -v ip >/dev/null 2>&1 || ! ip netns add shale-t$$ 2>/dev/null; then
+# IP: iproute2's ip (busybox's lacks netns and tuntap).
+IP=${IP:-ip}
+if ! command -v "$IP" >/dev/null 2>&1 || ! "$IP" netns add shale-t$$ 2>/dev/null; then
 	skip net "cannot create a network namespace (needs root and iproute2)"
 else
 	ns=shale-t$$
-	nsx() { ip netns exec "$ns" "$@"; }
-	nsx ip link set lo up
-	nsx ip tuntap add dev tap0 mode tap
-	nsx ip addr add 10.77.0.1/24 dev tap0
-	nsx ip link set tap0 up
+	nsx() { "$IP" netns exec "$ns" "$@"; }
+	nsx "$IP" link set lo up
+	nsx "$IP" tuntap add dev tap0 mode tap
+	nsx "$IP" addr add 10.77.0.1/24 dev tap0
+	nsx "$IP" link set tap0 up
 	nsx "$SHALE" run --timeout 30s --net tap=tap0,mac=02:00:00:00:00:02 "$G/net.elf" -- 10.77.0.2 >"$W/net.out" 2>&1 &
 	guest=$!
 	sleep 1
@@ -114,7 +116,7 @@ else
 	if [ "$reply" = shale-udp-echo ]; then ok net-udp-echo; else fail net-udp-echo "got '$reply'"; fi
 	kill -TERM "$guest" 2>/dev/null
 	wait "$guest"
-	ip netns del "$ns"
+	"$IP" netns del "$ns"
 fi
 
 summary

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Runs every test suite and prints one closing line for all of them:
+# "N passed, N failed, N skipped". Suites: cmocka unit tests, fuzz
+# regression runs over the seed corpora, CLI checks, and the integration
+# suite (guests on /dev/kvm, or in the lab, or SKIP with the reason).
+#
+# usage: tests/run-all.sh BUILD_DIR
+set -u
+B=$1
+here=$(cd "$(dirname "$0")" && pwd)
+P=0 F=0 S=0
+log=$B/tests/last-run.log
+mkdir -p "$B/tests"
+: >"$log"
+
+add() { P=$((P + $1)); F=$((F + $2)); S=$((S + $3)); }
+
+# A suite whose output ends with "N passed, N failed[, N skipped]".
+suite() {
+	name=$1
+	shift
+	echo "== $name"
+	out=$("$@" 2>&1)
+	status=$?
+	printf '%s\n' "$out" >>"$log"
+	printf '%s\n' "$out" | grep -Ev '^ok ' 
+	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $name: no result line (exit status $status)"
+		add 0 1 0
+		return
+	fi
+	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
+	f=$(echo "$line" | sed 's/.* \([0-9]*\) failed.*/\1/')
+	s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+	add "$p" "$f" "${s:-0}"
+	if [ "$status" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL $name: exit status $status"
+		add 0 1 0
+	fi
+}
+
+# A cmocka binary: count its "[  PASSED  ]" and "[  FAILED  ]" lines.
+cmocka() {
+	out=$("$1" 2>&1)
+	status=$?
+	printf '%s\n' "$out" >>"$log"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
+	echo "${1##*/}: ${p:-0} passed, ${f:-0} failed"
+	if [ -n "$f" ] && [ "$f" != 0 ]; then printf '%s\n' "$out" | grep -E '^\[  (FAILED|ERROR)' ; fi
+	add "${p:-0}" "${f:-0}" 0
+	if [ "$status" != 0 ] && [ "${f:-0}" = 0 ]; then
+		echo "FAIL ${1##*/}: exit status $status"
+		add 0 1 0
+	fi
+}
+
+echo "== unit tests"
+for t in "$B"/tests/unit/test_*; do
+	case $t in *.o|*.d) continue ;; esac
+	[ -x "$t" ] && cmocka "$t"
+done
+
+for f in "$B"/tests/fuzz/*-standalone; do
+	[ -x "$f" ] || continue
+	h=${f##*/}
+	h=${h%-standalone}
+	suite "fuzz regression: $h" "$here/fuzz/regress.sh" "$f" "$here/fuzz/corpus/${h#fuzz_}"
+done
+
+suite "CLI" "$here/integration/cli-tests.sh" "$B/shale" "$B"
+suite "integration" "$here/integration/check.sh" "$B"
+
+echo "(full output: $log)"
+echo "$P passed, $F failed, $S skipped"
+[ "$F" = 0 ]
