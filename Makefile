@@ -35,7 +35,7 @@ HOST_LIBS := -lpthread
 
 all: shale guests
 
-.PHONY: all shale guests run check asan fuzz bench clean deps unit-tests integration
+.PHONY: all shale guests run check check-build asan fuzz bench clean unit-tests integration
 
 include sdk/sdk.mk
 include examples/examples.mk
@@ -53,11 +53,17 @@ $(B)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
-deps:
+# `make run` and `make check` first install what they need (as root) or
+# print the apt-get command; then they build.
+run:
 	$(Q)scripts/deps.sh build
-
-run: deps all
+	$(Q)$(MAKE) --no-print-directory all
 	$(B)/shale run
+
+check:
+	$(Q)scripts/deps.sh check
+	$(Q)$(MAKE) --no-print-directory check-build
+	$(Q)tests/run-all.sh $(B)
 
 asan:
 	$(Q)$(MAKE) --no-print-directory B=build-asan SAN=1 check

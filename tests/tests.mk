@@ -14,10 +14,9 @@ cli-tests: $(B)/shale guests
 integration: $(B)/shale guests
 	$(Q)tests/integration/check.sh $(B)
 
-check: all
-	$(Q)tests/run-all.sh $(B)
+check-build: all $(UNIT_TESTS) $(FUZZ_STANDALONE)
 
-.PHONY: cli-tests integration check
+.PHONY: cli-tests integration
 
 $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 	$(call msg,CC,$<)

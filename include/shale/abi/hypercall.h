@@ -1,7 +1,7 @@
 /*
  * shale para-virtual guest ABI, version 1.
  *
- * Shared by the VMM and by guests: self-contained C99, fixed-width fields,
+ * Shared by the VMM and by guests: self-contained C11, fixed-width fields,
  * explicit padding, sizes checked at compile time. docs/abi.md is the prose
  * version of this file; the two change together.
  *
@@ -14,8 +14,11 @@
  * same struct before the guest resumes. Every struct must lie entirely
  * inside guest RAM (guest RAM is at most 4 GiB, so any RAM address fits in
  * 32 bits); every buffer it names is checked the same way. A bad address,
- * length or field is answered with SHALE_EFAULT or SHALE_EINVAL in `ret`;
- * it never stops the VMM.
+ * length or field is answered with SHALE_EFAULT or SHALE_EINVAL in `ret`
+ * and the guest goes on. Only an argument struct that is itself outside
+ * RAM, an unknown hypercall number, a read of a hypercall port or an access
+ * narrower than 4 bytes stops the VM, as a crash: there is nowhere to put
+ * an error. Calls that return a byte count transfer all bytes or fail.
  */
 #ifndef SHALE_ABI_HYPERCALL_H
 #define SHALE_ABI_HYPERCALL_H
@@ -32,7 +35,7 @@
 #define SHALE_HC_PORT(nr) ((uint16_t)(SHALE_HC_PORT_BASE + (nr)))
 
 /* Hypercall numbers. */
-#define SHALE_HC_NOP 0            /* no arguments; round trip to the VMM */
+#define SHALE_HC_NOP 0            /* no arguments (value ignored); round trip */
 #define SHALE_HC_CONSOLE_WRITE 1  /* struct shale_hc_console_write */
 #define SHALE_HC_EXIT 2           /* struct shale_hc_exit; does not return */
 #define SHALE_HC_CLOCK 3          /* struct shale_hc_clock */
@@ -74,7 +77,7 @@ struct shale_hc_console_write {
 #define SHALE_CONSOLE_MAX (1u << 20)
 
 struct shale_hc_exit {
-	int32_t status; /* in: becomes the VMM's exit status (0..255) */
+	int32_t status; /* in: the VMM exits with status & 0xff */
 	uint32_t _pad;
 };
 
@@ -86,6 +89,12 @@ struct shale_hc_clock {
 /* Readiness bits of struct shale_hc_poll. */
 #define SHALE_POLL_NET 0x1u
 
+/*
+ * Blocks until one of `events` is ready or the monotonic clock reaches
+ * deadline_ns (a past deadline returns at once; UINT64_MAX waits for an
+ * event only). Polling for a device the VM does not have just sleeps.
+ * Unknown event bits: SHALE_EINVAL.
+ */
 struct shale_hc_poll {
 	uint64_t deadline_ns; /* in: monotonic time at which to return */
 	uint64_t events;      /* in: SHALE_POLL_* bits to wait for */
