@@ -242,7 +242,7 @@ int shale_vformat(shale_emit_fn *emit, void *ctx, const char *fmt,
 	enum length len;
 	va_list ap;
 
-	/* A copy, so helpers can take its address whatever va_list is. */
+	/* A copy, whose address the parsers can take whatever va_list is. */
 	va_copy(ap, ap_in);
 	for (;;) {
 		const char *p = fmt, *pct, *s;

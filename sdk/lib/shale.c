@@ -1,4 +1,4 @@
-/* shale guest SDK: the hypercall helpers that are not inline. */
+/* shale guest SDK: the hypercall wrappers that are not inline. */
 #include <shale/guest.h>
 
 int64_t shale_random(void *buf, size_t len)

@@ -1,5 +1,6 @@
 #include "util/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 bool log_verbose;
 
-static void vlog(const char *fmt, va_list ap)
+static void __attribute__((format(printf, 1, 0))) vlog(const char *fmt, va_list ap)
 {
 	char line[1024];
 
@@ -56,7 +57,8 @@ int parse_size(const char *s, uint64_t *out)
 	unsigned shift = 0;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* strtoull() would skip blanks and accept a sign: only digits here. */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -97,11 +99,11 @@ int parse_duration(const char *s, uint64_t *out_ns)
 	double v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || !(isdigit((unsigned char)*s) || *s == '.'))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v != v)
+	if (errno || end == s || !(v >= 0))
 		return -EINVAL;
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(end, units[i].suffix))

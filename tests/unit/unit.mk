@@ -1,0 +1,19 @@
+# Unit tests: one cmocka binary per module, linked against the VMM library.
+# They run over fake guest RAM and need no /dev/kvm.
+#   make unit-tests                   build and run them all
+#   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
+
+UNIT_NAMES := gmem iobus elf hypercall util
+UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
+
+$(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(VMM_LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lcmocka $(HOST_LIBS)
+
+# Every binary runs even after one fails, so one run shows every failure.
+unit-tests: $(UNIT_TESTS)
+	$(Q)failed=; \
+	for t in $(UNIT_TESTS); do \
+		$$t || failed="$$failed $${t##*/}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
