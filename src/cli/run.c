@@ -371,8 +371,14 @@ int cmd_run(int argc, char **argv)
 	if (ret)
 		goto out;
 
-	/* Signals become events of the main loop; vCPU threads inherit the mask. */
+	/*
+	 * Signals become events of the main loop; vCPU threads inherit the
+	 * mask. A shell starts background jobs with SIGINT ignored, and an
+	 * ignored signal never reaches a signalfd: take both back first.
+	 */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);

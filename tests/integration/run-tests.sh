@@ -84,10 +84,14 @@ expect timeout-poll 124 '' 'timeout' "$SHALE" run --timeout 300ms "$M" sleep
 for sig in TERM INT; do
 	"$SHALE" run "$M" loop >"$T_OUT" 2>"$T_ERR" &
 	pid=$!
+	# A VMM that ignores the signal is killed after 30 s and fails below.
+	(sleep 30; kill -KILL "$pid" 2>/dev/null) &
+	watchdog=$!
 	sleep 1
 	kill -"$sig" "$pid"
 	wait "$pid"
 	got=$?
+	kill "$watchdog" 2>/dev/null
 	want=143; [ "$sig" = INT ] && want=130
 	if [ "$got" = "$want" ] && grep -q 'stopping the VM' "$T_ERR"; then
 		ok "signal-$sig"
