@@ -167,6 +167,18 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *
 		die("eventfd write: %s", strerror(errno));
 }
 
+void vm_set_irq(struct vm *vm, unsigned gsi, bool level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (vm->set_irq) {
+		vm->set_irq(vm, gsi, level);
+		return;
+	}
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		die("KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
+}
+
 int vm_exit_status(const struct vm *vm)
 {
 	switch (vm->reason) {

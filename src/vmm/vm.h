@@ -35,6 +35,13 @@ enum vm_unclaimed_io {
 
 struct vcpu;
 
+/*
+ * Raises or lowers an interrupt line (a GSI of the in-kernel irqchip).
+ * vm_set_irq() calls KVM_IRQ_LINE unless a test installed `set_irq`.
+ */
+struct vm;
+typedef void (*vm_irq_fn)(struct vm *vm, unsigned gsi, bool level);
+
 struct vm {
 	int kvm_fd;
 	int vm_fd;
@@ -45,6 +52,7 @@ struct vm {
 	struct iobus pio;
 	struct iobus mmio;
 	enum vm_unclaimed_io unclaimed_io;
+	vm_irq_fn set_irq; /* NULL: the in-kernel irqchip */
 
 	struct vcpu *vcpu[VM_MAX_VCPUS];
 	unsigned nr_vcpus;
@@ -75,6 +83,8 @@ static inline bool vm_stopping(struct vm *vm)
 {
 	return atomic_load_explicit(&vm->stopping, memory_order_acquire);
 }
+
+void vm_set_irq(struct vm *vm, unsigned gsi, bool level);
 
 /* The exit status of `shale run` for the recorded stop. */
 int vm_exit_status(const struct vm *vm);
