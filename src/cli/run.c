@@ -319,7 +319,7 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 	if (ret)
 		goto out;
 	vm.unclaimed_io = VM_IO_STRICT;
-	ret = vm_add_ram(&vm, o->memory);
+	ret = vm_add_ram(&vm, o->memory, VM_NO_HOLE);
 	if (!ret)
 		ret = vcpu_create(&vm, 0, &vcpu);
 	if (!ret)

@@ -41,11 +41,15 @@ static int check_header(const Elf64_Ehdr *eh, size_t size, const char **why)
 	return 0;
 }
 
-static int add_segment(struct elf_image *img, const Elf64_Phdr *ph, size_t size,
-		       uint64_t min_addr, uint64_t max_addr, const char **why)
+static int add_segment(struct elf_image *img, const Elf64_Phdr *in, size_t size,
+		       uint64_t min_addr, uint64_t max_addr, unsigned flags, const char **why)
 {
+	Elf64_Phdr phys = *in, *ph = &phys;
 	struct elf_segment *s;
 	uint64_t start, end;
+
+	if (flags & ELF_PHYSICAL)
+		phys.p_vaddr = in->p_paddr;
 
 	if (ph->p_filesz > ph->p_memsz)
 		return reject(why, "segment's file size exceeds its memory size");
@@ -57,7 +61,7 @@ static int add_segment(struct elf_image *img, const Elf64_Phdr *ph, size_t size,
 		return reject(why, "segment address overflows");
 	if (ph->p_vaddr < min_addr || ph->p_vaddr + ph->p_memsz > max_addr)
 		return reject(why, "segment lies outside guest memory available to the image");
-	if ((ph->p_flags & PF_W) && (ph->p_flags & PF_X))
+	if ((ph->p_flags & PF_W) && (ph->p_flags & PF_X) && !(flags & ELF_ALLOW_WX))
 		return reject(why, "segment is both writable and executable");
 	if (img->nr_segs == ELF_MAX_SEGMENTS)
 		return reject(why, "too many loadable segments");
@@ -92,6 +96,12 @@ static int add_segment(struct elf_image *img, const Elf64_Phdr *ph, size_t size,
 int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
 	      struct elf_image *img, const char **why)
 {
+	return elf_parse_flags(buf, size, min_addr, max_addr, 0, img, why);
+}
+
+int elf_parse_flags(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
+		    unsigned flags, struct elf_image *img, const char **why)
+{
 	Elf64_Ehdr eh;
 	bool entry_ok = false;
 	int ret;
@@ -110,7 +120,7 @@ int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_a
 		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
 		switch (ph.p_type) {
 		case PT_LOAD:
-			ret = add_segment(img, &ph, size, min_addr, max_addr, why);
+			ret = add_segment(img, &ph, size, min_addr, max_addr, flags, why);
 			if (ret)
 				return ret;
 			break;
@@ -118,6 +128,8 @@ int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_a
 		case PT_DYNAMIC:
 			return reject(why, "dynamically linked (link with -static)");
 		case PT_TLS:
+			if (flags & ELF_PHYSICAL)
+				break; /* a kernel's per-CPU data, its own business */
 			return reject(why, "uses thread-local storage, which guests do not have");
 		default:
 			/* Notes, GNU_STACK, GNU_PROPERTY and the like: nothing to load. */
@@ -134,7 +146,7 @@ int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_a
 		    eh.e_entry - s->vaddr < s->memsz)
 			entry_ok = true;
 	}
-	if (!entry_ok)
+	if (!entry_ok && !(flags & ELF_PHYSICAL))
 		return reject(why, "entry point is not in an executable segment");
 	img->entry = eh.e_entry;
 	return 0;
@@ -151,4 +163,47 @@ int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem 
 			return -EFAULT;
 	}
 	return 0;
+}
+
+int elf_find_note(const uint8_t *buf, size_t size, const char *name, uint32_t type,
+		  const uint8_t **desc, uint32_t *desc_len)
+{
+	Elf64_Ehdr eh;
+	size_t name_len = strlen(name) + 1;
+
+	if (size < sizeof(eh))
+		return -EINVAL;
+	memcpy(&eh, buf, sizeof(eh));
+	if (eh.e_phoff > size || (size - eh.e_phoff) / sizeof(Elf64_Phdr) < eh.e_phnum)
+		return -EINVAL;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		uint64_t off, end;
+
+		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_NOTE || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+			continue;
+		off = ph.p_offset;
+		end = ph.p_offset + ph.p_filesz;
+		/* Each note: namesz, descsz, type, name and desc padded to 4. */
+		while (end - off >= sizeof(Elf64_Nhdr)) {
+			Elf64_Nhdr nh;
+			uint64_t name_at, desc_at, next;
+
+			memcpy(&nh, buf + off, sizeof(nh));
+			name_at = off + sizeof(nh);
+			desc_at = name_at + ALIGN_UP((uint64_t)nh.n_namesz, 4);
+			next = desc_at + ALIGN_UP((uint64_t)nh.n_descsz, 4);
+			if (desc_at > end || next > end)
+				break;
+			if (nh.n_type == type && nh.n_namesz == name_len &&
+			    !memcmp(buf + name_at, name, name_len)) {
+				*desc = buf + desc_at;
+				*desc_len = nh.n_descsz;
+				return 0;
+			}
+			off = next;
+		}
+	}
+	return -ENOENT;
 }

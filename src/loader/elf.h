@@ -41,6 +41,21 @@ struct elf_image {
 int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
 	      struct elf_image *img, const char **why);
 
+/*
+ * The same for kernels: ELF_PHYSICAL places segments at their physical
+ * addresses (p_paddr) and accepts an entry point anywhere (PVH enters
+ * through a note); ELF_ALLOW_WX accepts writable+executable segments, which
+ * a kernel maps itself.
+ */
+#define ELF_PHYSICAL 0x1u
+#define ELF_ALLOW_WX 0x2u
+int elf_parse_flags(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
+		    unsigned flags, struct elf_image *img, const char **why);
+
+/* Finds the ELF note (name, type) in the PT_NOTE segments. 0 or -ENOENT. */
+int elf_find_note(const uint8_t *buf, size_t size, const char *name, uint32_t type,
+		  const uint8_t **desc, uint32_t *desc_len);
+
 /* Copies the segments of a parsed image; guest RAM must be zero-filled. */
 int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm);
 

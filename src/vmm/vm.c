@@ -94,9 +94,27 @@ int vm_create(struct vm *vm)
 	return 0;
 }
 
-int vm_add_ram(struct vm *vm, uint64_t size)
+static int add_slot(struct vm *vm, unsigned slot, gpa_t gpa, uint64_t size, uint8_t *host)
 {
-	struct kvm_userspace_memory_region region;
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+	int ret;
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		ret = -errno;
+		log_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		return ret;
+	}
+	return gmem_add_region(&vm->gmem, gpa, size, host);
+}
+
+int vm_add_ram(struct vm *vm, uint64_t size, uint64_t hole_start, uint64_t hole_end)
+{
+	uint64_t low = MIN(size, hole_start);
 	void *ram;
 	int ret;
 
@@ -113,27 +131,14 @@ int vm_add_ram(struct vm *vm, uint64_t size)
 		return ret;
 	}
 	madvise(ram, size, MADV_DONTDUMP);
-
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)ram,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		ret = -errno;
-		log_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-		munmap(ram, size);
-		return ret;
-	}
-	ret = gmem_add_region(&vm->gmem, 0, size, ram);
-	if (ret) {
-		munmap(ram, size);
-		return ret;
-	}
 	vm->ram = ram;
 	vm->ram_size = size;
-	return 0;
+
+	/* RAM that would overlap the hole (MMIO) continues above it. */
+	ret = add_slot(vm, 0, 0, low, ram);
+	if (!ret && size > low)
+		ret = add_slot(vm, 1, hole_end, size - low, (uint8_t *)ram + low);
+	return ret;
 }
 
 void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)

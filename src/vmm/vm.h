@@ -67,8 +67,13 @@ struct vm {
 
 /* Opens /dev/kvm and creates an empty VM. -errno with a message logged. */
 int vm_create(struct vm *vm);
-/* Maps `size` bytes of lazily allocated RAM at guest address 0. */
-int vm_add_ram(struct vm *vm, uint64_t size);
+/*
+ * Maps `size` bytes of lazily allocated RAM from guest address 0; the part
+ * that would lie in [hole_start, hole_end) starts at hole_end instead.
+ * VM_NO_HOLE: one contiguous range.
+ */
+#define VM_NO_HOLE UINT64_MAX, UINT64_MAX
+int vm_add_ram(struct vm *vm, uint64_t size, uint64_t hole_start, uint64_t hole_end);
 /* Stops and joins the vCPUs, then frees everything. */
 void vm_destroy(struct vm *vm);
 

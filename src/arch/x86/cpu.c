@@ -12,6 +12,8 @@
 #include "vmm/vm.h"
 
 #define CPUID_1_ECX_XSAVE (1u << 26)
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_EDX_HTT (1u << 28)
 /* x87, SSE, AVX, and the three AVX-512 state components. */
 #define XCR0_WANTED 0xe7ull
 
@@ -32,7 +34,58 @@ static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
 	return NULL;
 }
 
-int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, uint64_t *xcr0)
+static unsigned order_base_2(unsigned n)
+{
+	unsigned bits = 0;
+
+	while ((1u << bits) < n)
+		bits++;
+	return bits;
+}
+
+/*
+ * One package of nr_cpus cores with one thread each; this vCPU's APIC ID is
+ * its index. Linux reads the topology from leaves 1 and 0xb (Intel) or
+ * 0x80000008 (AMD) and the CPU list from ACPI.
+ */
+static void set_topology(struct kvm_cpuid2 *c, unsigned id, unsigned nr_cpus)
+{
+	unsigned core_bits = order_base_2(nr_cpus);
+
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 1:
+			e->ebx = (e->ebx & 0xffff) | (MIN(nr_cpus, 255u) << 16) | (id << 24);
+			e->edx = nr_cpus > 1 ? e->edx | CPUID_1_EDX_HTT : e->edx & ~CPUID_1_EDX_HTT;
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			break;
+		case 0xb:
+			e->edx = id;
+			if (e->index == 0) {
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx = 1u << 8; /* SMT level */
+			} else if (e->index == 1) {
+				e->eax = core_bits;
+				e->ebx = nr_cpus;
+				e->ecx = 2u << 8 | 1; /* core level */
+			} else {
+				e->eax = e->ebx = 0;
+				e->ecx = e->index;
+			}
+			break;
+		case 0x80000008:
+			e->ecx = (e->ecx & ~0xf0ffu) | (core_bits << 12) | (nr_cpus - 1);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus, uint64_t *xcr0)
 {
 	struct kvm_cpuid2 *c = supported_cpuid(vm->kvm_fd);
 	bool xsave = false;
@@ -52,6 +105,7 @@ int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, uint64_t *xcr0)
 		if (e->function == 0xd && e->index == 0)
 			xfeatures = ((uint64_t)e->edx << 32) | e->eax;
 	}
+	set_topology(c, vcpu->id, nr_cpus);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = -errno;
 		log_err("KVM_SET_CPUID2: %s", strerror(errno));

@@ -48,10 +48,11 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 }
 
 /*
- * Gives the vCPU what KVM supports (KVM_GET_SUPPORTED_CPUID) and reports
- * in *xcr0 the XSAVE features to enable, or 0 when XSAVE is unavailable.
+ * Gives the vCPU what KVM supports (KVM_GET_SUPPORTED_CPUID), with the
+ * hypervisor bit and the topology of nr_cpus single-threaded cores, and
+ * reports in *xcr0 the XSAVE features to enable (0: no XSAVE).
  */
-int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, uint64_t *xcr0);
+int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus, uint64_t *xcr0);
 int x86_set_xcr0(struct vcpu *vcpu, uint64_t xcr0);
 
 #endif

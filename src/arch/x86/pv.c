@@ -213,7 +213,7 @@ int x86_pv_setup_vcpu(struct vm *vm, struct vcpu *vcpu, uint64_t entry, uint64_t
 	uint64_t xcr0;
 	int ret;
 
-	ret = x86_setup_cpuid(vm, vcpu, &xcr0);
+	ret = x86_setup_cpuid(vm, vcpu, 1, &xcr0);
 	if (ret)
 		return ret;
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)

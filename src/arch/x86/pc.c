@@ -1,0 +1,171 @@
+#include "arch/x86/pc.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/x86/cpu.h"
+#include "util/util.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+/* KVM's private pages for VMX real-mode emulation: in the hole, below 4 GiB. */
+#define PC_TSS_ADDR 0xfffbd000ull
+#define PC_IDENTITY_MAP_ADDR 0xfffbc000ull
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SYSCALL_MASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+#define MISC_ENABLE_FAST_STRING 0x1
+#define MTRR_ENABLE_WB ((1u << 11) | 6) /* MTRRs on, default type write-back */
+
+/* Local APIC registers (offsets in struct kvm_lapic_state). */
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_EXTINT 0x7
+#define APIC_MODE_NMI 0x4
+
+static int ioctl_err(int fd, unsigned long req, void *arg, const char *name)
+{
+	if (ioctl(fd, req, arg) >= 0)
+		return 0;
+	int ret = -errno;
+
+	log_err("%s: %s", name, strerror(errno));
+	return ret;
+}
+
+int pc_create_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	uint64_t ident = PC_IDENTITY_MAP_ADDR;
+	int ret;
+
+	ret = ioctl_err(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)(uintptr_t)PC_TSS_ADDR,
+			"KVM_SET_TSS_ADDR");
+	if (!ret)
+		ret = ioctl_err(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident,
+				"KVM_SET_IDENTITY_MAP_ADDR");
+	if (!ret)
+		ret = ioctl_err(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
+	if (!ret)
+		ret = ioctl_err(vm->vm_fd, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+	return ret;
+}
+
+static int set_msrs(struct vcpu *vcpu)
+{
+	static const struct { uint32_t index; uint64_t data; } init[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_LSTAR, 0 },
+		{ MSR_CSTAR, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_IA32_TSC, 0 }, { MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
+		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB },
+	};
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[ARRAY_SIZE(init)];
+	} msrs = { .hdr.nmsrs = ARRAY_SIZE(init) };
+
+	for (size_t i = 0; i < ARRAY_SIZE(init); i++) {
+		msrs.e[i].index = init[i].index;
+		msrs.e[i].data = init[i].data;
+	}
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != (int)ARRAY_SIZE(init)) {
+		log_err("KVM_SET_MSRS: could not set the initial MSRs");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* LINT0 delivers the 8259's interrupts (ExtINT), LINT1 the NMI, as on a PC. */
+static int set_lapic(struct vcpu *vcpu)
+{
+	struct kvm_lapic_state la;
+	uint32_t v;
+	int ret;
+
+	ret = ioctl_err(vcpu->fd, KVM_GET_LAPIC, &la, "KVM_GET_LAPIC");
+	if (ret)
+		return ret;
+	memcpy(&v, la.regs + APIC_LVT0, 4);
+	v = (v & ~0x700u) | APIC_MODE_EXTINT << 8;
+	memcpy(la.regs + APIC_LVT0, &v, 4);
+	memcpy(&v, la.regs + APIC_LVT1, 4);
+	v = (v & ~0x700u) | APIC_MODE_NMI << 8;
+	memcpy(la.regs + APIC_LVT1, &v, 4);
+	return ioctl_err(vcpu->fd, KVM_SET_LAPIC, &la, "KVM_SET_LAPIC");
+}
+
+static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
+{
+	*s = (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+		.present = 1, .s = 1, .g = 1, .db = code64 ? 0 : 1, .l = code64 ? 1 : 0,
+	};
+}
+
+static int set_entry_state(struct vcpu *vcpu, const struct linux_boot *lb)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rflags = RFLAGS_FIXED, .rip = lb->entry };
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	int ret;
+
+	ret = ioctl_err(vcpu->fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
+	if (ret)
+		return ret;
+	sregs.gdt.base = LINUX_GDT_GPA;
+	sregs.gdt.limit = 4 * 8 - 1;
+	if (lb->mode == LINUX_ENTRY_64) {
+		/* Boot protocol, 64-bit entry: paging on, %rsi = boot_params. */
+		flat_seg(&sregs.cs, LINUX_BOOT_CS, 0xb, true);
+		sregs.cr3 = LINUX_PML4_GPA;
+		sregs.cr4 = CR4_PAE;
+		sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
+		sregs.efer = EFER_LME | EFER_LMA;
+		regs.rsi = lb->boot_data;
+	} else {
+		/* PVH: 32-bit protected mode, paging off, %ebx = start_info. */
+		flat_seg(&sregs.cs, LINUX_BOOT_CS, 0xb, false);
+		sregs.cr0 = CR0_PE | CR0_ET;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+		regs.rbx = lb->boot_data;
+	}
+	flat_seg(&sregs.ds, LINUX_BOOT_DS, 0x3, false);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	ret = ioctl_err(vcpu->fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+	if (!ret)
+		ret = ioctl_err(vcpu->fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+	if (!ret)
+		ret = ioctl_err(vcpu->fd, KVM_SET_FPU, &fpu, "KVM_SET_FPU");
+	return ret;
+}
+
+int pc_setup_vcpu(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus,
+		  const struct linux_boot *lb)
+{
+	uint64_t xcr0;
+	int ret;
+
+	ret = x86_setup_cpuid(vm, vcpu, nr_cpus, &xcr0);
+	if (!ret)
+		ret = set_msrs(vcpu);
+	if (!ret)
+		ret = set_lapic(vcpu);
+	if (!ret && vcpu->id == 0)
+		ret = set_entry_state(vcpu, lb);
+	return ret;
+}
