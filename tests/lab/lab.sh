@@ -5,10 +5,15 @@
 # hosts without a usable /dev/kvm.
 #
 # usage: tests/lab/lab.sh [--timeout SECS] [--smp N] [--mem MiB] [--gzip] PAYLOAD_DIR
+#   --timeout  bound on the whole boot (default 600)
+#   --smp      L1 CPUs (default 1: boots and runs small KVM programs one after
+#              another fastest; above 1, L1 starts lab-keyhold, see below)
+#   --mem      L1 memory in MiB (default 1024; L2 guests need room)
+#   --gzip     compress the initramfs (boots slower here; uncompressed default)
 #
 # PAYLOAD_DIR is copied to /payload in L1's initramfs (structure and modes
 # kept). L1's /init mounts proc, sys, devtmpfs, devpts, tmpfs on /tmp and /run,
-# brings up lo, loads irqbypass, kvm and kvm-amd, checks /dev/kvm, prints
+# brings up lo, loads irqbypass, kvm, kvm-amd and tun, checks /dev/kvm, prints
 # "LAB-READY <uptime>", runs "sh /payload/run.sh" in /payload (stdin /dev/null,
 # LAB=1 in the environment), prints "LAB-EXIT <status>" and powers off.
 #
@@ -31,7 +36,7 @@ set -euo pipefail
 
 prog=${0##*/}
 timeout_s=600
-smp=2
+smp=1
 mem=1024
 compress=none
 
@@ -177,9 +182,11 @@ measure_tsc_khz() {
 
 tsc_khz=${LAB_TSC_KHZ:-}
 if [ -z "$tsc_khz" ]; then
+	# The refined calibration where the host made one, else the first guess.
 	mhz=$(dmesg 2>/dev/null | sed -n \
-		-e 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\.[0-9][0-9][0-9]\) MHz.*/\1/p' \
-		-e 's/.*tsc: Detected \([0-9]*\.[0-9][0-9][0-9]\) MHz.*/\1/p' | head -n 1 || true)
+		-e 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\.[0-9][0-9][0-9]\) MHz.*/2 \1/p' \
+		-e 's/.*tsc: Detected \([0-9]*\.[0-9][0-9][0-9]\) MHz.*/1 \1/p' |
+		sort -r | head -n 1 | cut -d' ' -f2 || true)
 	if [ -n "$mhz" ]; then
 		tsc_khz=$((10#${mhz%.*} * 1000 + 10#${mhz#*.}))
 	else
@@ -243,6 +250,50 @@ for ((i = 0; i < ${#deps[@]}; i++)); do mods=("${deps[i]}" "${mods[@]}"); done
 tun_line=$(grep -E '^([^:]*/)?tun\.ko(\.[a-z]+)?:' "$moddir/modules.dep" || true)
 [ -n "$tun_line" ] && mods+=("${tun_line%%:*}")
 
+# L1 with more than one CPU: under multi-threaded TCG, the text patching
+# that flips a static key (int3 on the site, IPIs, rewrite) sometimes leaves
+# a CPU looping on a stale int3 forever (L1 hangs silently, 1 run in 4 that
+# create and destroy VMs in a loop). KVM flips keys when the first VM or vCPU
+# comes and the last goes (preempt notifiers, vCPUs without and with an
+# in-kernel local APIC), so lab-keyhold creates such VMs once and keeps them
+# for the whole run: the keys stay on and are never patched again.
+build_keyhold() {
+	local cc
+	cc=$(command -v gcc || command -v cc || true)
+	[ -n "$cc" ] || return 1
+	cat >"$tmp/keyhold.c" <<-'EOF'
+		#include <fcntl.h>
+		#include <linux/kvm.h>
+		#include <sys/ioctl.h>
+		#include <unistd.h>
+		int main(void)
+		{
+			int kvm = open("/dev/kvm", O_RDWR), a, b;
+			if (kvm < 0)
+				return 1;
+			a = ioctl(kvm, KVM_CREATE_VM, 0);
+			if (a < 0 || ioctl(a, KVM_CREATE_VCPU, 0) < 0)
+				return 1;
+			b = ioctl(kvm, KVM_CREATE_VM, 0);
+			if (b < 0 || ioctl(b, KVM_CREATE_IRQCHIP, 0) < 0 ||
+			    ioctl(b, KVM_CREATE_VCPU, 0) < 0)
+				return 1;
+			switch (fork()) {
+			case -1:
+				return 1;
+			case 0:
+				setsid();
+				for (;;)
+					pause();
+			default:
+				return 0;
+			}
+		}
+	EOF
+	"$cc" -O2 -static -o "$1" "$tmp/keyhold.c" 2>/dev/null ||
+		"$cc" -O2 -o "$1" "$tmp/keyhold.c"
+}
+
 build_base() {
 	local root=$1 applet m base insmods=''
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,payload,lib/modules/lab}
@@ -258,6 +309,11 @@ build_base() {
 		ln -sf /bin/busybox "$root/$applet"
 	done < <("$root/bin/busybox" --list-full)
 	copy_libs "$busybox" "$root"
+	if build_keyhold "$root/sbin/lab-keyhold"; then
+		copy_libs "$root/sbin/lab-keyhold" "$root"
+	else
+		printf '%s: warning: no C compiler; L1 with --smp above 1 may hang\n' "$prog" >&2
+	fi
 
 	for m in "${mods[@]}"; do
 		base=${m##*/}
@@ -292,6 +348,9 @@ build_base() {
 		}
 		load() { insmod "\$1" || lab_fail "insmod \$1 failed"; }
 		${insmods}[ -c /dev/kvm ] || lab_fail "no /dev/kvm in L1"
+		if [ "\$(nproc)" -gt 1 ] && [ -x /sbin/lab-keyhold ]; then
+			/sbin/lab-keyhold || lab_fail "lab-keyhold failed"
+		fi
 		read -r up _ </proc/uptime
 		echo "LAB-READY \$up"
 		cd /payload
@@ -368,7 +427,7 @@ boot_once() {
 	local fifo=$tmp/console.fifo line partial='' t0 rc
 	rm -f "$fifo" "$tmp/console"
 	mkfifo "$fifo"
-	lab_status='' lab_lines=0 t_ready='' guest_ready=''
+	lab_status='' lab_lines=0 t_ready='' guest_ready='' silent=''
 	t0=$(now)
 	timeout -k 5 "$timeout_s" "${qemu[@]}" <"/dev/null" >"$fifo" &
 	qpid=$!
@@ -384,6 +443,7 @@ boot_once() {
 				if [ "$lab_lines" -eq 0 ] && [ -z "$partial" ] &&
 					[ "$(elapsed "$t0" "$(now)" | cut -d. -f1)" -ge "$boot_timeout" ]; then
 					printf '%s: guest printed nothing in %ss; killing it\n' "$prog" "$boot_timeout" >&2
+					silent=1
 					kill "$qpid" 2>/dev/null || true
 				fi
 				continue
@@ -399,7 +459,7 @@ boot_once() {
 		if [[ $line =~ ^LAB-READY\ ([0-9.]+)$ ]]; then
 			t_ready=$(elapsed "$t0" "$(now)")
 			guest_ready=${BASH_REMATCH[1]}
-		elif [[ $line =~ ^LAB-EXIT\ ([0-9]+)$ ]]; then
+		elif [[ $line =~ LAB-EXIT\ ([0-9]+)$ ]]; then # output may lack its newline
 			lab_status=${BASH_REMATCH[1]}
 		fi
 	done
@@ -418,14 +478,19 @@ if [ -z "$lab_status" ] && [ "$lab_lines" -eq 0 ]; then
 fi
 
 if [ "${LAB_QUIET:-0}" != 1 ]; then
-	printf '%s: kernel %s, smp %s, mem %s MiB: ready %ss (guest %ss), total %ss\n' \
-		"$prog" "$kver" "$smp" "$mem" "${t_ready:--}" "${guest_ready:--}" "$t_end" >&2
+	r=${t_ready:+${t_ready}s} g=${guest_ready:+${guest_ready}s}
+	printf '%s: kernel %s, smp %s, mem %s MiB: ready %s (guest %s), total %ss\n' \
+		"$prog" "$kver" "$smp" "$mem" "${r:--}" "${g:--}" "$t_end" >&2
 fi
 if [ -z "$lab_status" ]; then
 	if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
 		printf '%s: FAIL: timed out after %ss without LAB-EXIT\n' "$prog" "$timeout_s" >&2
 	else
-		printf '%s: FAIL: L1 stopped without LAB-EXIT (qemu status %s)\n' "$prog" "$qemu_rc" >&2
+		if [ -n "$silent" ]; then
+			printf '%s: FAIL: L1 printed nothing in %ss, twice\n' "$prog" "$boot_timeout" >&2
+		else
+			printf '%s: FAIL: L1 stopped without LAB-EXIT (qemu status %s)\n' "$prog" "$qemu_rc" >&2
+		fi
 	fi
 	exit 125
 fi
