@@ -19,28 +19,18 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run.h"
 #include "loader/elf.h"
 #include "pv/pv.h"
 #include "util/util.h"
+#include "vmm/console.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY (64 * MiB)
 #define MAX_IMAGE_SIZE (512 * MiB)
 
-struct run_opts {
-	uint64_t memory;
-	uint64_t timeout_ns;
-	const char *guest;
-	const char *disk;
-	bool disk_readonly;
-	const char *tap;
-	uint8_t mac[6];
-	bool has_mac;
-	bool stats;
-	int argc;
-	char **argv;
-};
+
 
 static void run_usage(FILE *f)
 {
@@ -196,13 +186,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	return 0;
 }
 
-struct image {
-	const uint8_t *data;
-	size_t size;
-	void *map; /* non-NULL when mapped from a file */
-};
-
-static int map_image(const char *path, struct image *img)
+int map_image(const char *path, const char *what, size_t max, struct image *img)
 {
 	struct stat st;
 	int fd, ret = 0;
@@ -219,10 +203,10 @@ static int map_image(const char *path, struct image *img)
 	} else if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
 		log_err("%s: not a regular file", path);
-	} else if (st.st_size == 0 || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+	} else if (st.st_size == 0 || (uint64_t)st.st_size > max) {
 		ret = -EINVAL;
-		log_err("%s: not a guest shale can run: %s", path,
-			st.st_size ? "larger than 512 MiB" : "empty file");
+		log_err("%s: not %s shale can run: %s", path, what,
+			st.st_size ? "too large" : "empty file");
 	} else {
 		img->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (img->map == MAP_FAILED) {
@@ -238,7 +222,14 @@ static int map_image(const char *path, struct image *img)
 	return ret;
 }
 
-static void print_stats(const struct vm *vm, uint64_t start_ns)
+void unmap_image(struct image *img)
+{
+	if (img->map)
+		munmap(img->map, img->size);
+	img->map = NULL;
+}
+
+void print_stats(const struct vm *vm, uint64_t start_ns)
 {
 	size_t pages = vm->ram_size / 4096, touched = 0;
 	unsigned char *vec = malloc(pages);
@@ -256,12 +247,13 @@ static void print_stats(const struct vm *vm, uint64_t start_ns)
 }
 
 /* Waits until the VM stops; turns signals and the timeout into stops. */
-static void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns)
+void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con)
 {
-	struct pollfd fds[3] = {
+	struct pollfd fds[4] = {
 		{ .fd = vm->stop_fd, .events = POLLIN },
 		{ .fd = sig_fd, .events = POLLIN },
 		{ .fd = -1, .events = POLLIN },
+		{ .fd = con ? con->fd : -1, .events = POLLIN },
 	};
 
 	if (timeout_ns) {
@@ -277,7 +269,7 @@ static void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns)
 			die("timerfd: %s", strerror(errno));
 	}
 	while (!vm_stopping(vm)) {
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll: %s", strerror(errno));
@@ -294,6 +286,18 @@ static void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns)
 
 			vm_stop(vm, VM_STOP_TIMEOUT, 0, "timeout: the guest ran for %gs; VM stopped",
 				secs);
+		}
+		if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+			switch (console_read(con)) {
+			case CONSOLE_QUIT:
+				vm_stop(vm, VM_STOP_QUIT, 0, "quit from the console (Ctrl-A x)");
+				break;
+			case CONSOLE_EOF:
+				fds[3].fd = -1; /* the guest keeps running without input */
+				break;
+			case CONSOLE_OK:
+				break;
+			}
 		}
 	}
 	if (fds[2].fd >= 0)
@@ -330,7 +334,7 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 		ret = vcpu_start(vcpu);
 	}
 	if (!ret) {
-		wait_for_stop(&vm, sig_fd, o->timeout_ns);
+		wait_for_stop(&vm, sig_fd, o->timeout_ns, NULL);
 		vcpu_join(vcpu);
 		if (o->stats)
 			print_stats(&vm, start_ns);
@@ -341,41 +345,16 @@ out:
 	return ret;
 }
 
-int cmd_run(int argc, char **argv)
+/*
+ * Signals become events of the main loop; vCPU threads inherit the mask. A
+ * shell starts background jobs with SIGINT ignored, and an ignored signal
+ * never reaches a signalfd: take both back first.
+ */
+static int setup_signals(void)
 {
-	uint64_t start_ns = clock_monotonic_ns();
-	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
-	struct image img = { 0 };
-	struct elf_image elf;
-	struct run_opts o;
 	sigset_t sigs;
-	int sig_fd = -1, ret;
+	int fd;
 
-	ret = parse_opts(&o, argc, argv);
-	if (ret)
-		return ret > 0 ? 0 : SHALE_EXIT_VMM_ERROR;
-
-	if (o.guest) {
-		ret = map_image(o.guest, &img);
-	} else {
-		img.data = default_guest_start;
-		img.size = (size_t)(default_guest_end - default_guest_start);
-	}
-	if (!ret)
-		ret = pv_check_image(o.guest ? o.guest : "built-in guest", img.data, img.size,
-				     o.memory, &elf);
-	if (!ret && o.disk)
-		ret = pv_block_open(&pv.block, o.disk, o.disk_readonly);
-	if (!ret && o.tap)
-		ret = pv_net_open(&pv.net, o.tap, o.has_mac ? o.mac : NULL);
-	if (ret)
-		goto out;
-
-	/*
-	 * Signals become events of the main loop; vCPU threads inherit the
-	 * mask. A shell starts background jobs with SIGINT ignored, and an
-	 * ignored signal never reaches a signalfd: take both back first.
-	 */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -383,17 +362,55 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sig_fd < 0)
+	fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
 		die("signalfd: %s", strerror(errno));
 	vcpu_signals_init();
+	return fd;
+}
 
-	ret = run_vm(&o, &img, &elf, &pv, sig_fd, start_ns);
-out:
+static int run_pv(const struct run_opts *o, uint64_t start_ns)
+{
+	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
+	struct image img = { 0 };
+	struct elf_image elf;
+	int sig_fd = -1, ret = 0;
+
+	if (o->guest) {
+		ret = map_image(o->guest, "a guest", MAX_IMAGE_SIZE, &img);
+	} else {
+		img.data = default_guest_start;
+		img.size = (size_t)(default_guest_end - default_guest_start);
+	}
+	if (!ret)
+		ret = pv_check_image(o->guest ? o->guest : "built-in guest", img.data, img.size,
+				     o->memory, &elf);
+	if (!ret && o->disk)
+		ret = pv_block_open(&pv.block, o->disk, o->disk_readonly);
+	if (!ret && o->tap)
+		ret = pv_net_open(&pv.net, o->tap, o->has_mac ? o->mac : NULL);
+	if (!ret) {
+		sig_fd = setup_signals();
+		ret = run_vm(o, &img, &elf, &pv, sig_fd, start_ns);
+	}
 	pv_destroy(&pv);
-	if (img.map)
-		munmap(img.map, img.size);
+	unmap_image(&img);
 	if (sig_fd >= 0)
 		close(sig_fd);
+	return ret < 0 ? SHALE_EXIT_VMM_ERROR : ret;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	uint64_t start_ns = clock_monotonic_ns();
+	struct run_opts o;
+	int ret;
+
+	ret = parse_opts(&o, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : SHALE_EXIT_VMM_ERROR;
+	if (!o.kernel)
+		return run_pv(&o, start_ns);
+	ret = run_linux(&o, setup_signals, start_ns);
 	return ret < 0 ? SHALE_EXIT_VMM_ERROR : ret;
 }

@@ -5,6 +5,7 @@
 # hosts without a usable /dev/kvm.
 #
 # usage: tests/lab/lab.sh [--timeout SECS] [--smp N] [--mem MiB] [--gzip] PAYLOAD_DIR
+#        tests/lab/lab.sh --kernels   (prints "BZIMAGE VMLINUX" of the L1 kernel)
 #   --timeout  bound on the whole boot (default 600)
 #   --smp      L1 CPUs (default 1: boots and runs small KVM programs one after
 #              another fastest; above 1, L1 starts lab-keyhold, see below)
@@ -56,19 +57,21 @@ while [ $# -gt 0 ]; do
 	--mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
 	--mem=*) mem=${1#*=}; shift ;;
 	--gzip) compress=gzip; shift ;;
+	--kernels) print_kernels=1; shift ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
 	-*) usage ;;
 	*) break ;;
 	esac
 done
+if [ "${print_kernels:-0}" = 1 ]; then set -- /; fi
 [ $# -eq 1 ] || usage
 payload=$1
 if ! is_uint "$timeout_s" || [ "$timeout_s" -eq 0 ]; then die "bad --timeout: $timeout_s"; fi
 if ! is_uint "$smp" || [ "$smp" -eq 0 ]; then die "bad --smp: $smp"; fi
 if ! is_uint "$mem" || [ "$mem" -lt 128 ]; then die "bad --mem: $mem (at least 128)"; fi
 [ -d "$payload" ] || die "no such payload directory: $payload"
-[ -f "$payload/run.sh" ] || die "$payload/run.sh is missing"
+[ "${print_kernels:-0}" = 1 ] || [ -f "$payload/run.sh" ] || die "$payload/run.sh is missing"
 boot_timeout=${LAB_BOOT_TIMEOUT:-60}
 is_uint "$boot_timeout" || die "bad LAB_BOOT_TIMEOUT: $boot_timeout"
 
@@ -147,6 +150,11 @@ if [ ! -f "$vmlinux" ] || [ "$(cat "$vmlinux.src" 2>/dev/null)" != "$stamp" ]; t
 	mv -f "$vmlinux.$$" "$vmlinux"
 	printf '%s\n' "$stamp" >"$vmlinux.src.$$"
 	mv -f "$vmlinux.src.$$" "$vmlinux.src"
+fi
+# --kernels: only name the L1 kernel (bzImage) and its unpacked vmlinux.
+if [ "${print_kernels:-0}" = 1 ]; then
+	printf '%s %s\n' "$vmlinuz" "$vmlinux"
+	exit 0
 fi
 
 # ---- host TSC rate ---------------------------------------------------------

@@ -63,6 +63,20 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
 }
 
+/*
+ * Writes into guest RAM, or with gm == NULL (a check before any VM exists)
+ * only checks that the range lies inside low RAM.
+ */
+static bool put(const struct gmem *gm, const struct linux_boot *lb, uint64_t gpa,
+		const void *src, uint64_t len)
+{
+	uint64_t end = MIN(lb->mem_size, LINUX_LOW_RAM_MAX);
+
+	if (gpa > end || len > end - gpa)
+		return false;
+	return !gm || gmem_write(gm, gpa, src, len);
+}
+
 static int reject(const char **why, const char *msg)
 {
 	*why = msg;
@@ -116,23 +130,24 @@ static int load_initrd(const struct gmem *gm, const struct linux_boot *lb, uint6
 		return -ENOSPC;
 	}
 	*gpa = ALIGN_DOWN(hi - size, 4096ull);
-	if (!gmem_write(gm, *gpa, lb->initrd, size)) {
+	if (!put(gm, lb, *gpa, lb->initrd, size)) {
 		*why = "initrd too large for the guest's memory";
 		return -ENOSPC;
 	}
 	return 0;
 }
 
-static int write_cmdline(const struct gmem *gm, const char *cmdline, size_t max,
+static int write_cmdline(const struct gmem *gm, const struct linux_boot *lb, size_t max,
 			 const char **why)
 {
+	const char *cmdline = lb->cmdline;
 	size_t len = strlen(cmdline) + 1;
 
 	if (len > max) {
 		*why = "command line too long for this kernel";
 		return -EINVAL;
 	}
-	if (!gmem_write(gm, LINUX_CMDLINE_GPA, cmdline, len))
+	if (!put(gm, lb, LINUX_CMDLINE_GPA, cmdline, len))
 		die("command line outside guest RAM");
 	return 0;
 }
@@ -170,7 +185,7 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 	kernel_end = LINUX_KERNEL_GPA + ALIGN_UP(init_size, 4096ull);
 	if (kernel_end > low_ram_end(lb->mem_size))
 		return *why = "kernel needs more memory than the guest has", -ENOSPC;
-	if (!gmem_write(gm, LINUX_KERNEL_GPA, k + pm_offset, size - pm_offset))
+	if (!put(gm, lb, LINUX_KERNEL_GPA, k + pm_offset, size - pm_offset))
 		return *why = "kernel needs more memory than the guest has", -ENOSPC;
 
 	/* The setup header, as the kernel wrote it, then what the loader fills in. */
@@ -183,7 +198,7 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 	put_le16(bp + HDR_HEAP_END_PTR, 0xfe00);
 	put_le32(bp + HDR_CMD_LINE_PTR, (uint32_t)LINUX_CMDLINE_GPA);
 	put_le64(bp + BP_ACPI_RSDP, lb->rsdp_gpa);
-	ret = write_cmdline(gm, lb->cmdline,
+	ret = write_cmdline(gm, lb,
 			    MIN((size_t)get32(k + HDR_CMDLINE_SIZE) + 1, (size_t)LINUX_CMDLINE_MAX), why);
 	if (ret)
 		return ret;
@@ -211,7 +226,7 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 		put_le64(e + 8, map[i].size);
 		put_le32(e + 16, map[i].type);
 	}
-	if (!gmem_write(gm, LINUX_BOOT_PARAMS_GPA, bp, sizeof(bp)))
+	if (!put(gm, lb, LINUX_BOOT_PARAMS_GPA, bp, sizeof(bp)))
 		die("boot_params outside guest RAM");
 
 	lb->mode = LINUX_ENTRY_64;
@@ -246,9 +261,9 @@ static int load_pvh(const struct gmem *gm, struct linux_boot *lb, const char **w
 			  &desc_len) || desc_len < 4)
 		return reject(why, "ELF kernel has no PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY)");
 	entry = get32(desc);
-	if (elf_load(&img, lb->kernel, gm))
+	if (gm && elf_load(&img, lb->kernel, gm))
 		return *why = "kernel needs more memory than the guest has", -ENOSPC;
-	ret = write_cmdline(gm, lb->cmdline, LINUX_CMDLINE_MAX, why);
+	ret = write_cmdline(gm, lb, LINUX_CMDLINE_MAX, why);
 	if (ret)
 		return ret;
 
@@ -276,7 +291,7 @@ static int load_pvh(const struct gmem *gm, struct linux_boot *lb, const char **w
 		put_le64(e + 8, map[i].size);
 		put_le32(e + 16, map[i].type);
 	}
-	if (!gmem_write(gm, LINUX_START_INFO_GPA, si, sizeof(si)))
+	if (!put(gm, lb, LINUX_START_INFO_GPA, si, sizeof(si)))
 		die("start_info outside guest RAM");
 
 	lb->mode = LINUX_ENTRY_PVH;

@@ -54,7 +54,9 @@ struct linux_boot {
 /*
  * Loads kernel, initrd and command line into guest memory and writes the
  * boot structures and the e820 map. Returns 0, or -EINVAL / -ENOSPC with
- * *why naming the problem (not a kernel, truncated, too large, ...).
+ * *why naming the problem (not a kernel, truncated, too large, ...). With
+ * gm == NULL it only checks, writing nothing: bad input is refused before
+ * a VM exists.
  */
 int linux_load(const struct gmem *gm, struct linux_boot *lb, const char **why);
 

@@ -1,0 +1,94 @@
+/*
+ * `shale run --kernel`: an unmodified Linux guest on the emulated PC. The
+ * kernel, initrd and command line are checked before any VM exists; the
+ * serial console is wired to the terminal; a reboot builds a fresh VM when
+ * --on-reboot=restart says so.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/x86/pc.h"
+#include "cli/run.h"
+#include "util/util.h"
+#include "vmm/console.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define MAX_KERNEL_SIZE (256 * MiB)
+#define MAX_INITRD_SIZE (2 * GiB)
+#define DEFAULT_CMDLINE "console=ttyS0"
+
+static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
+		     uint64_t start_ns, enum vm_stop_reason *reason)
+{
+	struct pc_machine pc;
+	struct console con;
+	struct vm vm;
+	int ret;
+
+	ret = vm_create(&vm);
+	if (!ret)
+		ret = pc_build(&vm, cfg, &pc);
+	if (!ret) {
+		console_open(&con, STDIN_FILENO, pc_console_input, &pc);
+		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
+			ret = vcpu_start(vm.vcpu[i]);
+		if (!ret)
+			wait_for_stop(&vm, sig_fd, o->timeout_ns, &con);
+		else
+			vm_stop(&vm, VM_STOP_ERROR, 0, NULL);
+		for (unsigned i = 0; i < vm.nr_vcpus; i++)
+			vcpu_join(vm.vcpu[i]);
+		console_close(&con);
+		if (!ret && o->stats)
+			print_stats(&vm, start_ns);
+		if (!ret)
+			ret = vm_exit_status(&vm);
+		*reason = vm.reason;
+	}
+	pc_destroy(&pc);
+	vm_destroy(&vm);
+	return ret;
+}
+
+int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t start_ns)
+{
+	struct image kernel = { 0 }, initrd = { 0 };
+	enum vm_stop_reason reason;
+	struct pc_config cfg;
+	int sig_fd, ret;
+
+	ret = map_image(o->kernel, "a kernel", MAX_KERNEL_SIZE, &kernel);
+	if (!ret && o->initrd)
+		ret = map_image(o->initrd, "an initrd", MAX_INITRD_SIZE, &initrd);
+	if (ret)
+		goto out;
+	cfg = (struct pc_config){
+		.kernel = kernel.data,
+		.kernel_size = kernel.size,
+		.initrd = initrd.data,
+		.initrd_size = initrd.size,
+		.cmdline = o->cmdline ? o->cmdline : DEFAULT_CMDLINE,
+		.mem_size = o->memory,
+		.nr_cpus = o->cpus,
+		.console_out = STDOUT_FILENO,
+	};
+	ret = pc_check(&cfg, o->kernel);
+	if (ret)
+		goto out;
+
+	sig_fd = setup_signals();
+	for (;;) {
+		ret = boot_once(o, &cfg, sig_fd, start_ns, &reason);
+		if (ret < 0 || reason != VM_STOP_RESET || o->reboot_exit)
+			break;
+		log_info("guest rebooted: starting it again");
+	}
+	close(sig_fd);
+out:
+	unmap_image(&kernel);
+	unmap_image(&initrd);
+	return ret;
+}

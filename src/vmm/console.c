@@ -1,0 +1,108 @@
+#include "vmm/console.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct console *active;
+
+static void restore_at_exit(void)
+{
+	if (active)
+		console_close(active);
+}
+
+void console_open(struct console *con, int fd, console_input_fn input, void *opaque)
+{
+	static bool registered;
+	struct termios raw;
+
+	memset(con, 0, sizeof(*con));
+	con->fd = fd;
+	con->input = input;
+	con->opaque = opaque;
+	con->tty = isatty(fd);
+	if (!con->tty || tcgetattr(fd, &con->saved))
+		return;
+	/*
+	 * Raw input: keys, Ctrl-C included, go to the guest. Output processing
+	 * stays as it is; the guest's serial driver sends CR LF itself.
+	 */
+	raw = con->saved;
+	raw.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	raw.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	raw.c_cflag &= ~(unsigned)(CSIZE | PARENB);
+	raw.c_cflag |= CS8;
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(fd, TCSANOW, &raw))
+		return;
+	con->raw = true;
+	active = con;
+	if (!registered) {
+		atexit(restore_at_exit);
+		registered = true;
+	}
+}
+
+void console_close(struct console *con)
+{
+	if (con->raw)
+		tcsetattr(con->fd, TCSANOW, &con->saved);
+	con->raw = false;
+	if (active == con)
+		active = NULL;
+}
+
+enum console_event console_filter(struct console *con, const uint8_t *in, size_t n,
+				  uint8_t *out, size_t *out_n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = in[i];
+
+		if (con->escape) {
+			con->escape = false;
+			if (c == 'x' || c == 'X') {
+				*out_n = o;
+				return CONSOLE_QUIT;
+			}
+			if (c != CONSOLE_ESCAPE)
+				out[o++] = CONSOLE_ESCAPE; /* not an escape: pass both on */
+			out[o++] = c;
+		} else if (c == CONSOLE_ESCAPE) {
+			con->escape = true;
+		} else {
+			out[o++] = c;
+		}
+	}
+	*out_n = o;
+	return CONSOLE_OK;
+}
+
+enum console_event console_read(struct console *con)
+{
+	uint8_t in[256], out[512];
+	enum console_event ev;
+	size_t n_out;
+	ssize_t n;
+
+	do
+		n = read(con->fd, in, sizeof(in));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return CONSOLE_OK;
+	if (n <= 0)
+		return CONSOLE_EOF;
+	/* The escape only works on a terminal: piped input is passed as is. */
+	if (!con->tty) {
+		con->input(con->opaque, in, (size_t)n);
+		return CONSOLE_OK;
+	}
+	ev = console_filter(con, in, (size_t)n, out, &n_out);
+	if (n_out)
+		con->input(con->opaque, out, n_out);
+	return ev;
+}

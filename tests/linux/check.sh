@@ -1,0 +1,58 @@
+#!/bin/sh
+# Runs the Linux-guest suite (run-linux-tests.sh) where unmodified kernels
+# can run: directly on a host whose /dev/kvm is VMX or SVM, otherwise in the
+# nested-SVM lab, otherwise says SKIP with the reason. The guest is the
+# Debian cloud kernel from /boot and an initramfs made from busybox-static.
+#
+# usage: check.sh BUILD_DIR
+set -u
+B=$1
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+skip_all() {
+	echo "SKIP linux-guests: $1"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+}
+
+command -v busybox >/dev/null 2>&1 || skip_all "busybox-static is not installed"
+kernels=$("$top/tests/lab/lab.sh" --kernels 2>&1) || skip_all "no Debian cloud kernel: $kernels"
+bz=${kernels% *}
+vmlinux=${kernels#* }
+
+stage=$B/tests/linux-stage
+rm -rf "$stage"
+mkdir -p "$stage"
+cp "$B/shale" "$here/run-linux-tests.sh" "$top/tests/integration/lib.sh" "$stage/"
+cp "$bz" "$stage/bzImage"
+cp "$vmlinux" "$stage/vmlinux"
+"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5"
+
+# Real VMX/SVM KVM (not PVM, whose ring 0 is emulated) runs them directly.
+if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && [ -c /dev/kvm ] &&
+	{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
+	echo "linux-guests: running on this host's /dev/kvm"
+	cd "$stage" && exec ./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
+fi
+if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
+	skip_all "no VMX/SVM /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+fi
+
+echo "linux-guests: no VMX/SVM /dev/kvm on this host; booting them in the nested-SVM lab"
+cat >"$stage/run.sh" <<'RUN'
+#!/bin/sh
+cd /payload
+./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
+RUN
+chmod +x "$stage/run.sh"
+out=$B/tests/lab-linux.log
+"$top/tests/lab/lab.sh" --timeout 1500 --mem 2048 "$stage" | tee "$out" |
+	grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'
+lab_status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+if [ -z "$lab_status" ]; then
+	echo "FAIL linux-guests: the lab did not finish (log: $out)"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+exit "$lab_status"

@@ -1,0 +1,94 @@
+#!/bin/sh
+# Boots an unmodified Debian kernel under shale and checks what the guest
+# reports (tests/linux/init prints the L2-* marker lines). Needs a
+# hardware-style /dev/kvm: a VMX/SVM host, or the lab.
+#
+# usage: run-linux-tests.sh SHALE BZIMAGE VMLINUX INITRD INITRD_MD5
+set -u
+SHALE=$1 BZ=$2 VMLINUX=$3 INITRD=$4
+MD5=$(cat "$5")
+. "$(dirname "$0")/lib.sh"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+BASE="console=ttyS0 quiet panic=-1"
+run() { "$SHALE" run --memory 256M --initrd "$INITRD" --timeout 120s "$@"; }
+
+# Boot to init with 1, 2 and 4 vCPUs: all online; command line and initrd intact.
+for n in 1 2 4; do
+	last=$((n - 1))
+	want="online=0"
+	[ "$n" -gt 1 ] && want="online=0-$last"
+	expect "boot-${n}cpu" 0 "L2-CPUS $want nproc=$n" '' \
+		run --kernel "$BZ" --cpus "$n" --cmdline "$BASE shale.arg=x$n"
+	grep -q "L2-CMDLINE .*shale.arg=x$n" "$T_OUT" && ok "cmdline-${n}cpu" ||
+		fail "cmdline-${n}cpu" "command line not seen by the guest"
+	grep -q "L2-INITRD $MD5" "$T_OUT" && ok "initrd-${n}cpu" ||
+		fail "initrd-${n}cpu" "initrd content differs"
+done
+
+# The same kernel as an ELF vmlinux through its PVH entry.
+expect boot-pvh 0 'L2-CPUS online=0-1 nproc=2' '' \
+	run --kernel "$VMLINUX" --cpus 2 --cmdline "$BASE"
+grep -q "L2-INITRD $MD5" "$T_OUT" && ok initrd-pvh || fail initrd-pvh "initrd content differs"
+
+# Memory size seen by the guest: MemTotal is RAM minus what the kernel keeps.
+expect memory-512m 0 'L2-MEM' '' "$SHALE" run --memory 512M --initrd "$INITRD" \
+	--timeout 120s --kernel "$BZ" --cmdline "$BASE"
+kb=$(sed -n 's/^L2-MEM //p' "$T_OUT" | tr -d '\r')
+if [ -n "$kb" ] && [ "$kb" -gt 400000 ] && [ "$kb" -le 524288 ]; then
+	ok memory-512m-seen
+else
+	fail memory-512m-seen "MemTotal ${kb:-?} kB for 512 MiB"
+fi
+
+# The guest's clock comes from the CMOS RTC: close to the host's.
+expect rtc 0 'L2-DATE' '' run --kernel "$BZ" --cmdline "$BASE"
+guest=$(sed -n 's/^L2-DATE //p' "$T_OUT" | tr -d '\r')
+host=$(date -u +%s)
+d=$((host - ${guest:-0}))
+[ "$d" -lt 0 ] && d=$((-d))
+if [ -n "$guest" ] && [ "$d" -le 10 ]; then ok rtc-close; else fail rtc-close "guest ${guest:-?} host $host"; fi
+
+# Serial input reaches a shell in the guest and its answer comes back.
+fifo=$W/in
+mkfifo "$fifo"
+run --kernel "$BZ" --cmdline "$BASE shale.test=shell" <"$fifo" >"$W/shell.out" 2>&1 &
+pid=$!
+exec 3>"$fifo"
+i=0
+while ! grep -q L2-SHELL-READY "$W/shell.out" && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
+sleep 1
+echo 'echo "L2-ANSWER $((6 * 7))"; poweroff -f' >&3
+wait "$pid"
+got=$?
+exec 3>&-
+if [ "$got" = 0 ] && grep -q 'L2-ANSWER 42' "$W/shell.out"; then
+	ok serial-input
+else
+	fail serial-input "status $got; $(tail -n 3 "$W/shell.out" | tr '\n' ' ')"
+fi
+
+# Power-off, reboot, panic and triple fault.
+expect poweroff 0 'L2-INIT' '' run --kernel "$BZ" --cmdline "$BASE"
+expect reboot-exit 0 'L2-INIT' 'guest rebooted' \
+	run --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
+expect reboot-restart 124 'L2-INIT' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
+	--timeout 40s --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
+boots=$(grep -c L2-INIT "$T_OUT")
+[ "$boots" -ge 2 ] && ok reboot-restarted || fail reboot-restarted "booted $boots time(s)"
+expect panic 126 'L2-INIT' 'guest kernel panic' \
+	run --kernel "$BZ" --cmdline "$BASE shale.test=panic"
+expect triple-fault 126 'L2-INIT' 'triple fault' \
+	run --on-reboot=exit --kernel "$BZ" --cmdline "$BASE reboot=t shale.test=reboot"
+
+# Bad kernels and initrds are refused with a message.
+printf 'not a kernel at all' >"$W/junk"
+head -c 600000 "$BZ" >"$W/short-bz"
+expect bad-kernel 125 '' 'not a Linux kernel' "$SHALE" run --kernel "$W/junk"
+expect truncated-kernel 125 '' 'truncated' "$SHALE" run --kernel "$W/short-bz"
+expect missing-initrd 125 '' 'No such file' "$SHALE" run --kernel "$BZ" --initrd "$W/nope"
+expect initrd-too-large 125 '' 'initrd too large' "$SHALE" run --memory 64M --kernel "$BZ" \
+	--initrd "$VMLINUX"
+expect kernel-too-large 125 '' 'needs more memory' "$SHALE" run --memory 16M --kernel "$VMLINUX"
+
+summary
