@@ -7,10 +7,12 @@ VMM_SRCS := src/util/util.c \
 	src/arch/x86/linux.c src/arch/x86/pc.c \
 	src/loader/elf.c \
 	src/pv/pv.c src/pv/hypercall.c src/pv/block.c src/pv/net.c
+include src/devices/legacy/legacy.mk
+-include src/arch/x86/acpi.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))
 VMM_LIB := $(B)/libshale-vmm.a
 
-CLI_SRCS := src/cli/main.c src/cli/run.c
+CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
 
 $(VMM_LIB): $(VMM_OBJS)

@@ -3,6 +3,7 @@
  * validates the request, builds the VM, then waits for the VM to stop,
  * for SIGINT/SIGTERM, or for --timeout; the vCPU thread runs the guest.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "arch/x86/pc.h"
 #include "cli/run.h"
 #include "loader/elf.h"
 #include "pv/pv.h"
@@ -28,6 +30,8 @@
 #include "vmm/vm.h"
 
 #define DEFAULT_MEMORY (64 * MiB)
+#define DEFAULT_LINUX_MEMORY (512 * MiB)
+#define MAX_LINUX_MEMORY (1024 * GiB)
 #define MAX_IMAGE_SIZE (512 * MiB)
 
 
@@ -36,14 +40,20 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: shale run [OPTIONS] [GUEST [--] [ARG...]]\n"
+		"       shale run [OPTIONS] --kernel KERNEL [--initrd FILE] [--cmdline TEXT]\n"
 		"\n"
 		"Runs GUEST, a static ELF built with the shale SDK, in a new VM and exits\n"
 		"with the guest's exit status. Without GUEST, runs the built-in demo guest.\n"
 		"ARGs are passed to the guest as its argv[1...].\n"
 		"\n"
+		"With --kernel, boots an unmodified Linux kernel (bzImage, or an ELF vmlinux\n"
+		"through its PVH entry) on an emulated PC. The terminal is the guest's serial\n"
+		"console (ttyS0): Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+		"\n"
 		"Options:\n"
-		"  -m, --memory SIZE       guest RAM, e.g. 64M or 1G: a multiple of 2 MiB,\n"
-		"                          at most 4G (default 64M; allocated on first use)\n"
+		"  -m, --memory SIZE       guest RAM, a multiple of 2 MiB (64M by default,\n"
+		"                          4M-4G; with --kernel 512M by default, 16M-1024G);\n"
+		"                          allocated on first use\n"
 		"      --disk PATH[,ro]    block device backed by file PATH (,ro: read-only)\n"
 		"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 		"                          network device on the existing tap device NAME\n"
@@ -51,12 +61,19 @@ static void run_usage(FILE *f)
 		"      --stats             print VMM statistics to stderr at exit\n"
 		"  -v, --verbose           log VM set-up steps to stderr\n"
 		"  -h, --help              show this help\n"
+		"Linux guests:\n"
+		"      --kernel FILE       the kernel to boot\n"
+		"      --initrd FILE       initial ramdisk\n"
+		"      --cmdline TEXT      kernel command line (default \"console=ttyS0\")\n"
+		"      --cpus N            vCPUs, 1-%u (default 1)\n"
+		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
 		"\n"
-		"Exit status: the guest's own status (0-255) when it exits; otherwise\n"
+		"Exit status: the guest's own status (0-255) when it exits; 0 when a Linux\n"
+		"guest powers off (or reboots with --on-reboot=exit); otherwise\n"
 		"  124  --timeout elapsed\n"
 		"  125  shale failed (bad option, bad guest image, no KVM, host error)\n"
-		"  126  the guest crashed (exception, triple fault, ABI violation)\n"
-		"  130  stopped by SIGINT;  143  stopped by SIGTERM\n");
+		"  126  the guest crashed (exception, triple fault, kernel panic, ABI violation)\n"
+		"  130  stopped by SIGINT;  143  stopped by SIGTERM\n", PC_MAX_CPUS);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -116,34 +133,61 @@ static int parse_disk(struct run_opts *o, char *arg)
 	return 0;
 }
 
+/*
+ * Para-virtual guests address all RAM with 32 bits; Linux guests get RAM
+ * above the PCI hole too. Both take whole 2 MiB pages.
+ */
+static int parse_memory(struct run_opts *o, const char *arg)
+{
+	uint64_t max = o->kernel ? MAX_LINUX_MEMORY : 4 * GiB;
+	uint64_t min = o->kernel ? 16 * MiB : 4 * MiB;
+
+	if (!arg) {
+		o->memory = o->kernel ? DEFAULT_LINUX_MEMORY : DEFAULT_MEMORY;
+		return 0;
+	}
+	if (parse_size(arg, &o->memory) || o->memory % (2 * MiB) || o->memory < min ||
+	    o->memory > max) {
+		log_err("--memory %s: want a multiple of 2 MiB from %lluM to %lluG", arg,
+			(unsigned long long)(min / MiB), (unsigned long long)(max / GiB));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Returns 0 to run, 1 when help was shown, -EINVAL on a bad option. */
 static int parse_opts(struct run_opts *o, int argc, char **argv)
 {
-	enum { OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS };
+	enum {
+		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
+		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT,
+	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *memory = NULL;
 	int c;
 
-	*o = (struct run_opts){ .memory = DEFAULT_MEMORY };
+	*o = (struct run_opts){ .cpus = 1 };
 	opterr = 0;
 	optind = 1;
 	/* '+': options end at GUEST; what follows belongs to the guest. */
 	while ((c = getopt_long(argc, argv, "+m:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &o->memory) || o->memory % (2 * MiB) ||
-			    o->memory < 4 * MiB || o->memory > 4 * GiB) {
-				log_err("--memory %s: want a multiple of 2 MiB from 4M to 4G", optarg);
-				return -EINVAL;
-			}
+			memory = optarg;
 			break;
 		case OPT_DISK:
 			if (parse_disk(o, optarg))
@@ -162,6 +206,34 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		case OPT_STATS:
 			o->stats = true;
 			break;
+		case OPT_KERNEL:
+			o->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			o->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			o->cmdline = optarg;
+			break;
+		case OPT_CPUS: {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!isdigit((unsigned char)*optarg) || *end || n < 1 || n > PC_MAX_CPUS) {
+				log_err("--cpus %s: want a number from 1 to %u", optarg, PC_MAX_CPUS);
+				return -EINVAL;
+			}
+			o->cpus = (unsigned)n;
+			break;
+		}
+		case OPT_ON_REBOOT:
+			if (!strcmp(optarg, "exit")) {
+				o->reboot_exit = true;
+			} else if (strcmp(optarg, "restart")) {
+				log_err("--on-reboot %s: want restart or exit", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'v':
 			log_verbose = true;
 			break;
@@ -176,6 +248,23 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 					argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (parse_memory(o, memory))
+		return -EINVAL;
+	if (o->kernel) {
+		if (optind < argc) {
+			log_err("run: with --kernel, pass guest arguments with --cmdline");
+			return -EINVAL;
+		}
+		if (o->disk || o->tap) {
+			log_err("run: --disk and --net are for para-virtual guests so far");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit) {
+		log_err("run: --initrd, --cmdline, --cpus and --on-reboot need --kernel");
+		return -EINVAL;
 	}
 	if (optind < argc && strcmp(argv[optind], "--"))
 		o->guest = argv[optind++];

@@ -23,7 +23,7 @@
 static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
 		     uint64_t start_ns, enum vm_stop_reason *reason)
 {
-	struct pc_machine pc;
+	struct pc_machine pc = { 0 };
 	struct console con;
 	struct vm vm;
 	int ret;

@@ -190,6 +190,7 @@ int vm_exit_status(const struct vm *vm)
 	case VM_STOP_EXIT:
 		return vm->status & 0xff;
 	case VM_STOP_POWEROFF:
+	case VM_STOP_QUIT:
 		return 0;
 	case VM_STOP_RESET:
 		return vm->status;

@@ -24,6 +24,7 @@ enum vm_stop_reason {
 	VM_STOP_CRASH,    /* guest exception, triple fault, ABI violation */
 	VM_STOP_TIMEOUT,  /* --timeout elapsed */
 	VM_STOP_SIGNAL,   /* SIGINT or SIGTERM to the VMM */
+	VM_STOP_QUIT,     /* the user quit from the console */
 	VM_STOP_ERROR,    /* a host-side failure */
 };
 

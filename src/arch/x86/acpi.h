@@ -14,22 +14,24 @@
 #define ACPI_MAX_CPUS 64u
 #define ACPI_LAPIC_GPA 0xfee00000u
 #define ACPI_IOAPIC_GPA 0xfec00000u
-#define ACPI_IOAPIC_PINS 24u
 /* Enough room for the tables of any valid configuration. */
 #define ACPI_TABLES_MAX 4096u
 
-/* PM1 control register (ACPI 6.3 §4.8.3.2.1): what a power-off writes. */
-#define ACPI_PM1_CNT_SCI_EN (1u << 0)
-#define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
-#define ACPI_PM1_CNT_SLP_TYP_MASK (7u << 10)
-#define ACPI_PM1_CNT_SLP_EN (1u << 13)
-/* PM1 status and enable registers (§4.8.3.1): the fixed power button. */
-#define ACPI_PM1_EVT_PWRBTN (1u << 8)
-
+/*
+ * What the tables promise the devices and the irqchip set-up:
+ * - ACPI mode is always on (no SMI_CMD): PM1 control reads back SCI_EN;
+ * - writing SLP_TYP = slp_typ_s5 with SLP_EN to PM1 control powers off;
+ * - the power button is a fixed feature (PWRBTN_STS/PWRBTN_EN in PM1);
+ * - the SCI is level-triggered, active high, on ISA IRQ sci_irq;
+ * - the reset register takes reset_value in one byte write;
+ * - ISA IRQ 0 (the PIT) reaches IOAPIC pin 0: KVM's default GSI routing,
+ *   left as KVM_CREATE_IRQCHIP installs it (see build_madt() in acpi.c).
+ */
 struct acpi_config {
 	unsigned nr_cpus;       /* 1..ACPI_MAX_CPUS; LAPIC ids 0..nr_cpus-1 */
 	uint16_t pm1a_evt_port; /* 4-byte PM1a event block: status, enable */
 	uint16_t pm1a_cnt_port; /* 2-byte PM1a control block */
+	uint16_t pm_tmr_port;   /* 4-byte PM timer, 32 bits wide; 0: none */
 	uint16_t reset_port;    /* FADT reset register (system I/O, 8 bits) */
 	uint8_t reset_value;    /* written there to reset the machine */
 	uint8_t sci_irq;        /* ISA IRQ of the SCI, usually 9 */

@@ -6,7 +6,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/pci.h"
+#include "devices/legacy/pm.h"
+#include "devices/legacy/rtc.h"
+#include "devices/legacy/serial.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -46,7 +52,7 @@ static int ioctl_err(int fd, unsigned long req, void *arg, const char *name)
 	return ret;
 }
 
-int pc_create_irqchip(struct vm *vm)
+static int pc_create_irqchip(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
 	uint64_t ident = PC_IDENTITY_MAP_ADDR;
@@ -168,4 +174,131 @@ int pc_setup_vcpu(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus,
 	if (!ret && vcpu->id == 0)
 		ret = set_entry_state(vcpu, lb);
 	return ret;
+}
+
+static struct linux_boot boot_of(const struct pc_config *cfg, uint64_t rsdp_gpa)
+{
+	return (struct linux_boot){
+		.kernel = cfg->kernel,
+		.kernel_size = cfg->kernel_size,
+		.initrd = cfg->initrd,
+		.initrd_size = cfg->initrd_size,
+		.cmdline = cfg->cmdline,
+		.mem_size = cfg->mem_size,
+		.rsdp_gpa = rsdp_gpa,
+	};
+}
+
+int pc_check(const struct pc_config *cfg, const char *kernel_name)
+{
+	struct linux_boot lb = boot_of(cfg, LINUX_ACPI_GPA);
+	const char *why;
+
+	if (linux_load(NULL, &lb, &why)) {
+		log_err("%s: cannot boot it: %s", kernel_name, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int write_acpi(struct vm *vm, unsigned nr_cpus, uint64_t *rsdp_gpa)
+{
+	const struct acpi_config acfg = {
+		.nr_cpus = nr_cpus,
+		.pm1a_evt_port = PM1A_EVT_PORT,
+		.pm1a_cnt_port = PM1A_CNT_PORT,
+		.reset_port = RESET_PORT,
+		.reset_value = RESET_VALUE,
+		.sci_irq = SCI_IRQ,
+		.slp_typ_s5 = PM_SLP_TYP_S5,
+	};
+	uint8_t *buf = gmem_ptr(&vm->gmem, LINUX_ACPI_GPA, ACPI_TABLES_MAX);
+	long n;
+
+	if (!buf)
+		die("no room for ACPI tables");
+	n = acpi_build(buf, ACPI_TABLES_MAX, LINUX_ACPI_GPA, &acfg, rsdp_gpa);
+	if (n < 0)
+		die("acpi_build: %s", strerror((int)-n));
+	return 0;
+}
+
+static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
+{
+	uint64_t low = MIN(cfg->mem_size, (uint64_t)PC_HOLE_START);
+	int ret;
+
+	ret = serial_create(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, cfg->console_out, &pc->serial);
+	if (!ret)
+		ret = i8042_create(vm, &pc->i8042);
+	if (!ret)
+		ret = rtc_create(vm, low, cfg->mem_size - low, &pc->rtc);
+	if (!ret)
+		ret = pm_create(vm, &pc->pm);
+	/* The reset register at 0xcf9 sits inside the PCI ports: pci forwards it. */
+	if (!ret)
+		ret = pci_create(vm, pc->pm, &pc->pci);
+	return ret;
+}
+
+int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
+{
+	struct linux_boot lb;
+	uint64_t rsdp_gpa;
+	const char *why;
+	int ret;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->vm = vm;
+	/* A PC has legacy ports nobody emulates; the kernel probes them. */
+	vm->unclaimed_io = VM_IO_IGNORE;
+	ret = pc_create_irqchip(vm);
+	if (!ret)
+		ret = vm_add_ram(vm, cfg->mem_size, PC_HOLE_START, PC_HOLE_END);
+	if (!ret)
+		ret = write_acpi(vm, cfg->nr_cpus, &rsdp_gpa);
+	if (ret)
+		return ret;
+
+	lb = boot_of(cfg, rsdp_gpa);
+	if (linux_load(&vm->gmem, &lb, &why)) {
+		log_err("cannot boot the kernel: %s", why);
+		return -EINVAL;
+	}
+	linux_write_boot_tables(&vm->gmem);
+
+	ret = create_devices(vm, cfg, pc);
+	for (unsigned i = 0; !ret && i < cfg->nr_cpus; i++) {
+		struct vcpu *vcpu;
+
+		ret = vcpu_create(vm, i, &vcpu);
+		if (!ret)
+			ret = pc_setup_vcpu(vm, vcpu, cfg->nr_cpus, &lb);
+	}
+	return ret;
+}
+
+void pc_destroy(struct pc_machine *pc)
+{
+	if (pc->serial)
+		serial_flush(pc->serial);
+	/* Devices go after the vCPUs have stopped: vm_destroy() joined them. */
+	if (pc->pm)
+		pm_destroy(pc->pm);
+	if (pc->pci)
+		pci_destroy(pc->pci);
+	if (pc->rtc)
+		rtc_destroy(pc->rtc);
+	if (pc->i8042)
+		i8042_destroy(pc->i8042);
+	if (pc->serial)
+		serial_destroy(pc->serial);
+	memset(pc, 0, sizeof(*pc));
+}
+
+void pc_console_input(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct pc_machine *pc = opaque;
+
+	serial_input(pc->serial, buf, len);
 }

@@ -7,6 +7,7 @@
 #define SHALE_ARCH_X86_PC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch/x86/linux.h"
@@ -19,8 +20,39 @@ struct vcpu;
 #define PC_HOLE_END LINUX_HIGH_RAM_GPA
 #define PC_MAX_CPUS 64
 
-/* In-kernel irqchip and PIT, and KVM's private VMX pages below 4 GiB. */
-int pc_create_irqchip(struct vm *vm);
+struct pc_config {
+	const uint8_t *kernel;
+	size_t kernel_size;
+	const uint8_t *initrd; /* NULL: none */
+	size_t initrd_size;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned nr_cpus;
+	int console_out; /* where the serial console's output goes */
+};
+
+struct pc_machine {
+	struct vm *vm;
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct rtc *rtc;
+	struct pci_bus *pci;
+	struct pm *pm;
+};
+
+/* Checks kernel, initrd and command line without building anything. */
+int pc_check(const struct pc_config *cfg, const char *kernel_name);
+
+/*
+ * Builds the whole PC in `vm` (created, empty): RAM, irqchip and PIT,
+ * ACPI tables, legacy devices, the kernel, and nr_cpus set-up vCPUs ready
+ * to start. pc_destroy() undoes it, also after a partial failure.
+ */
+int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc);
+void pc_destroy(struct pc_machine *pc);
+
+/* Console input for the guest's serial port (a console_input_fn). */
+void pc_console_input(void *pc, const uint8_t *buf, size_t len);
 
 /*
  * CPUID, MSRs, LAPIC and FPU for vCPU `vcpu` of nr_cpus; the boot vCPU

@@ -1,0 +1,18 @@
+# Benchmarks (docs/benchmarks.md): two host tools, two guests built with the
+# SDK's generic rules (sdk/sdk.mk), and `make bench`, which runs them with
+# bench/run.sh on this host's /dev/kvm or, without one, in the lab.
+
+BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop
+BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
+
+$(BENCH_TOOLS): $(B)/bench/%: bench/%.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+
+bench-build: all $(BENCH_TOOLS) $(BENCH_GUESTS)
+
+bench: bench-build
+	$(Q)bench/run.sh $(B)
+
+.PHONY: bench-build

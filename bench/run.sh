@@ -1,0 +1,120 @@
+#!/bin/sh
+# Runs the benchmarks (bench/suite.sh) where guests can run: directly on
+# this host's /dev/kvm when it is usable, otherwise inside the nested-SVM
+# lab (tests/lab/lab.sh). `make bench` builds everything and calls this.
+#
+# usage: bench/run.sh [BUILD_DIR]     (default: build)
+#
+# Environment: SHALE_FORCE_LAB=1 uses the lab even where /dev/kvm works;
+# BENCH_SOURCE_REV names the source revision when this is no git tree;
+# BENCH_LAB_MEM (MiB, default 3072) sizes the lab's L1, whose tmpfs holds
+# the block benchmark's image; BENCH_* knobs (see bench/suite.sh) are
+# passed on. The output is also kept in BUILD_DIR/bench/results.log.
+set -u
+B=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+log=$B/bench/results.log
+
+for f in shale bench/spawn bench/hcloop examples/compute-native \
+	g/examples/hello.elf g/examples/compute.elf g/examples/blockread.elf \
+	g/bench/guests/nop.elf g/bench/guests/touch.elf; do
+	if [ ! -f "$B/$f" ]; then
+		echo "bench: $B/$f is missing: run 'make bench-build' first" >&2
+		exit 1
+	fi
+done
+
+# One flat directory of everything the suite runs.
+stage=$B/bench/stage
+rm -rf "$stage"
+mkdir -p "$stage"
+cp "$B/shale" "$B/bench/spawn" "$B/bench/hcloop" "$B/examples/compute-native" \
+	"$B/g/examples/hello.elf" "$B/g/examples/compute.elf" "$B/g/examples/blockread.elf" \
+	"$B/g/bench/guests/nop.elf" "$B/g/bench/guests/touch.elf" \
+	"$here/suite.sh" "$stage/"
+
+# The baselines: coreutils' true and dd (GNU dd reports its own copy time).
+true_bin=/usr/bin/true
+[ -x "$true_bin" ] || true_bin=/bin/true
+dd_bin=/usr/bin/dd
+[ -x "$dd_bin" ] || dd_bin=/bin/dd
+
+kvm_usable() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && kvm_usable; then
+	mode=direct
+else
+	mode=lab
+fi
+
+linkage() {
+	if readelf -l "$1" 2>/dev/null | grep -q 'program interpreter'; then
+		echo "dynamically linked ($(readelf -d "$1" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ' | sed 's/ $//'))"
+	else
+		echo "statically linked"
+	fi
+}
+
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "source: ${BENCH_SOURCE_REV:-$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)}"
+	echo "host: Linux $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
+	if [ -e /dev/kvm ]; then
+		echo "host /dev/kvm: present$(kvm_usable || echo ', not usable by this user')"
+	else
+		echo "host /dev/kvm: absent"
+	fi
+	echo "host load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "compiler: $(${CC:-gcc} --version | head -n 1)"
+	echo "shale: $(stat -c %s "$B/shale") bytes, $(linkage "$B/shale")"
+	echo "baselines: $true_bin, $dd_bin ($("$dd_bin" --version 2>/dev/null | head -n 1))"
+	if [ "$mode" = lab ]; then
+		echo "lab: $(qemu-system-x86_64 --version | head -n 1), TCG, -cpu max,-erms, L1 ${BENCH_LAB_MEM:-3072} MiB"
+	fi
+} >"$stage/env.txt"
+
+mkdir -p "$(dirname "$log")"
+if [ "$mode" = direct ]; then
+	echo "bench: running guests on this host's /dev/kvm"
+	{
+		BENCH_TRUE=$true_bin BENCH_DD=$dd_bin "$stage/suite.sh" "$stage" 2>&1
+		echo $? >"$stage/status"
+	} | tee "$log"
+	echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+	exit "$(cat "$stage/status")"
+fi
+
+if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
+	echo "bench: SKIP: no usable /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+	exit 0
+fi
+echo "bench: no usable /dev/kvm on this host; running the benchmarks in the nested-SVM lab"
+
+# The BENCH_* settings of this environment, passed on to the lab.
+env | grep -E '^BENCH_[A-Z_]*=[A-Za-z0-9_./ -]*$' | grep -v '^BENCH_LAB_MEM=' |
+	sed "s/^\([A-Z_]*\)=\(.*\)$/export \1='\2'/" >"$stage/knobs.sh"
+cat >"$stage/run.sh" <<RUN
+#!/bin/sh
+cd /payload
+. ./knobs.sh
+export BENCH_TRUE=$true_bin BENCH_DD=$dd_bin
+./suite.sh /payload
+RUN
+chmod +x "$stage/run.sh"
+printf '%s\n%s\n' "$true_bin" "$dd_bin" >"$stage/host-bins"
+
+raw=$B/bench/lab-console.log
+# Shows the suite's own lines as they come: from the lab's ready marker to
+# its exit marker, without kernel messages.
+"$top/tests/lab/lab.sh" --timeout 1800 --mem "${BENCH_LAB_MEM:-3072}" "$stage" | tee "$raw" |
+	sed -u -n '/^LAB-READY/,/^LAB-EXIT/p' |
+	grep --line-buffered -Ev '^(LAB-READY|\[ *[0-9]+\.[0-9]+\])' | tee "$log"
+echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$raw" | tail -n 1)
+if [ -z "$status" ]; then
+	echo "bench: the lab did not finish (console: $raw)"
+	exit 1
+fi
+exit "$status"

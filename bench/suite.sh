@@ -1,0 +1,383 @@
+#!/bin/sh
+# The benchmarks themselves. Each measures shale and a baseline in the same
+# run, prints the medians, the ratio and the verdict against its goal, and
+# all end in one results table. POSIX sh: it runs under busybox inside the
+# lab as well as directly on a KVM host. bench/run.sh stages DIR and calls
+# this script; see docs/benchmarks.md for the method.
+#
+# usage: suite.sh DIR
+#   DIR holds shale, spawn, hcloop, compute-native and the guests
+#   (hello, compute, blockread, nop, touch .elf), and may hold env.txt,
+#   lines describing the host that are printed first.
+#
+# Environment (defaults in brackets; in the lab, where LAB=1 is set, smaller
+# counts: there a VM exit costs ~40 us and every instruction is emulated):
+#   BENCH_TRUE [/usr/bin/true]   BENCH_DD [/usr/bin/dd, GNU: it reports its time]
+#   BENCH_LIFECYCLE_RUNS [200; lab 30]   BENCH_HC_CALLS [200000; lab 20000]
+#   BENCH_HC_REPEAT [7]   BENCH_TOUCH_MIB [32]
+#   BENCH_COMPUTE_ITERS [300000000; lab 100000000]   BENCH_COMPUTE_REPEAT [5]
+#   BENCH_BLOCK_MIB [1024]   BENCH_BLOCK_REPEAT [5]
+#   BENCH_WORK [a new directory under $TMPDIR or /tmp]: the disk image
+#   BENCH_ONLY: names of the benchmarks to run (lifecycle hypercall memory
+#     compute block), separated by spaces; all when empty
+set -u
+D=$1
+LAB=${LAB:-0}
+SHALE=$D/shale
+SPAWN=$D/spawn
+TRUE=${BENCH_TRUE:-/usr/bin/true}
+DD=${BENCH_DD:-/usr/bin/dd}
+if [ "$LAB" = 1 ]; then
+	LC_RUNS=${BENCH_LIFECYCLE_RUNS:-30}
+	HC_CALLS=${BENCH_HC_CALLS:-20000}
+	CP_ITERS=${BENCH_COMPUTE_ITERS:-100000000}
+else
+	LC_RUNS=${BENCH_LIFECYCLE_RUNS:-200}
+	HC_CALLS=${BENCH_HC_CALLS:-200000}
+	CP_ITERS=${BENCH_COMPUTE_ITERS:-300000000}
+fi
+HC_REPEAT=${BENCH_HC_REPEAT:-7}
+TOUCH_MIB=${BENCH_TOUCH_MIB:-32}
+CP_REPEAT=${BENCH_COMPUTE_REPEAT:-5}
+BLK_MIB=${BENCH_BLOCK_MIB:-1024}
+BLK_REPEAT=${BENCH_BLOCK_REPEAT:-5}
+ONLY=${BENCH_ONLY:-}
+
+if [ -n "${BENCH_WORK:-}" ]; then
+	W=$BENCH_WORK
+	mkdir -p "$W"
+	own_work=0
+else
+	W=$(mktemp -d "${TMPDIR:-/tmp}/shale-bench.XXXXXX") || exit 1
+	own_work=1
+fi
+OUT=$W/out
+ERR=$W/err
+TABLE=$W/table
+: >"$TABLE"
+FAILED=0
+cleanup() {
+	rm -f "$W/disk.img" "$OUT" "$ERR" "$TABLE"
+	if [ "$own_work" = 1 ]; then rmdir "$W" 2>/dev/null; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers ----------------------------------------------------------------
+
+want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
+
+# Median of the numbers given as arguments.
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Smallest of the numbers given as arguments.
+minimum() { printf '%s\n' "$@" | sort -n | head -n 1; }
+
+# calc EXPR [printf format]: floating-point arithmetic through awk.
+calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
+
+# field NAME FILE: the value after the word NAME ("NAME 12" or "NAME=12") on
+# the first line that has one.
+field() {
+	awk -F'[ =]+' -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"
+}
+
+# verdict OK_EXPR: PASS when the awk expression is true, else MISS.
+verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+
+# row NAME SHALE BASELINE RATIO GOAL VERDICT: one line of the results table.
+row() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >>"$TABLE"; }
+
+# A benchmark run failed: say why and mark the benchmark.
+failed() {
+	FAILED=$((FAILED + 1))
+	echo "  FAILED: $1"
+	[ -s "$OUT" ] && sed 's/^/    stdout: /' "$OUT" | head -n 10
+	[ -s "$ERR" ] && sed 's/^/    stderr: /' "$ERR" | head -n 10
+	row "$2" FAILED - - - FAILED
+}
+
+# run CMD...: CMD with stdout in $OUT and stderr in $ERR, bounded by 30 min.
+run() { timeout 1800 "$@" >"$OUT" 2>"$ERR" </dev/null; }
+
+# --- environment ------------------------------------------------------------
+
+echo "== environment"
+[ -f "$D/env.txt" ] && sed 's/^/  /' "$D/env.txt"
+if [ "$LAB" = 1 ]; then
+	echo "  running in: the lab's L1 (Linux $(uname -r), CPUs: $(nproc)," \
+		"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo))," \
+		"guests are L2 under nested SVM"
+else
+	echo "  running in: this host's /dev/kvm (Linux $(uname -r), $(nproc) CPUs)"
+fi
+if [ -d /sys/module/kvm_amd ]; then
+	echo "  kvm: kvm_amd, npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
+		"nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
+elif [ -d /sys/module/kvm_intel ]; then
+	echo "  kvm: kvm_intel, ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
+elif [ -d /sys/module/kvm_pvm ]; then
+	echo "  kvm: kvm_pvm"
+fi
+
+# --- 1. lifecycle -----------------------------------------------------------
+# Baselines: a process that does nothing ($TRUE), and hcloop with one exit,
+# the least any KVM program pays (open /dev/kvm, create a VM and a vCPU,
+# run it, tear it down): what shale costs beyond KVM itself.
+
+# lifecycle_one LABEL CMD...: spawn's median and p90 (us) in $med and $p90.
+lifecycle_one() {
+	label=$1
+	shift
+	if ! run "$SPAWN" -n "$LC_RUNS" -t 120 -- "$@"; then
+		failed "$*" lifecycle
+		return 1
+	fi
+	med=$(field median_us "$OUT") p90=$(field p90_us "$OUT")
+	printf '  %-8s median %s us, p90 %s us\n' "$label:" "$med" "$p90"
+}
+
+ms() { calc "$1 / 1000" %.2f; }
+
+if want lifecycle; then
+	echo "== lifecycle: 'shale run hello.elf' vs '$TRUE' and a minimal KVM program" \
+		"(hcloop 1), exec to exit, $LC_RUNS runs each"
+	if lifecycle_one true "$TRUE" && t_med=$med &&
+		lifecycle_one kvm "$D/hcloop" 1 && k_med=$med &&
+		lifecycle_one shale "$SHALE" run "$D/hello.elf"; then
+		s_med=$med s_p90=$p90
+		echo "  shale / true: $(calc "$s_med / $t_med")x, shale / minimal KVM program:" \
+			"$(calc "$s_med / $k_med")x"
+		if [ "$LAB" = 1 ]; then
+			v="n/a (lab)"
+		else
+			v=$(verdict "$s_med < 3000")
+		fi
+		row lifecycle "$(ms "$s_med") ms (p90 $(ms "$s_p90"))" "true: $(ms "$t_med") ms" \
+			"$(calc "$s_med / $t_med")x" "< 3 ms" "$v"
+		row "lifecycle vs raw KVM" "$(ms "$s_med") ms" "hcloop 1: $(ms "$k_med") ms" \
+			"$(calc "$s_med / $k_med")x" "(none)" "info"
+	fi
+fi
+
+# --- 2. null hypercall ------------------------------------------------------
+
+if want hypercall; then
+	echo "== hypercall: shale_nop() vs a raw KVM_RUN port-exit loop," \
+		"$HC_CALLS calls, median of $HC_REPEAT"
+	raw='' pv='' ok=1
+	i=0
+	while [ $i -lt "$HC_REPEAT" ] && [ $ok = 1 ]; do
+		i=$((i + 1))
+		if run "$D/hcloop" "$HC_CALLS"; then
+			raw="$raw $(calc "$(field ns "$OUT") / $(field exits "$OUT")" %.1f)"
+		else
+			failed "hcloop" hypercall
+			ok=0
+			break
+		fi
+		if run "$SHALE" run "$D/nop.elf" "$HC_CALLS"; then
+			pv="$pv $(calc "$(field ns "$OUT") / $(field calls "$OUT")" %.1f)"
+		else
+			failed "shale run nop.elf" hypercall
+			ok=0
+		fi
+	done
+	if [ $ok = 1 ]; then
+		# shellcheck disable=SC2086 # word splitting wanted
+		raw_m=$(median $raw)
+		# shellcheck disable=SC2086
+		pv_m=$(median $pv)
+		# shellcheck disable=SC2086
+		echo "  raw KVM:  ns/exit$raw -> median $raw_m, best $(minimum $raw)"
+		# shellcheck disable=SC2086
+		echo "  shale:    ns/call$pv -> median $pv_m, best $(minimum $pv)"
+		ratio=$(calc "$pv_m / $raw_m")
+		echo "  shale / raw: ${ratio}x"
+		row hypercall "$(calc "$pv_m / 1000" %.2f) us/call" "$(calc "$raw_m / 1000" %.2f) us/exit" \
+			"${ratio}x" "<= 1.10x" "$(verdict "$pv_m <= 1.10 * $raw_m")"
+	fi
+fi
+
+# --- 3. memory --------------------------------------------------------------
+# VMM overhead = peak RSS of the whole shale process minus the guest RAM it
+# holds (guest_ram_touched_kib from --stats, mincore() over guest RAM at
+# exit). The peak RSS is the one wait4() reports after exit (spawn's
+# maxrss_kib), not the peak_rss_kib shale prints: that one comes from
+# getrusage() while shale runs, which (1) starts from the RSS of the
+# process that forked shale (Linux keeps the maximum across exec), and
+# (2) on kernels before 6.2 misses up to 64 recent page faults per thread
+# (split RSS counters); it is printed for comparison only.
+
+# stats NAME ARGS...: `shale run --stats ARGS` three times; sets ovh_kib,
+# touched_kib, peak_kib and self_kib (medians); returns 1 when a run failed.
+stats() {
+	name=$1
+	shift
+	o='' t='' p='' q=''
+	for _ in 1 2 3; do
+		if ! run "$SPAWN" -k -n 1 -w 0 -- "$SHALE" run --stats "$@"; then
+			failed "shale run --stats $*" "$name"
+			return 1
+		fi
+		tk=$(field guest_ram_touched_kib "$ERR")
+		sk=$(field peak_rss_kib "$ERR")
+		pk=$(field maxrss_kib "$OUT")
+		if [ -z "$tk" ] || [ -z "$sk" ] || [ -z "$pk" ]; then
+			failed "no shale-stats or spawn line" "$name"
+			return 1
+		fi
+		t="$t $tk" p="$p $pk" q="$q $sk" o="$o $((pk - tk))"
+	done
+	# shellcheck disable=SC2086
+	ovh_kib=$(median $o) touched_kib=$(median $t) peak_kib=$(median $p) self_kib=$(median $q)
+}
+
+if want memory; then
+	echo "== memory: peak RSS (wait4) minus guest RAM touched (shale run --stats), median of 3"
+	if run "$SPAWN" -n 5 -w 1 -- "$TRUE"; then
+		true_kib=$(field maxrss_kib "$OUT")
+		echo "  baseline: peak RSS of $TRUE: $true_kib KiB"
+	else
+		true_kib=0
+		echo "  baseline: $TRUE failed"
+	fi
+	for g in hello touch; do
+		if [ $g = hello ]; then
+			set -- "$D/hello.elf"
+			label="memory (hello)"
+		else
+			set -- "$D/touch.elf" "$TOUCH_MIB"
+			label="memory (touch $TOUCH_MIB MiB)"
+		fi
+		if stats "$label" "$@"; then
+			echo "  $g: peak RSS $peak_kib KiB, guest RAM touched $touched_kib KiB," \
+				"VMM overhead $ovh_kib KiB (shale's own peak_rss_kib: $self_kib)"
+			row "$label" "$(calc "$ovh_kib / 1024" %.2f) MiB overhead" \
+				"true: $(calc "$true_kib / 1024" %.2f) MiB RSS" \
+				"$(calc "$ovh_kib / ($true_kib ? $true_kib : 1)")x" "< 2 MiB" \
+				"$(verdict "$ovh_kib < 2048")"
+		fi
+	done
+fi
+
+# --- 4. compute -------------------------------------------------------------
+
+if want compute; then
+	echo "== compute: examples/compute.c in a guest vs natively, $CP_ITERS iterations," \
+		"median of $CP_REPEAT"
+	g='' n='' ok=1 i=0
+	while [ $i -lt "$CP_REPEAT" ]; do
+		i=$((i + 1))
+		if ! run "$D/compute-native" "$CP_ITERS"; then
+			failed "compute-native" compute
+			ok=0
+			break
+		fi
+		n="$n $(field ns "$OUT")"
+		want_result=$(sed -n 's/^result \([0-9a-f]*\).*/\1/p' "$OUT")
+		if ! run "$SHALE" run "$D/compute.elf" "$CP_ITERS"; then
+			failed "shale run compute.elf" compute
+			ok=0
+			break
+		fi
+		if ! grep -q "^result $want_result " "$OUT"; then
+			failed "the guest computed another result than the host" compute
+			ok=0
+			break
+		fi
+		g="$g $(field ns "$OUT")"
+	done
+	if [ $ok = 1 ]; then
+		# shellcheck disable=SC2086
+		g_m=$(median $g)
+		# shellcheck disable=SC2086
+		n_m=$(median $n)
+		# shellcheck disable=SC2086
+		echo "  native: ns$n -> median $n_m, best $(minimum $n)"
+		# shellcheck disable=SC2086
+		echo "  guest:  ns$g -> median $g_m, best $(minimum $g)"
+		speed=$(calc "$n_m / $g_m" %.3f)
+		echo "  guest speed / native speed: ${speed}x"
+		row compute "$(calc "$g_m / 1e6" %.1f) ms" "$(calc "$n_m / 1e6" %.1f) ms native" \
+			"${speed}x speed" ">= 0.95x" "$(verdict "$n_m >= 0.95 * $g_m")"
+	fi
+fi
+
+# --- 5. block ---------------------------------------------------------------
+
+if want block; then
+	img=$W/disk.img
+	echo "== block: $BLK_MIB MiB image, 1 MiB requests: blockread.elf vs '$DD bs=1M'," \
+		"page cache warm, median of $BLK_REPEAT"
+	if ! run "$DD" if=/dev/zero of="$img" bs=1M count="$BLK_MIB" ||
+		! run "$DD" if="$img" of=/dev/null bs=1M; then
+		failed "cannot write or read a $BLK_MIB MiB image in $W" block
+	else
+		d='' s='' sw='' ok=1 i=0
+		while [ $i -lt "$BLK_REPEAT" ]; do
+			i=$((i + 1))
+			# GNU dd reports its own copy time: "..., 0.1234 s, 8.7 GB/s".
+			if ! run "$DD" if="$img" of=/dev/null bs=1M; then
+				failed "$DD" block
+				ok=0
+				break
+			fi
+			secs=$(sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p' "$ERR")
+			if [ -z "$secs" ]; then
+				failed "$DD printed no copy time (it must be GNU dd)" block
+				ok=0
+				break
+			fi
+			d="$d $(calc "$BLK_MIB * 1048576 / ($secs * 1e6)" %.1f)"
+			if ! run "$SPAWN" -k -n 1 -w 0 -- "$SHALE" run --disk "$img,ro" "$D/blockread.elf" ||
+				! grep -q '^bytes ' "$OUT"; then
+				failed "shale run blockread.elf" block
+				ok=0
+				break
+			fi
+			s="$s $(calc "$(field bytes "$OUT") * 1000 / $(field ns "$OUT")" %.1f)"
+			sw="$sw $(calc "$(field bytes "$OUT") / $(field median_us "$OUT")" %.1f)"
+		done
+		if [ $ok = 1 ]; then
+			# shellcheck disable=SC2086
+			d_m=$(median $d)
+			# shellcheck disable=SC2086
+			s_m=$(median $s)
+			# shellcheck disable=SC2086
+			sw_m=$(median $sw)
+			echo "  dd:    MB/s$d -> median $d_m"
+			echo "  shale: MB/s$s -> median $s_m (reads only; whole process:$sw -> median $sw_m)"
+			ratio=$(calc "$s_m / $d_m" %.3f)
+			echo "  shale / dd: ${ratio}x"
+			row block "$s_m MB/s ($sw_m whole run)" "$d_m MB/s" "${ratio}x" ">= 0.90x" \
+				"$(verdict "$s_m >= 0.9 * $d_m")"
+		fi
+	fi
+	rm -f "$img"
+fi
+
+# --- results ----------------------------------------------------------------
+
+echo "== results"
+{
+	echo "benchmark|shale|baseline|ratio|goal|verdict"
+	cat "$TABLE"
+} | awk -F'|' '
+	{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+	END {
+		for (r = 1; r <= NR; r++) {
+			line = "RESULT "
+			for (i = 1; i <= 6; i++) line = line sprintf("%-" (w[i] + 2) "s", c[r, i])
+			sub(/ +$/, "", line)
+			print line
+		}
+	}'
+if [ "$LAB" = 1 ]; then
+	echo "RESULT (lab: nested SVM under QEMU TCG; absolute times are not those of a KVM host)"
+fi
+[ "$FAILED" -eq 0 ]
