@@ -39,7 +39,7 @@ install() {
 
 case "${1:-build}" in
 build) need="$BUILD" want="" ;;
-check) need="$BUILD $UNIT" want="$LAB" ;;
+check) need="$BUILD $UNIT" want="$LAB acpica-tools" ;;
 fuzz) need="$BUILD" want="$FUZZ" ;;
 *) echo "usage: $0 build|check|fuzz" >&2; exit 2 ;;
 esac

@@ -28,6 +28,6 @@ $(B)/src/cli/default_guest.o: src/cli/default_guest.S $(DEFAULT_GUEST)
 
 $(B)/shale: $(CLI_OBJS) $(VMM_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(Q)$(CC) $(SHALE_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 shale: $(B)/shale

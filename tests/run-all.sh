@@ -79,8 +79,10 @@ for f in "$B"/tests/fuzz/fuzz_*-standalone; do
 	printf '%s\n' "$out" >>"$log"
 done
 
+suite "ACPI tables (ACPICA)" "$here/unit/acpi-iasl.sh" "$B"
 suite "CLI" "$here/integration/cli-tests.sh" "$B/shale" "$B"
 suite "integration" "$here/integration/check.sh" "$B"
+suite "Linux guests" "$here/linux/check.sh" "$B"
 
 echo "(full output: $log)"
 echo "$P passed, $F failed, $S skipped"

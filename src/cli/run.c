@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -318,24 +317,42 @@ void unmap_image(struct image *img)
 	img->map = NULL;
 }
 
+/* A "Name:   123 kB" line of /proc/self/status, in KiB; -1 if absent. */
+static long proc_status_kib(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':')
+			kib = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
 void print_stats(const struct vm *vm, uint64_t start_ns)
 {
 	size_t pages = vm->ram_size / 4096, touched = 0;
 	unsigned char *vec = malloc(pages);
-	struct rusage ru;
 
 	if (vec && !mincore(vm->ram, vm->ram_size, vec))
 		for (size_t i = 0; i < pages; i++)
 			touched += vec[i] & 1;
 	free(vec);
-	getrusage(RUSAGE_SELF, &ru);
+	/*
+	 * VmHWM, not getrusage(): ru_maxrss carries over across exec, so it
+	 * would report the peak of whatever process started shale.
+	 */
 	fprintf(stderr,
 		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu\n",
-		touched * 4, ru.ru_maxrss,
+		touched * 4, proc_status_kib("VmHWM"),
 		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000));
 }
 
-/* Waits until the VM stops; turns signals and the timeout into stops. */
 void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con)
 {
 	struct pollfd fds[4] = {

@@ -20,8 +20,9 @@
 #define MAX_INITRD_SIZE (2 * GiB)
 #define DEFAULT_CMDLINE "console=ttyS0"
 
+/* One boot; timeout_ns is what is left of --timeout (0: none). */
 static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
-		     uint64_t start_ns, enum vm_stop_reason *reason)
+		     uint64_t start_ns, uint64_t timeout_ns, enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
 	struct console con;
@@ -36,7 +37,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int 
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
 		if (!ret)
-			wait_for_stop(&vm, sig_fd, o->timeout_ns, &con);
+			wait_for_stop(&vm, sig_fd, timeout_ns, &con);
 		else
 			vm_stop(&vm, VM_STOP_ERROR, 0, NULL);
 		for (unsigned i = 0; i < vm.nr_vcpus; i++)
@@ -81,9 +82,18 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 
 	sig_fd = setup_signals();
 	for (;;) {
-		ret = boot_once(o, &cfg, sig_fd, start_ns, &reason);
-		if (ret < 0 || reason != VM_STOP_RESET || o->reboot_exit)
+		/* --timeout bounds the whole run, reboots included. */
+		uint64_t spent = clock_monotonic_ns() - start_ns, left = 0;
+
+		if (o->timeout_ns)
+			left = o->timeout_ns > spent ? o->timeout_ns - spent : 1;
+		ret = boot_once(o, &cfg, sig_fd, start_ns, left, &reason);
+		if (ret < 0 || reason != VM_STOP_RESET)
 			break;
+		if (o->reboot_exit) {
+			log_err("guest rebooted; exiting (--on-reboot=exit)");
+			break;
+		}
 		log_info("guest rebooted: starting it again");
 	}
 	close(sig_fd);

@@ -19,12 +19,12 @@ fail() {
 skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $1: $2"; }
 
 # expect NAME STATUS OUT_PATTERN ERR_PATTERN CMD...
-# Runs CMD (bounded by 60 s), then checks its exit status and that stdout
+# Runs CMD (bounded by T_LIMIT seconds, default 60), then checks its exit status and that stdout
 # and stderr match the extended regular expressions ('' matches anything).
 expect() {
 	name=$1 want=$2 out_re=$3 err_re=$4
 	shift 4
-	timeout 60 "$@" >"$T_OUT" 2>"$T_ERR" </dev/null
+	timeout "${T_LIMIT:-60}" "$@" >"$T_OUT" 2>"$T_ERR" </dev/null
 	got=$?
 	if [ "$got" != "$want" ]; then
 		fail "$name" "exit status $got, want $want"

@@ -11,7 +11,10 @@ MD5=$(cat "$5")
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 BASE="console=ttyS0 quiet panic=-1"
-run() { "$SHALE" run --memory 256M --initrd "$INITRD" --timeout 120s "$@"; }
+# A guest boot takes seconds here, more in the lab.
+T_LIMIT=180
+# The usual VM; the paths hold no blanks.
+RUN="$SHALE run --memory 256M --initrd $INITRD --timeout 120s"
 
 # Boot to init with 1, 2 and 4 vCPUs: all online; command line and initrd intact.
 for n in 1 2 4; do
@@ -19,7 +22,7 @@ for n in 1 2 4; do
 	want="online=0"
 	[ "$n" -gt 1 ] && want="online=0-$last"
 	expect "boot-${n}cpu" 0 "L2-CPUS $want nproc=$n" '' \
-		run --kernel "$BZ" --cpus "$n" --cmdline "$BASE shale.arg=x$n"
+		$RUN --kernel "$BZ" --cpus "$n" --cmdline "$BASE shale.arg=x$n"
 	grep -q "L2-CMDLINE .*shale.arg=x$n" "$T_OUT" && ok "cmdline-${n}cpu" ||
 		fail "cmdline-${n}cpu" "command line not seen by the guest"
 	grep -q "L2-INITRD $MD5" "$T_OUT" && ok "initrd-${n}cpu" ||
@@ -28,7 +31,7 @@ done
 
 # The same kernel as an ELF vmlinux through its PVH entry.
 expect boot-pvh 0 'L2-CPUS online=0-1 nproc=2' '' \
-	run --kernel "$VMLINUX" --cpus 2 --cmdline "$BASE"
+	$RUN --kernel "$VMLINUX" --cpus 2 --cmdline "$BASE"
 grep -q "L2-INITRD $MD5" "$T_OUT" && ok initrd-pvh || fail initrd-pvh "initrd content differs"
 
 # Memory size seen by the guest: MemTotal is RAM minus what the kernel keeps.
@@ -42,7 +45,7 @@ else
 fi
 
 # The guest's clock comes from the CMOS RTC: close to the host's.
-expect rtc 0 'L2-DATE' '' run --kernel "$BZ" --cmdline "$BASE"
+expect rtc 0 'L2-DATE' '' $RUN --kernel "$BZ" --cmdline "$BASE"
 guest=$(sed -n 's/^L2-DATE //p' "$T_OUT" | tr -d '\r')
 host=$(date -u +%s)
 d=$((host - ${guest:-0}))
@@ -52,7 +55,7 @@ if [ -n "$guest" ] && [ "$d" -le 10 ]; then ok rtc-close; else fail rtc-close "g
 # Serial input reaches a shell in the guest and its answer comes back.
 fifo=$W/in
 mkfifo "$fifo"
-run --kernel "$BZ" --cmdline "$BASE shale.test=shell" <"$fifo" >"$W/shell.out" 2>&1 &
+$RUN --kernel "$BZ" --cmdline "$BASE shale.test=shell" <"$fifo" >"$W/shell.out" 2>&1 &
 pid=$!
 exec 3>"$fifo"
 i=0
@@ -69,17 +72,17 @@ else
 fi
 
 # Power-off, reboot, panic and triple fault.
-expect poweroff 0 'L2-INIT' '' run --kernel "$BZ" --cmdline "$BASE"
+expect poweroff 0 'L2-INIT' '' $RUN --kernel "$BZ" --cmdline "$BASE"
 expect reboot-exit 0 'L2-INIT' 'guest rebooted' \
-	run --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
+	$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
 expect reboot-restart 124 'L2-INIT' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
 	--timeout 40s --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
 boots=$(grep -c L2-INIT "$T_OUT")
 [ "$boots" -ge 2 ] && ok reboot-restarted || fail reboot-restarted "booted $boots time(s)"
 expect panic 126 'L2-INIT' 'guest kernel panic' \
-	run --kernel "$BZ" --cmdline "$BASE shale.test=panic"
+	$RUN --kernel "$BZ" --cmdline "$BASE shale.test=panic"
 expect triple-fault 126 'L2-INIT' 'triple fault' \
-	run --on-reboot=exit --kernel "$BZ" --cmdline "$BASE reboot=t shale.test=reboot"
+	$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE reboot=t shale.test=reboot"
 
 # Bad kernels and initrds are refused with a message.
 printf 'not a kernel at all' >"$W/junk"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
@@ -54,7 +55,8 @@ static int ioctl_err(int fd, unsigned long req, void *arg, const char *name)
 
 static int pc_create_irqchip(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
+	/* The dummy speaker port 0x61 keeps the kernel's NMI-reason reads sane. */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = PC_IDENTITY_MAP_ADDR;
 	int ret;
 
@@ -211,6 +213,7 @@ static int write_acpi(struct vm *vm, unsigned nr_cpus, uint64_t *rsdp_gpa)
 		.reset_value = RESET_VALUE,
 		.sci_irq = SCI_IRQ,
 		.slp_typ_s5 = PM_SLP_TYP_S5,
+		.pm_tmr_port = PM_TMR_PORT,
 	};
 	uint8_t *buf = gmem_ptr(&vm->gmem, LINUX_ACPI_GPA, ACPI_TABLES_MAX);
 	long n;
@@ -223,12 +226,42 @@ static int write_acpi(struct vm *vm, unsigned nr_cpus, uint64_t *rsdp_gpa)
 	return 0;
 }
 
+/*
+ * Linux says "Kernel panic - not syncing: REASON" on the console before it
+ * halts or reboots (panic=N). Watching for it turns a panic into its own
+ * stop, with the reason, instead of a hang or a reboot loop.
+ */
+static void watch_console(void *opaque, const uint8_t *buf, size_t len)
+{
+	static const char marker[] = "Kernel panic - not syncing: ";
+	struct pc_machine *pc = opaque;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = (char)buf[i];
+		char *hit;
+
+		if (c != '\n' && c != '\r') {
+			if (pc->line_len < sizeof(pc->line) - 1)
+				pc->line[pc->line_len++] = c;
+			continue;
+		}
+		pc->line[pc->line_len] = '\0';
+		pc->line_len = 0;
+		hit = strstr(pc->line, marker);
+		if (hit)
+			vm_stop(pc->vm, VM_STOP_CRASH, 0, "guest kernel panic: %s",
+				hit + sizeof(marker) - 1);
+	}
+}
+
 static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 {
 	uint64_t low = MIN(cfg->mem_size, (uint64_t)PC_HOLE_START);
 	int ret;
 
 	ret = serial_create(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, cfg->console_out, &pc->serial);
+	if (!ret)
+		serial_set_tx_hook(pc->serial, watch_console, pc);
 	if (!ret)
 		ret = i8042_create(vm, &pc->i8042);
 	if (!ret)
@@ -283,10 +316,10 @@ void pc_destroy(struct pc_machine *pc)
 	if (pc->serial)
 		serial_flush(pc->serial);
 	/* Devices go after the vCPUs have stopped: vm_destroy() joined them. */
+	if (pc->pci)
+		pci_destroy(pc->pci); /* holds pm: first */
 	if (pc->pm)
 		pm_destroy(pc->pm);
-	if (pc->pci)
-		pci_destroy(pc->pci);
 	if (pc->rtc)
 		rtc_destroy(pc->rtc);
 	if (pc->i8042)
@@ -299,6 +332,21 @@ void pc_destroy(struct pc_machine *pc)
 void pc_console_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc_machine *pc = opaque;
+	unsigned waited_ms = 0;
 
-	serial_input(pc->serial, buf, len);
+	/*
+	 * The UART holds 256 bytes: wait for the guest to read the rest (a
+	 * paste, piped input), but not forever: a guest that stopped reading,
+	 * or holds the UART in loopback, loses what it does not take in 1 s.
+	 */
+	while (len && waited_ms < 1000 && !vm_stopping(pc->vm)) {
+		size_t n = serial_input(pc->serial, buf, len);
+
+		buf += n;
+		len -= n;
+		if (len && !n) {
+			usleep(1000);
+			waited_ms++;
+		}
+	}
 }

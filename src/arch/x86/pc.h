@@ -31,8 +31,12 @@ struct pc_config {
 	int console_out; /* where the serial console's output goes */
 };
 
+#define PC_PANIC_LINE_MAX 160
+
 struct pc_machine {
 	struct vm *vm;
+	char line[PC_PANIC_LINE_MAX]; /* the console line being written */
+	size_t line_len;
 	struct serial *serial;
 	struct i8042 *i8042;
 	struct rtc *rtc;

@@ -66,8 +66,9 @@ struct pci_device {
 };
 
 /*
- * Registers the configuration ports. `pm` (may be NULL) receives byte
- * accesses to RESET_PORT (0xcf9), which lies inside the address register.
+ * Registers the configuration ports. `pm` (may be NULL; must outlive the
+ * bus) receives byte accesses to RESET_PORT (0xcf9), which lies inside
+ * the address register.
  */
 int pci_create(struct vm *vm, struct pm *pm, struct pci_bus **out);
 /* Unregisters the ports; registered devices stay their owners'. */

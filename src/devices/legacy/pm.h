@@ -48,7 +48,8 @@ void pm_destroy(struct pm *pm);
 
 /*
  * Presses the power button: sets PWRBTN_STS and raises the SCI if the guest
- * enabled it, so an ACPI guest shuts down cleanly. Safe from any thread.
+ * enabled it, so an ACPI guest shuts down cleanly. Safe from any thread
+ * (it takes a mutex: not from a signal handler).
  */
 void pm_power_button(struct pm *pm);
 

@@ -97,6 +97,8 @@ struct serial {
 	uint16_t base;
 	unsigned irq;
 	int out_fd;
+	serial_tx_hook tx_hook;
+	void *tx_hook_opaque;
 
 	/* Everything below, under `lock`: vCPUs and the input thread race. */
 	pthread_mutex_t lock;
@@ -145,6 +147,8 @@ static void flush_locked(struct serial *s)
 
 	if (!s->tx_len)
 		return;
+	if (s->tx_hook)
+		s->tx_hook(s->tx_hook_opaque, s->tx, s->tx_len);
 	if (s->out_fd >= 0 && !s->out_broken) {
 		err = write_all(s->out_fd, s->tx, s->tx_len);
 		if (err) {
@@ -449,5 +453,13 @@ void serial_flush(struct serial *s)
 {
 	pthread_mutex_lock(&s->lock);
 	flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_set_tx_hook(struct serial *s, serial_tx_hook fn, void *opaque)
+{
+	pthread_mutex_lock(&s->lock);
+	s->tx_hook = fn;
+	s->tx_hook_opaque = opaque;
 	pthread_mutex_unlock(&s->lock);
 }

@@ -38,6 +38,13 @@ void serial_destroy(struct serial *s);
  */
 size_t serial_input(struct serial *s, const void *buf, size_t len);
 
+/*
+ * Also shows transmitted bytes to `fn` (before they are written out), with
+ * the UART's lock held: fn must not call back into this UART.
+ */
+typedef void (*serial_tx_hook)(void *opaque, const uint8_t *buf, size_t len);
+void serial_set_tx_hook(struct serial *s, serial_tx_hook fn, void *opaque);
+
 /* Writes out transmitted bytes still buffered; safe from any thread. */
 void serial_flush(struct serial *s);
 
