@@ -348,9 +348,12 @@ void print_stats(const struct vm *vm, uint64_t start_ns)
 	 * would report the peak of whatever process started shale.
 	 */
 	fprintf(stderr,
-		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu\n",
+		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu "
+		"first_entry_mono_ns=%llu first_entry_cpu_us=%llu\n",
 		touched * 4, proc_status_kib("VmHWM"),
-		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000));
+		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000),
+		(unsigned long long)vm->first_entry_ns,
+		(unsigned long long)(vm->first_entry_cpu_ns / 1000));
 }
 
 void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con)

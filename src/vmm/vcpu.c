@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -254,11 +255,26 @@ static void handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* For --stats: how long the VMM took from exec to the first guest instruction. */
+static void note_first_entry(struct vm *vm)
+{
+	uint_fast64_t zero = 0;
+	struct timespec cpu;
+
+	if (atomic_load_explicit(&vm->first_entry_ns, memory_order_relaxed))
+		return;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	if (atomic_compare_exchange_strong(&vm->first_entry_ns, &zero, clock_monotonic_ns()))
+		atomic_store(&vm->first_entry_cpu_ns,
+			     (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
+	note_first_entry(vm);
 	while (!vm_stopping(vm)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

@@ -64,6 +64,10 @@ struct vm {
 	enum vm_stop_reason reason;
 	int status;
 	int stop_fd; /* eventfd, readable once the VM is stopping */
+
+	/* When the first vCPU first entered the guest (CLOCK_MONOTONIC, ns). */
+	atomic_uint_fast64_t first_entry_ns;
+	atomic_uint_fast64_t first_entry_cpu_ns; /* process CPU time by then */
 };
 
 /* Opens /dev/kvm and creates an empty VM. -errno with a message logged. */
