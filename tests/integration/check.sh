@@ -46,13 +46,4 @@ RUN
 chmod +x "$stage/run.sh"
 # The network tests need iproute2 (netns, tuntap), which busybox lacks.
 [ -n "$ip_path" ] && echo "$ip_path" >"$stage/host-bins"
-out=$B/tests/lab-integration.log
-"$top/tests/lab/lab.sh" --timeout 900 "$stage" | tee "$out" | grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'
-status=$?
-lab_status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$out" | tail -n 1)
-if [ -z "$lab_status" ]; then
-	echo "FAIL integration: the lab did not finish (log: $out)"
-	echo "0 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-exit "$lab_status"
+exec "$top/tests/lab/run-suite.sh" integration "$B/tests/lab-integration.log" --timeout 900 "$stage"

@@ -46,13 +46,5 @@ cd /payload
 ./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
 RUN
 chmod +x "$stage/run.sh"
-out=$B/tests/lab-linux.log
-"$top/tests/lab/lab.sh" --timeout 1500 --mem 2048 "$stage" | tee "$out" |
-	grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'
-lab_status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$out" | tail -n 1)
-if [ -z "$lab_status" ]; then
-	echo "FAIL linux-guests: the lab did not finish (log: $out)"
-	echo "0 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-exit "$lab_status"
+exec "$top/tests/lab/run-suite.sh" linux-guests "$B/tests/lab-linux.log" --timeout 1500 --mem 2048 \
+	"$stage"

@@ -83,10 +83,15 @@ static int reject(const char **why, const char *msg)
 	return -EINVAL;
 }
 
-/* The guest's memory map: low RAM, the BIOS hole, RAM above 1 MiB and 4 GiB. */
-static unsigned build_e820(uint64_t mem_size, struct e820 *map)
+/*
+ * Writes the guest's memory map (low RAM, the BIOS hole, RAM above 1 MiB and
+ * above 4 GiB) as a table of `stride`-byte entries {addr, size, type}: 20
+ * bytes in boot_params, 24 in PVH's memmap. Returns the entry count.
+ */
+static unsigned write_e820(uint64_t mem_size, uint8_t *table, size_t stride)
 {
 	uint64_t low_end = MIN(mem_size, LINUX_LOW_RAM_MAX);
+	struct e820 map[4];
 	unsigned n = 0;
 
 	map[n++] = (struct e820){ 0, LINUX_EBDA_GPA, E820_RAM };
@@ -94,6 +99,13 @@ static unsigned build_e820(uint64_t mem_size, struct e820 *map)
 	map[n++] = (struct e820){ LINUX_KERNEL_GPA, low_end - LINUX_KERNEL_GPA, E820_RAM };
 	if (mem_size > LINUX_LOW_RAM_MAX)
 		map[n++] = (struct e820){ LINUX_HIGH_RAM_GPA, mem_size - LINUX_LOW_RAM_MAX, E820_RAM };
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *e = table + i * stride;
+
+		put_le64(e, map[i].addr);
+		put_le64(e + 8, map[i].size);
+		put_le32(e + 16, map[i].type);
+	}
 	return n;
 }
 
@@ -162,8 +174,7 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 	const uint8_t *k = lb->kernel;
 	size_t size = lb->kernel_size;
 	uint8_t bp[BP_SIZE] = { 0 };
-	struct e820 map[8];
-	unsigned setup_sects, hdr_end, n;
+	unsigned setup_sects, hdr_end;
 	uint64_t pm_offset, pm_size, init_size, kernel_end, initrd_max, initrd_gpa = 0;
 	uint16_t version;
 	int ret;
@@ -217,15 +228,7 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 		put_le32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)lb->initrd_size >> 32));
 	}
 
-	n = build_e820(lb->mem_size, map);
-	bp[BP_E820_ENTRIES] = (uint8_t)n;
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *e = bp + BP_E820_TABLE + i * 20;
-
-		put_le64(e, map[i].addr);
-		put_le64(e + 8, map[i].size);
-		put_le32(e + 16, map[i].type);
-	}
+	bp[BP_E820_ENTRIES] = (uint8_t)write_e820(lb->mem_size, bp + BP_E820_TABLE, 20);
 	if (!put(gm, lb, LINUX_BOOT_PARAMS_GPA, bp, sizeof(bp)))
 		die("boot_params outside guest RAM");
 
@@ -243,11 +246,9 @@ static int load_pvh(const struct gmem *gm, struct linux_boot *lb, const char **w
 {
 	uint8_t si[0x800] = { 0 };
 	struct elf_image img;
-	struct e820 map[8];
 	const uint8_t *desc;
 	uint32_t desc_len, entry;
 	uint64_t initrd_gpa;
-	unsigned n;
 	int ret;
 
 	ret = elf_parse_flags(lb->kernel, lb->kernel_size, LINUX_KERNEL_GPA,
@@ -281,16 +282,8 @@ static int load_pvh(const struct gmem *gm, struct linux_boot *lb, const char **w
 		put_le64(si + SI_MODLIST_OFF, initrd_gpa);
 		put_le64(si + SI_MODLIST_OFF + 8, lb->initrd_size);
 	}
-	n = build_e820(lb->mem_size, map);
 	put_le64(si + 40, LINUX_START_INFO_GPA + SI_MEMMAP_OFF);
-	put_le32(si + 48, n);
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *e = si + SI_MEMMAP_OFF + i * 24;
-
-		put_le64(e, map[i].addr);
-		put_le64(e + 8, map[i].size);
-		put_le32(e + 16, map[i].type);
-	}
+	put_le32(si + 48, write_e820(lb->mem_size, si + SI_MEMMAP_OFF, 24));
 	if (!put(gm, lb, LINUX_START_INFO_GPA, si, sizeof(si)))
 		die("start_info outside guest RAM");
 
