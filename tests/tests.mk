@@ -24,3 +24,10 @@ $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
 
 guests: $(B)/tests/tools/udp_echo_client
+
+$(B)/tests/tools/ptyrun: tests/tools/ptyrun.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) -static -o $@ $< -lutil
+
+guests: $(B)/tests/tools/ptyrun

@@ -4,8 +4,10 @@
 # hardware-style /dev/kvm: a VMX/SVM host, or the lab.
 #
 # usage: run-linux-tests.sh SHALE BZIMAGE VMLINUX INITRD INITRD_MD5
+#   (tests/tools/ptyrun next to this script)
 set -u
 SHALE=$1 BZ=$2 VMLINUX=$3 INITRD=$4
+PTYRUN=$(dirname "$0")/ptyrun
 MD5=$(cat "$5")
 . "$(dirname "$0")/lib.sh"
 W=$(mktemp -d)
@@ -70,6 +72,13 @@ if [ "$got" = 0 ] && grep -q 'L2-ANSWER 42' "$W/shell.out"; then
 else
 	fail serial-input "status $got; $(tail -n 3 "$W/shell.out" | tr '\n' ' ')"
 fi
+
+# At a terminal: raw mode, typed keys reach the guest's shell, Ctrl-A x
+# quits, and the terminal's settings are restored (ptyrun checks them).
+expect terminal-escape 0 'quit from the console' '' \
+	"$PTYRUN" -w L2-SHELL-READY -s 'echo "L2-TTY $((6 * 7))"\r' -w 'L2-TTY 42' -s '\x01x' -- \
+	$RUN --kernel "$BZ" --cmdline "$BASE shale.test=shell"
+grep -q 'L2-TTY 42' "$T_OUT" && ok terminal-input || fail terminal-input "no answer from the guest"
 
 # Power-off, reboot, panic and triple fault.
 expect poweroff 0 'L2-INIT' '' $RUN --kernel "$BZ" --cmdline "$BASE"

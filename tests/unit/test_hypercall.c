@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -25,9 +24,9 @@
 
 #include <shale/abi/hypercall.h>
 
+#include "fake_vm.h"
 #include "pv/pv.h"
 #include "util/util.h"
-#include "vmm/vm.h"
 
 #define RAM_SIZE (4 * MiB)
 #define ARG_GPA 0x1000u   /* where the tests put argument structs */
@@ -37,9 +36,8 @@
 static const char guest_args[] = "guest\0-v\0file.txt";
 
 struct fixture {
-	struct vm vm;
+	struct fake_vm fv;
 	struct pv_guest pv;
-	uint8_t *ram;
 	char disk_path[256];
 	int net_peer; /* the other end of pv.net.fd, or -1 */
 };
@@ -48,22 +46,10 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
-		return -1;
-	f->vm.kvm_fd = f->vm.vm_fd = -1;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (f->ram == MAP_FAILED)
-		return -1;
-	if (gmem_add_region(&f->vm.gmem, 0, RAM_SIZE, f->ram))
-		return -1;
-	f->vm.ram = f->ram;
-	f->vm.ram_size = RAM_SIZE;
-	f->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->vm.stop_fd < 0)
+	if (!f || fake_vm_init(&f->fv, RAM_SIZE))
 		return -1;
 
-	f->pv.vm = &f->vm;
+	f->pv.vm = &f->fv.vm;
 	f->pv.console_fd = memfd_create("console", MFD_CLOEXEC);
 	if (f->pv.console_fd < 0)
 		return -1;
@@ -90,9 +76,7 @@ static int teardown(void **state)
 	if (f->disk_path[0])
 		unlink(f->disk_path);
 	close(f->pv.console_fd);
-	close(f->vm.stop_fd);
-	munmap(f->ram, RAM_SIZE);
-	pthread_mutex_destroy(&f->vm.lock);
+	fake_vm_destroy(&f->fv);
 	free(f);
 	return 0;
 }
@@ -100,13 +84,13 @@ static int teardown(void **state)
 static void put(struct fixture *f, uint64_t gpa, const void *p, size_t n)
 {
 	assert_true(gpa <= RAM_SIZE && n <= RAM_SIZE - gpa);
-	memcpy(f->ram + gpa, p, n);
+	memcpy(f->fv.ram + gpa, p, n);
 }
 
 static void get(struct fixture *f, uint64_t gpa, void *p, size_t n)
 {
 	assert_true(gpa <= RAM_SIZE && n <= RAM_SIZE - gpa);
-	memcpy(p, f->ram + gpa, n);
+	memcpy(p, f->fv.ram + gpa, n);
 }
 
 static void hc(struct fixture *f, unsigned nr, uint32_t gpa)
@@ -120,26 +104,6 @@ static size_t console_size(struct fixture *f)
 
 	assert_true(end >= 0);
 	return (size_t)end;
-}
-
-static void assert_running(struct fixture *f)
-{
-	uint64_t v;
-
-	assert_false(vm_stopping(&f->vm));
-	assert_int_equal(f->vm.reason, VM_RUNNING);
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), -1);
-}
-
-static void assert_stopped(struct fixture *f, enum vm_stop_reason reason)
-{
-	uint64_t v = 0;
-
-	assert_true(vm_stopping(&f->vm));
-	assert_int_equal(f->vm.reason, reason);
-	/* Whoever waits on stop_fd is woken. */
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), sizeof(v));
-	assert_int_equal(v, 1);
 }
 
 /* Console. */
@@ -172,7 +136,7 @@ static void test_console_write(void **state)
 	assert_int_equal(console_write(f, RAM_SIZE, 0), 0);
 	assert_int_equal(console_write(f, RAM_SIZE - 1, 1), 1);
 	assert_int_equal(console_size(f), 14);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_console_max(void **state)
@@ -184,7 +148,7 @@ static void test_console_max(void **state)
 	assert_int_equal(console_write(f, 0, SHALE_CONSOLE_MAX + 1), SHALE_EINVAL);
 	assert_int_equal(console_write(f, DATA_GPA, UINT64_MAX), SHALE_EINVAL);
 	assert_int_equal(console_size(f), SHALE_CONSOLE_MAX);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_console_bad_buffer(void **state)
@@ -200,7 +164,7 @@ static void test_console_bad_buffer(void **state)
 	assert_int_equal(console_write(f, UINT64_MAX, 2), SHALE_EFAULT);
 	assert_int_equal(console_write(f, 1ull << 32, 1), SHALE_EFAULT);
 	assert_int_equal(console_size(f), 0);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_console_host_error(void **state)
@@ -216,7 +180,7 @@ static void test_console_host_error(void **state)
 	assert_int_equal(console_write(f, DATA_GPA, 1), SHALE_EIO);
 	f->pv.console_fd = console;
 	close(fd);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 /* Argument structs outside RAM and unknown hypercalls stop the VM. */
@@ -229,6 +193,7 @@ static void test_struct_outside_ram(void **state)
 		RAM_SIZE + 0x1000, UINT32_MAX - 8, UINT32_MAX,
 	};
 	uint8_t tail[64], after[64];
+	int status;
 
 	/* A plausible console struct straddling the end of RAM. */
 	put(f, DATA_GPA, "leak", 4);
@@ -240,12 +205,12 @@ static void test_struct_outside_ram(void **state)
 
 	for (size_t i = 0; i < sizeof(gpas) / sizeof(gpas[0]); i++) {
 		/* A fresh VM each time: only the first stop is recorded. */
-		f->vm.reason = VM_RUNNING;
-		atomic_store(&f->vm.stopping, false);
+		f->fv.vm.reason = VM_RUNNING;
+		atomic_store(&f->fv.vm.stopping, false);
 
 		hc(f, SHALE_HC_CONSOLE_WRITE, gpas[i]);
-		assert_stopped(f, VM_STOP_CRASH);
-		assert_int_equal(vm_exit_status(&f->vm), SHALE_EXIT_GUEST_CRASH);
+		assert_int_equal(fake_vm_stop_reason(&f->fv, &status), VM_STOP_CRASH);
+		assert_int_equal(status, SHALE_EXIT_GUEST_CRASH);
 		get(f, RAM_SIZE - sizeof(after), after, sizeof(after));
 		assert_memory_equal(after, tail, sizeof(tail));
 	}
@@ -263,7 +228,7 @@ static void test_struct_at_end_of_ram(void **state)
 	hc(f, SHALE_HC_CONSOLE_WRITE, gpa);
 	get(f, gpa, &c, sizeof(c));
 	assert_int_equal(c.ret, 2);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_unknown_hypercall(void **state)
@@ -272,10 +237,10 @@ static void test_unknown_hypercall(void **state)
 	static const unsigned nrs[] = { SHALE_HC_COUNT, 20, SHALE_HC_MAX - 2, SHALE_HC_MAX, 1000 };
 
 	for (size_t i = 0; i < sizeof(nrs) / sizeof(nrs[0]); i++) {
-		f->vm.reason = VM_RUNNING;
-		atomic_store(&f->vm.stopping, false);
+		f->fv.vm.reason = VM_RUNNING;
+		atomic_store(&f->fv.vm.stopping, false);
 		hc(f, nrs[i], ARG_GPA);
-		assert_stopped(f, VM_STOP_CRASH);
+		assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_CRASH);
 	}
 }
 
@@ -291,7 +256,7 @@ static void test_nop(void **state)
 	hc(f, SHALE_HC_NOP, UINT32_MAX);
 	get(f, ARG_GPA, after, sizeof(after));
 	assert_memory_equal(before, after, sizeof(after));
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 /* Exit. */
@@ -300,32 +265,34 @@ static void test_exit(void **state)
 {
 	struct fixture *f = *state;
 	struct shale_hc_exit e = { .status = 3 };
+	int status;
 
 	put(f, ARG_GPA, &e, sizeof(e));
 	hc(f, SHALE_HC_EXIT, ARG_GPA);
-	assert_stopped(f, VM_STOP_EXIT);
-	assert_int_equal(f->vm.status, 3);
-	assert_int_equal(vm_exit_status(&f->vm), 3);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, &status), VM_STOP_EXIT);
+	assert_int_equal(f->fv.vm.status, 3);
+	assert_int_equal(status, 3);
 
 	/* The first stop wins. */
 	e.status = 9;
 	put(f, ARG_GPA, &e, sizeof(e));
 	hc(f, SHALE_HC_EXIT, ARG_GPA);
-	assert_int_equal(f->vm.reason, VM_STOP_EXIT);
-	assert_int_equal(f->vm.status, 3);
+	assert_int_equal(f->fv.vm.reason, VM_STOP_EXIT);
+	assert_int_equal(f->fv.vm.status, 3);
 	hc(f, 40, ARG_GPA);
-	assert_int_equal(f->vm.reason, VM_STOP_EXIT);
+	assert_int_equal(f->fv.vm.reason, VM_STOP_EXIT);
 }
 
 static void test_exit_status_range(void **state)
 {
 	struct fixture *f = *state;
 	struct shale_hc_exit e = { .status = 0x1ff };
+	int status;
 
 	put(f, ARG_GPA, &e, sizeof(e));
 	hc(f, SHALE_HC_EXIT, ARG_GPA);
-	assert_stopped(f, VM_STOP_EXIT);
-	assert_int_equal(vm_exit_status(&f->vm), 0xff);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, &status), VM_STOP_EXIT);
+	assert_int_equal(status, 0xff);
 }
 
 static void test_exit_outside_ram(void **state)
@@ -333,7 +300,7 @@ static void test_exit_outside_ram(void **state)
 	struct fixture *f = *state;
 
 	hc(f, SHALE_HC_EXIT, RAM_SIZE - 4);
-	assert_stopped(f, VM_STOP_CRASH);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_CRASH);
 }
 
 /* Clock. */
@@ -364,7 +331,7 @@ static void test_clock(void **state)
 	assert_true(c.wall_ns > 1577836800ull * 1000000000ull);
 
 	hc(f, SHALE_HC_CLOCK, RAM_SIZE - 8);
-	assert_stopped(f, VM_STOP_CRASH);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_CRASH);
 }
 
 /* Random. */
@@ -387,7 +354,7 @@ static void test_random(void **state)
 	uint8_t buf[SHALE_RANDOM_MAX + 16];
 	unsigned same = 0;
 
-	memset(f->ram + DATA_GPA, 0, sizeof(buf));
+	memset(f->fv.ram + DATA_GPA, 0, sizeof(buf));
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, DATA_GPA, 64), 64);
 	get(f, DATA_GPA, buf, sizeof(buf));
 	for (unsigned i = 0; i < 64; i++)
@@ -401,7 +368,7 @@ static void test_random(void **state)
 			 SHALE_RANDOM_MAX);
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, RAM_SIZE - SHALE_RANDOM_MAX,
 				     SHALE_RANDOM_MAX), SHALE_RANDOM_MAX);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_random_rejects(void **state)
@@ -409,7 +376,7 @@ static void test_random_rejects(void **state)
 	struct fixture *f = *state;
 	uint8_t buf[64];
 
-	memset(f->ram + DATA_GPA, 0, 2 * SHALE_RANDOM_MAX);
+	memset(f->fv.ram + DATA_GPA, 0, 2 * SHALE_RANDOM_MAX);
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, DATA_GPA, SHALE_RANDOM_MAX + 1),
 			 SHALE_EINVAL);
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, DATA_GPA, UINT64_MAX), SHALE_EINVAL);
@@ -420,7 +387,7 @@ static void test_random_rejects(void **state)
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, RAM_SIZE - 8, 16), SHALE_EFAULT);
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, UINT64_MAX - 7, 16), SHALE_EFAULT);
 	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, RAM_SIZE + 4096, 1), SHALE_EFAULT);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 /* Args. */
@@ -461,7 +428,7 @@ static void test_args(void **state)
 	assert_int_equal(buffer_call(f, SHALE_HC_ARGS, RAM_SIZE - size, size), size);
 	get(f, RAM_SIZE - size, buf, (size_t)size);
 	assert_memory_equal(buf, guest_args, (size_t)size);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_args_bad_buffer(void **state)
@@ -474,7 +441,7 @@ static void test_args_bad_buffer(void **state)
 	assert_int_equal(buffer_call(f, SHALE_HC_ARGS, UINT64_MAX - 4, 4096), SHALE_EFAULT);
 	/* Too small: only the size, so the bad address is never used. */
 	assert_int_equal(buffer_call(f, SHALE_HC_ARGS, UINT64_MAX, 1), size);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 /* Block. */
@@ -554,7 +521,7 @@ static void test_block_none(void **state)
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_READ, 0, DATA_GPA, 512), SHALE_ENODEV);
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_WRITE, 0, DATA_GPA, 512), SHALE_ENODEV);
 	assert_int_equal(block_flush(f), SHALE_ENODEV);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_block_info(void **state)
@@ -609,7 +576,7 @@ static void test_block_read_write(void **state)
 	assert_int_equal(pread(f->pv.block.fd, disk, 1, 4096 + sizeof(buf)), 1);
 	assert_int_equal(disk[0], disk_byte(4096 + sizeof(buf)));
 
-	memset(f->ram + DATA_GPA, 0, sizeof(buf));
+	memset(f->fv.ram + DATA_GPA, 0, sizeof(buf));
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_READ, 4096, DATA_GPA, sizeof(buf)),
 			 sizeof(buf));
 	get(f, DATA_GPA, disk, sizeof(disk));
@@ -623,7 +590,7 @@ static void test_block_read_write(void **state)
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_READ, 0, RAM_SIZE - DISK_SIZE, DISK_SIZE),
 			 DISK_SIZE);
 	assert_int_equal(block_flush(f), SHALE_OK);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_block_unaligned(void **state)
@@ -638,7 +605,7 @@ static void test_block_unaligned(void **state)
 		assert_int_equal(block_io(f, nr, 0, DATA_GPA, 513), SHALE_EINVAL);
 		assert_int_equal(block_io(f, nr, 0, DATA_GPA, 1), SHALE_EINVAL);
 	}
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_block_out_of_range(void **state)
@@ -660,7 +627,7 @@ static void test_block_out_of_range(void **state)
 				 SHALE_EINVAL);
 		assert_int_equal(block_io(f, nr, 0, DATA_GPA, top), SHALE_EINVAL);
 	}
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_block_bad_buffer(void **state)
@@ -679,7 +646,7 @@ static void test_block_bad_buffer(void **state)
 	assert_int_equal(pread(f->pv.block.fd, disk, sizeof(disk), 0), sizeof(disk));
 	for (unsigned i = 0; i < sizeof(disk); i++)
 		assert_int_equal(disk[i], disk_byte(i));
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_block_readonly(void **state)
@@ -693,16 +660,16 @@ static void test_block_readonly(void **state)
 	assert_int_equal(bi.flags, SHALE_BLOCK_F_READONLY);
 	assert_int_equal(bi.capacity, DISK_SIZE);
 
-	memset(f->ram + DATA_GPA, 0x77, 512);
+	memset(f->fv.ram + DATA_GPA, 0x77, 512);
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_WRITE, 0, DATA_GPA, 512), SHALE_EROFS);
 	assert_int_equal(pread(f->pv.block.fd, disk, sizeof(disk), 0), sizeof(disk));
 	for (unsigned i = 0; i < sizeof(disk); i++)
 		assert_int_equal(disk[i], disk_byte(i));
 
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_READ, 0, DATA_GPA, 512), 512);
-	assert_int_equal(f->ram[DATA_GPA + 3], disk_byte(3));
+	assert_int_equal(f->fv.ram[DATA_GPA + 3], disk_byte(3));
 	assert_int_equal(block_flush(f), SHALE_OK);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_block_open_errors(void **state)
@@ -739,7 +706,7 @@ static void test_net_none(void **state)
 	assert_int_equal(buffer_call(f, SHALE_HC_NET_WRITE, DATA_GPA, 60), SHALE_ENODEV);
 	assert_int_equal(buffer_call(f, SHALE_HC_NET_WRITE, DATA_GPA, 0), SHALE_ENODEV);
 	assert_int_equal(buffer_call(f, SHALE_HC_NET_READ, UINT64_MAX, 1514), SHALE_ENODEV);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 /* A datagram socket pair behaves like a tap device: one frame per call. */
@@ -809,7 +776,7 @@ static void test_net_frames(void **state)
 	assert_int_equal(buffer_call(f, SHALE_HC_NET_WRITE, DATA_GPA, UINT64_MAX), SHALE_EINVAL);
 	assert_int_equal(buffer_call(f, SHALE_HC_NET_WRITE, RAM_SIZE - 59, 60), SHALE_EFAULT);
 	assert_int_equal(read(f->net_peer, got, sizeof(got)), -1);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 /* Poll. */
@@ -843,7 +810,7 @@ static void test_poll_past_deadline(void **state)
 	assert_int_equal(p.ret, SHALE_OK);
 	/* "At once": far less than any deadline a test would notice. */
 	assert_true(now_ns(CLOCK_MONOTONIC) - t0 < 500000000ull);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_poll_bad_events(void **state)
@@ -861,7 +828,7 @@ static void test_poll_bad_events(void **state)
 	assert_true(now_ns(CLOCK_MONOTONIC) - t0 < 500000000ull);
 
 	hc(f, SHALE_HC_POLL, RAM_SIZE - 16);
-	assert_stopped(f, VM_STOP_CRASH);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_CRASH);
 }
 
 static void test_poll_waits(void **state)

@@ -5,21 +5,17 @@
  * comes with its own interrupt edge, and the reset commands stop the VM.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "devices/legacy/i8042.h"
+#include "fake_vm.h"
 #include "vmm/iobus.h"
-#include "vmm/vm.h"
 
 /* As in Linux's drivers/input/serio/i8042.h. */
 #define I8042_STR_PARITY 0x80
@@ -52,20 +48,8 @@
 #define KBD_IRQ I8042_KBD_IRQ
 #define AUX_IRQ I8042_AUX_IRQ
 
-static bool irq_level[32];
-static unsigned irq_rises[32];
-
-static void capture_irq(struct vm *vm, unsigned gsi, bool level)
-{
-	assert_true(gsi < 32);
-	assert_int_not_equal(irq_level[gsi], level);
-	irq_level[gsi] = level;
-	if (level)
-		irq_rises[gsi]++;
-}
-
 struct fixture {
-	struct vm vm;
+	struct fake_vm fv;
 	struct i8042 *k;
 };
 
@@ -73,20 +57,9 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f || fake_vm_init(&f->fv, 0))
 		return -1;
-	f->vm.kvm_fd = f->vm.vm_fd = -1;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	iobus_init(&f->vm.pio);
-	iobus_init(&f->vm.mmio);
-	f->vm.unclaimed_io = VM_IO_IGNORE;
-	f->vm.set_irq = capture_irq;
-	f->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->vm.stop_fd < 0)
-		return -1;
-	memset(irq_level, 0, sizeof(irq_level));
-	memset(irq_rises, 0, sizeof(irq_rises));
-	if (i8042_create(&f->vm, &f->k))
+	if (i8042_create(&f->fv.vm, &f->k))
 		return -1;
 	*state = f;
 	return 0;
@@ -97,43 +70,20 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	i8042_destroy(f->k);
-	assert_int_equal(f->vm.pio.nr, 0);
-	close(f->vm.stop_fd);
-	iobus_destroy(&f->vm.pio);
-	iobus_destroy(&f->vm.mmio);
-	pthread_mutex_destroy(&f->vm.lock);
+	fake_vm_destroy(&f->fv);
 	free(f);
 	return 0;
 }
 
+/* Every port of the controller is a byte wide. */
 static void out8(struct fixture *f, uint16_t port, uint8_t v)
 {
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, port, &v, 1, true), 0);
+	fake_vm_out(&f->fv, port, v, 1);
 }
 
 static uint8_t in8(struct fixture *f, uint16_t port)
 {
-	uint8_t v = 0x5a;
-
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, port, &v, 1, false), 0);
-	return v;
-}
-
-static void assert_running(struct fixture *f)
-{
-	uint64_t v;
-
-	assert_false(vm_stopping(&f->vm));
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), -1);
-}
-
-static void assert_reset(struct fixture *f)
-{
-	uint64_t v = 0;
-
-	assert_true(vm_stopping(&f->vm));
-	assert_int_equal(f->vm.reason, VM_STOP_RESET);
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), sizeof(v));
+	return (uint8_t)fake_vm_in(&f->fv, port, 1);
 }
 
 /*
@@ -219,7 +169,7 @@ static unsigned handle_irqs(struct fixture *f, unsigned irq, unsigned *handled, 
 {
 	unsigned n = 0;
 
-	while (*handled < irq_rises[irq]) {
+	while (*handled < f->fv.irq_rises[irq]) {
 		uint8_t str = in8(f, CMD);
 
 		(*handled)++;
@@ -244,12 +194,12 @@ static void test_initial_state(void **state)
 	assert_int_equal(ctr, I8042_CTR_KBDINT | I8042_CTR_SYSFLAG | I8042_CTR_AUXDIS |
 				      I8042_CTR_XLATE);
 	/* The command byte's reply came with IRQ 1 (KBDINT), as on hardware. */
-	assert_int_equal(irq_rises[KBD_IRQ], 1);
-	assert_false(irq_level[KBD_IRQ]);
+	assert_int_equal(f->fv.irq_rises[KBD_IRQ], 1);
+	assert_false(f->fv.irq_level[KBD_IRQ]);
 	assert_int_equal(in8(f, CMD), I8042_STR_KEYLOCK | I8042_STR_SYSFLAG | I8042_STR_CMDDAT);
 	/* Ports next door are not ours; a word at 0x60 spans 0x61. */
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, DATA, (uint8_t *)&w, 2, false), -ENOENT);
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, 0x61, (uint8_t *)&w, 1, false), -ENOENT);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, DATA, (uint8_t *)&w, 2, false), -ENOENT);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, 0x61, (uint8_t *)&w, 1, false), -ENOENT);
 }
 
 static void test_linux_probe(void **state)
@@ -291,14 +241,14 @@ static void test_linux_probe(void **state)
 	/* The AUX IRQ test: IRQ 12 must come for a byte looped with AUXINT. */
 	c = (uint8_t)((c & ~I8042_CTR_AUXDIS) | I8042_CTR_AUXINT);
 	assert_int_equal(i8042_command(f, &c, I8042_CMD_CTL_WCTR), 0);
-	handled = irq_rises[AUX_IRQ];
+	handled = f->fv.irq_rises[AUX_IRQ];
 	param = 0xa5;
 	assert_int_equal(i8042_command(f, &param, I8042_CMD_AUX_LOOP & 0xf0ff), 0);
-	assert_int_equal(irq_rises[AUX_IRQ], handled + 1);
+	assert_int_equal(f->fv.irq_rises[AUX_IRQ], handled + 1);
 	assert_int_equal(in8(f, CMD) & (I8042_STR_OBF | I8042_STR_AUXDATA),
 			 I8042_STR_OBF | I8042_STR_AUXDATA);
 	assert_int_equal(in8(f, DATA), 0xa5);
-	assert_false(irq_level[AUX_IRQ]);
+	assert_false(f->fv.irq_level[AUX_IRQ]);
 
 	/* i8042_check_mux(): not an active multiplexer. */
 	assert_false(has_mux(f));
@@ -307,26 +257,26 @@ static void test_linux_probe(void **state)
 	/* i8042_enable_kbd_port() */
 	c = (uint8_t)((c & ~I8042_CTR_KBDDIS) | I8042_CTR_KBDINT);
 	assert_int_equal(i8042_command(f, &c, I8042_CMD_CTL_WCTR), 0);
-	assert_false(irq_level[KBD_IRQ]);
-	assert_false(irq_level[AUX_IRQ]);
-	assert_running(f);
+	assert_false(f->fv.irq_level[KBD_IRQ]);
+	assert_false(f->fv.irq_level[AUX_IRQ]);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_keyboard(void **state)
 {
 	struct fixture *f = *state;
-	unsigned handled = irq_rises[KBD_IRQ];
+	unsigned handled = f->fv.irq_rises[KBD_IRQ];
 	uint8_t buf[16], c;
 
 	/* atkbd_probe(): GETID through translation answers ab 41. */
 	out8(f, DATA, 0xf2);
 	assert_int_equal(handle_irqs(f, KBD_IRQ, &handled, buf, NULL), 3);
 	assert_memory_equal(buf, "\xfa\xab\x41", 3);
-	assert_false(irq_level[KBD_IRQ]);
+	assert_false(f->fv.irq_level[KBD_IRQ]);
 
 	/* Reset: ACK, then the self-test result, each on its own edge. */
 	out8(f, DATA, 0xff);
-	assert_true(irq_level[KBD_IRQ]);
+	assert_true(f->fv.irq_level[KBD_IRQ]);
 	assert_int_equal(handle_irqs(f, KBD_IRQ, &handled, buf, NULL), 2);
 	assert_memory_equal(buf, "\xfa\xaa", 2);
 
@@ -354,13 +304,13 @@ static void test_keyboard(void **state)
 	c = 0x04;
 	assert_int_equal(i8042_command(f, &c, I8042_CMD_CTL_WCTR), 0);
 	out8(f, DATA, 0xee);
-	assert_false(irq_level[KBD_IRQ]);
+	assert_false(f->fv.irq_level[KBD_IRQ]);
 	assert_int_equal(in8(f, CMD) & I8042_STR_OBF, I8042_STR_OBF);
 	assert_int_equal(in8(f, DATA), 0xee);
 	/* An empty buffer reads the last byte again. */
 	assert_int_equal(in8(f, CMD) & I8042_STR_OBF, 0);
 	assert_int_equal(in8(f, DATA), 0xee);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_no_mouse(void **state)
@@ -370,7 +320,7 @@ static void test_no_mouse(void **state)
 	unsigned handled;
 
 	assert_int_equal(i8042_command(f, &c, I8042_CMD_CTL_WCTR), 0);
-	handled = irq_rises[AUX_IRQ];
+	handled = f->fv.irq_rises[AUX_IRQ];
 	/* psmouse_probe(): GETID to the mouse times out at once, on IRQ 12. */
 	param = 0xf2;
 	assert_int_equal(i8042_command(f, &param, I8042_CMD_AUX_SEND), 0);
@@ -390,7 +340,7 @@ static void test_reset_pulse(void **state)
 
 	/* What Linux's BOOT_KBD reboot does. */
 	out8(f, CMD, 0xfe);
-	assert_reset(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_RESET);
 }
 
 static void test_reset_output_port(void **state)
@@ -408,11 +358,11 @@ static void test_reset_output_port(void **state)
 	out8(f, CMD, 0xdd); /* A20 off: recorded */
 	out8(f, CMD, 0xd0);
 	assert_int_equal(in8(f, DATA) & 0x03, 0x01);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 	/* Bit 0 low is the CPU reset line. */
 	out8(f, CMD, 0xd1);
 	out8(f, DATA, 0xde);
-	assert_reset(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_RESET);
 }
 
 static void test_other_commands(void **state)
@@ -443,13 +393,13 @@ static void test_other_commands(void **state)
 	out8(f, CMD, 0xd1);
 	out8(f, CMD, 0xa7);
 	out8(f, DATA, 0x00); /* a keyboard byte now, not the output port */
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 	/* Unknown commands are ignored. */
 	out8(f, CMD, 0x01);
 	out8(f, CMD, 0xc8);
 	i8042_flush(f);
 	assert_int_equal(in8(f, CMD) & I8042_STR_OBF, 0);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 int main(void)

@@ -5,31 +5,27 @@
  * and the reset control register at 0xcf9 that shares the address dword.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "devices/legacy/pci.h"
 #include "devices/legacy/pm.h"
+#include "fake_vm.h"
 #include "util/util.h"
-#include "vmm/iobus.h"
-#include "vmm/vm.h"
 
-static void capture_irq(struct vm *vm, unsigned gsi, bool level)
+/* Configuration space has no interrupt to raise. */
+static void no_irq(struct vm *vm, unsigned gsi, bool level)
 {
 	fail_msg("PCI configuration raised IRQ %u", gsi);
 }
 
 struct fixture {
-	struct vm vm;
+	struct fake_vm fv;
 	struct pm *pm;
 	struct pci_bus *bus;
 	struct pci_device dev; /* a test device, registered by some tests */
@@ -41,18 +37,10 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f || fake_vm_init(&f->fv, 0))
 		return -1;
-	f->vm.kvm_fd = f->vm.vm_fd = -1;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	iobus_init(&f->vm.pio);
-	iobus_init(&f->vm.mmio);
-	f->vm.unclaimed_io = VM_IO_IGNORE;
-	f->vm.set_irq = capture_irq;
-	f->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->vm.stop_fd < 0)
-		return -1;
-	if (pm_create(&f->vm, &f->pm) || pci_create(&f->vm, f->pm, &f->bus))
+	f->fv.vm.set_irq = no_irq;
+	if (pm_create(&f->fv.vm, &f->pm) || pci_create(&f->fv.vm, f->pm, &f->bus))
 		return -1;
 	*state = f;
 	return 0;
@@ -64,26 +52,9 @@ static int teardown(void **state)
 
 	pci_destroy(f->bus);
 	pm_destroy(f->pm);
-	assert_int_equal(f->vm.pio.nr, 0);
-	close(f->vm.stop_fd);
-	iobus_destroy(&f->vm.pio);
-	iobus_destroy(&f->vm.mmio);
-	pthread_mutex_destroy(&f->vm.lock);
+	fake_vm_destroy(&f->fv);
 	free(f);
 	return 0;
-}
-
-static void out(struct fixture *f, uint16_t port, uint32_t v, unsigned size)
-{
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, port, (uint8_t *)&v, size, true), 0);
-}
-
-static uint32_t in(struct fixture *f, uint16_t port, unsigned size)
-{
-	uint32_t v = 0;
-
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, port, (uint8_t *)&v, size, false), 0);
-	return v;
 }
 
 static uint32_t cfg_addr(unsigned bus, unsigned dev, unsigned fn, unsigned reg)
@@ -94,14 +65,14 @@ static uint32_t cfg_addr(unsigned bus, unsigned dev, unsigned fn, unsigned reg)
 /* Linux's pci_conf1_read()/write(): address dword, then data at reg & 3. */
 static uint32_t cfg_read(struct fixture *f, unsigned dev, unsigned reg, unsigned size)
 {
-	out(f, 0xcf8, cfg_addr(0, dev, 0, reg), 4);
-	return in(f, (uint16_t)(0xcfc + (reg & 3)), size);
+	fake_vm_out(&f->fv, 0xcf8, cfg_addr(0, dev, 0, reg), 4);
+	return fake_vm_in(&f->fv, (uint16_t)(0xcfc + (reg & 3)), size);
 }
 
 static void cfg_write(struct fixture *f, unsigned dev, unsigned reg, uint32_t v, unsigned size)
 {
-	out(f, 0xcf8, cfg_addr(0, dev, 0, reg), 4);
-	out(f, (uint16_t)(0xcfc + (reg & 3)), v, size);
+	fake_vm_out(&f->fv, 0xcf8, cfg_addr(0, dev, 0, reg), 4);
+	fake_vm_out(&f->fv, (uint16_t)(0xcfc + (reg & 3)), v, size);
 }
 
 static void hook_write(struct pci_device *dev, unsigned offset, unsigned size)
@@ -145,24 +116,24 @@ static void test_linux_type1_probe(void **state)
 	uint32_t tmp;
 
 	/* pci_check_type1() */
-	out(f, 0xcfb, 0x01, 1);
-	tmp = in(f, 0xcf8, 4);
-	out(f, 0xcf8, 0x80000000u, 4);
-	assert_int_equal(in(f, 0xcf8, 4), 0x80000000u);
-	out(f, 0xcf8, tmp, 4);
-	assert_int_equal(in(f, 0xcf8, 4), tmp);
+	fake_vm_out(&f->fv, 0xcfb, 0x01, 1);
+	tmp = fake_vm_in(&f->fv, 0xcf8, 4);
+	fake_vm_out(&f->fv, 0xcf8, 0x80000000u, 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcf8, 4), 0x80000000u);
+	fake_vm_out(&f->fv, 0xcf8, tmp, 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcf8, 4), tmp);
 
 	/* pci_sanity_check(): a host bridge (class 0x0600) on bus 0. */
 	assert_int_equal(cfg_read(f, 0, 0x0a, 2), 0x0600);
 
 	/* The address register keeps only its defined bits. */
-	out(f, 0xcf8, 0xffffffffu, 4);
-	assert_int_equal(in(f, 0xcf8, 4), 0x80fffffcu);
+	fake_vm_out(&f->fv, 0xcf8, 0xffffffffu, 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcf8, 4), 0x80fffffcu);
 	/* Narrow accesses do not reach it (type 2's probe reads non-zero). */
-	assert_int_equal(in(f, 0xcf8, 1), 0xff);
-	assert_int_equal(in(f, 0xcfa, 2), 0xffff);
-	out(f, 0xcf8, 0, 2);
-	assert_int_equal(in(f, 0xcf8, 4), 0x80fffffcu);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcf8, 1), 0xff);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcfa, 2), 0xffff);
+	fake_vm_out(&f->fv, 0xcf8, 0, 2);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcf8, 4), 0x80fffffcu);
 }
 
 static void test_host_bridge(void **state)
@@ -196,17 +167,17 @@ static void test_nothing_there(void **state)
 	for (unsigned dev = 1; dev < 32; dev++)
 		assert_int_equal(cfg_read(f, dev, 0, 4), 0xffffffffu);
 	/* Other functions of the bridge, other buses. */
-	out(f, 0xcf8, cfg_addr(0, 0, 1, 0), 4);
-	assert_int_equal(in(f, 0xcfc, 4), 0xffffffffu);
-	out(f, 0xcf8, cfg_addr(1, 0, 0, 0), 4);
-	assert_int_equal(in(f, 0xcfc, 4), 0xffffffffu);
-	out(f, 0xcf8, cfg_addr(1, 0, 0, 0), 4);
-	out(f, 0xcfc, 0, 4);
+	fake_vm_out(&f->fv, 0xcf8, cfg_addr(0, 0, 1, 0), 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcfc, 4), 0xffffffffu);
+	fake_vm_out(&f->fv, 0xcf8, cfg_addr(1, 0, 0, 0), 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcfc, 4), 0xffffffffu);
+	fake_vm_out(&f->fv, 0xcf8, cfg_addr(1, 0, 0, 0), 4);
+	fake_vm_out(&f->fv, 0xcfc, 0, 4);
 	/* With the enable bit clear the data port is not a configuration access. */
-	out(f, 0xcf8, 0x00000000, 4);
-	assert_int_equal(in(f, 0xcfc, 4), 0xffffffffu);
-	assert_int_equal(in(f, 0xcfe, 2), 0xffff);
-	out(f, 0xcfc, 0, 4);
+	fake_vm_out(&f->fv, 0xcf8, 0x00000000, 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcfc, 4), 0xffffffffu);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcfe, 2), 0xffff);
+	fake_vm_out(&f->fv, 0xcfc, 0, 4);
 	assert_int_equal(cfg_read(f, 0, 0, 4), 0x12378086u);
 }
 
@@ -322,8 +293,8 @@ static void test_register_errors(void **state)
 	assert_int_equal(pci_register_device(f->bus, 5, &d), -EEXIST);
 	assert_int_equal(cfg_read(f, 5, 0, 4), 0x56781234u);
 	/* Single-function: function 1 of the device is absent. */
-	out(f, 0xcf8, cfg_addr(0, 5, 1, 0), 4);
-	assert_int_equal(in(f, 0xcfc, 4), 0xffffffffu);
+	fake_vm_out(&f->fv, 0xcf8, cfg_addr(0, 5, 1, 0), 4);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcfc, 4), 0xffffffffu);
 
 	/* BARs that cannot exist. */
 	assert_int_equal(pci_device_set_bar(&d, 6, 4096, 0), -EINVAL);
@@ -348,27 +319,24 @@ static void test_register_errors(void **state)
 	assert_int_equal(pci_device_bar_address(&d, 4), 0xfffffffe00000000ull);
 
 	/* Another bus's ports. */
-	assert_int_equal(pci_create(&f->vm, NULL, &other), -EEXIST);
+	assert_int_equal(pci_create(&f->fv.vm, NULL, &other), -EEXIST);
 }
 
 static void test_reset_register(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t v = 0;
 
 	/* Linux's BOOT_CF9_FORCE: read, SYS_RST, then SYS_RST | RST_CPU. */
-	assert_int_equal(in(f, RESET_PORT, 1), 0);
-	out(f, RESET_PORT, 0x02, 1);
-	assert_int_equal(in(f, RESET_PORT, 1), 0x02);
-	assert_false(vm_stopping(&f->vm));
+	assert_int_equal(fake_vm_in(&f->fv, RESET_PORT, 1), 0);
+	fake_vm_out(&f->fv, RESET_PORT, 0x02, 1);
+	assert_int_equal(fake_vm_in(&f->fv, RESET_PORT, 1), 0x02);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 	/* The address register is untouched by it. */
-	out(f, 0xcf8, 0x80000000u, 4);
-	out(f, RESET_PORT, 0x02, 1);
-	assert_int_equal(in(f, 0xcf8, 4), 0x80000000u);
-	out(f, RESET_PORT, RESET_VALUE, 1);
-	assert_true(vm_stopping(&f->vm));
-	assert_int_equal(f->vm.reason, VM_STOP_RESET);
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), sizeof(v));
+	fake_vm_out(&f->fv, 0xcf8, 0x80000000u, 4);
+	fake_vm_out(&f->fv, RESET_PORT, 0x02, 1);
+	assert_int_equal(fake_vm_in(&f->fv, 0xcf8, 4), 0x80000000u);
+	fake_vm_out(&f->fv, RESET_PORT, RESET_VALUE, 1);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_RESET);
 }
 
 static void test_reset_register_without_pm(void **state)
@@ -376,10 +344,10 @@ static void test_reset_register_without_pm(void **state)
 	struct fixture *f = *state;
 
 	pci_destroy(f->bus);
-	assert_int_equal(pci_create(&f->vm, NULL, &f->bus), 0);
-	assert_int_equal(in(f, RESET_PORT, 1), 0xff);
-	out(f, RESET_PORT, RESET_VALUE, 1);
-	assert_false(vm_stopping(&f->vm));
+	assert_int_equal(pci_create(&f->fv.vm, NULL, &f->bus), 0);
+	assert_int_equal(fake_vm_in(&f->fv, RESET_PORT, 1), 0xff);
+	fake_vm_out(&f->fv, RESET_PORT, RESET_VALUE, 1);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 int main(void)

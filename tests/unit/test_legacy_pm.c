@@ -4,23 +4,19 @@
  * button and its SCI, the PM timer's rate, and the reset register.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "devices/legacy/pm.h"
+#include "fake_vm.h"
 #include "util/util.h"
 #include "vmm/iobus.h"
-#include "vmm/vm.h"
 
 /* As in ACPICA's include/acpi/aclocal.h (ACPI_BITMASK_*). */
 #define TIMER_STATUS 0x0001
@@ -32,19 +28,8 @@
 #define SLEEP_TYPE 0x1c00
 #define SLEEP_ENABLE 0x2000
 
-static bool irq_level[32];
-static unsigned irq_changes[32];
-
-static void capture_irq(struct vm *vm, unsigned gsi, bool level)
-{
-	assert_true(gsi < 32);
-	assert_int_not_equal(irq_level[gsi], level);
-	irq_level[gsi] = level;
-	irq_changes[gsi]++;
-}
-
 struct fixture {
-	struct vm vm;
+	struct fake_vm fv;
 	struct pm *pm;
 };
 
@@ -52,20 +37,9 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f || fake_vm_init(&f->fv, 0))
 		return -1;
-	f->vm.kvm_fd = f->vm.vm_fd = -1;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	iobus_init(&f->vm.pio);
-	iobus_init(&f->vm.mmio);
-	f->vm.unclaimed_io = VM_IO_IGNORE;
-	f->vm.set_irq = capture_irq;
-	f->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->vm.stop_fd < 0)
-		return -1;
-	memset(irq_level, 0, sizeof(irq_level));
-	memset(irq_changes, 0, sizeof(irq_changes));
-	if (pm_create(&f->vm, &f->pm))
+	if (pm_create(&f->fv.vm, &f->pm))
 		return -1;
 	*state = f;
 	return 0;
@@ -76,44 +50,18 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	pm_destroy(f->pm);
-	assert_int_equal(f->vm.pio.nr, 0);
-	close(f->vm.stop_fd);
-	iobus_destroy(&f->vm.pio);
-	iobus_destroy(&f->vm.mmio);
-	pthread_mutex_destroy(&f->vm.lock);
+	fake_vm_destroy(&f->fv);
 	free(f);
 	return 0;
 }
 
-static void out(struct fixture *f, uint16_t port, uint32_t v, unsigned size)
-{
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, port, (uint8_t *)&v, size, true), 0);
-}
-
-static uint32_t in(struct fixture *f, uint16_t port, unsigned size)
-{
-	uint32_t v = 0;
-
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, port, (uint8_t *)&v, size, false), 0);
-	return v;
-}
-
-static void assert_running(struct fixture *f)
-{
-	uint64_t v;
-
-	assert_false(vm_stopping(&f->vm));
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), -1);
-}
-
+/* Power-off and reset alike end `shale run` with status 0. */
 static void assert_stopped(struct fixture *f, enum vm_stop_reason reason)
 {
-	uint64_t v = 0;
+	int status = -1;
 
-	assert_true(vm_stopping(&f->vm));
-	assert_int_equal(f->vm.reason, reason);
-	assert_int_equal(vm_exit_status(&f->vm), 0);
-	assert_int_equal(read(f->vm.stop_fd, &v, sizeof(v)), sizeof(v));
+	assert_int_equal(fake_vm_stop_reason(&f->fv, &status), reason);
+	assert_int_equal(status, 0);
 }
 
 /*
@@ -124,13 +72,13 @@ static void acpica_enter_s5(struct fixture *f)
 {
 	uint16_t cnt;
 
-	out(f, PM1A_EVT_PORT, ALL_FIXED_STATUS, 2);
-	cnt = (uint16_t)in(f, PM1A_CNT_PORT, 2);
+	fake_vm_out(&f->fv, PM1A_EVT_PORT, ALL_FIXED_STATUS, 2);
+	cnt = (uint16_t)fake_vm_in(&f->fv, PM1A_CNT_PORT, 2);
 	cnt &= (uint16_t)~(SLEEP_TYPE | SLEEP_ENABLE);
 	cnt |= PM_SLP_TYP_S5 << 10;
-	out(f, PM1A_CNT_PORT, cnt, 2);
-	assert_running(f);
-	out(f, PM1A_CNT_PORT, cnt | SLEEP_ENABLE, 2);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT, cnt, 2);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT, cnt | SLEEP_ENABLE, 2);
 }
 
 static void test_poweroff(void **state)
@@ -146,9 +94,9 @@ static void test_poweroff_byte_write(void **state)
 	struct fixture *f = *state;
 
 	/* SLP_TYP and SLP_EN share the high byte; a byte write there will do. */
-	out(f, PM1A_CNT_PORT, 0x00, 1);
-	assert_running(f);
-	out(f, PM1A_CNT_PORT + 1, (PM_SLP_TYP_S5 << 2) | (SLEEP_ENABLE >> 8), 1);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT, 0x00, 1);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT + 1, (PM_SLP_TYP_S5 << 2) | (SLEEP_ENABLE >> 8), 1);
 	assert_stopped(f, VM_STOP_POWEROFF);
 }
 
@@ -158,22 +106,22 @@ static void test_control_register(void **state)
 	uint32_t v = 0;
 
 	/* ACPI mode from the start: SCI_EN set, and it stays set. */
-	assert_int_equal(in(f, PM1A_CNT_PORT, 2), SCI_ENABLE);
-	out(f, PM1A_CNT_PORT, 0, 2);
-	assert_int_equal(in(f, PM1A_CNT_PORT, 2), SCI_ENABLE);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_CNT_PORT, 2), SCI_ENABLE);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT, 0, 2);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_CNT_PORT, 2), SCI_ENABLE);
 	/* SLP_TYP reads back, SLP_EN (write-only) does not. */
-	out(f, PM1A_CNT_PORT, 3 << 10, 2);
-	assert_int_equal(in(f, PM1A_CNT_PORT, 2), (3 << 10) | SCI_ENABLE);
-	assert_int_equal(in(f, PM1A_CNT_PORT + 1, 1), 3 << 2);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT, 3 << 10, 2);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_CNT_PORT, 2), (3 << 10) | SCI_ENABLE);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_CNT_PORT + 1, 1), 3 << 2);
 	/* Sleep states other than S5 do not exist: the guest carries on. */
 	for (unsigned typ = 0; typ < 8; typ++) {
 		if (typ != PM_SLP_TYP_S5)
-			out(f, PM1A_CNT_PORT, (typ << 10) | SLEEP_ENABLE, 2);
+			fake_vm_out(&f->fv, PM1A_CNT_PORT, (typ << 10) | SLEEP_ENABLE, 2);
 	}
-	assert_running(f);
-	assert_int_equal(in(f, PM1A_CNT_PORT, 2) & SLEEP_ENABLE, 0);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_CNT_PORT, 2) & SLEEP_ENABLE, 0);
 	/* Dword accesses are not for a 2-byte block. */
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, PM1A_CNT_PORT, (uint8_t *)&v, 4, true),
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, PM1A_CNT_PORT, (uint8_t *)&v, 4, true),
 			 -ENOENT);
 }
 
@@ -181,32 +129,33 @@ static void test_power_button(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(in(f, PM1A_EVT_PORT, 4), 0);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT, 4), 0);
 	/* Pressed before the guest listens: status only. */
 	pm_power_button(f->pm);
-	assert_int_equal(in(f, PM1A_EVT_PORT, 2), POWER_BUTTON_STATUS);
-	assert_false(irq_level[SCI_IRQ]);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT, 2), POWER_BUTTON_STATUS);
+	assert_false(f->fv.irq_level[SCI_IRQ]);
 	/* Enabling it raises the SCI; it stays up until the status is cleared. */
-	out(f, PM1A_EVT_PORT + 2, POWER_BUTTON_ENABLE, 2);
-	assert_int_equal(in(f, PM1A_EVT_PORT + 2, 2), POWER_BUTTON_ENABLE);
-	assert_true(irq_level[SCI_IRQ]);
-	out(f, PM1A_EVT_PORT, TIMER_STATUS | WAKE_STATUS, 2); /* other bits: no effect */
-	assert_true(irq_level[SCI_IRQ]);
-	out(f, PM1A_EVT_PORT, POWER_BUTTON_STATUS, 2);
-	assert_false(irq_level[SCI_IRQ]);
-	assert_int_equal(in(f, PM1A_EVT_PORT, 2), 0);
+	fake_vm_out(&f->fv, PM1A_EVT_PORT + 2, POWER_BUTTON_ENABLE, 2);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT + 2, 2), POWER_BUTTON_ENABLE);
+	assert_true(f->fv.irq_level[SCI_IRQ]);
+	fake_vm_out(&f->fv, PM1A_EVT_PORT, TIMER_STATUS | WAKE_STATUS, 2); /* other bits: no effect */
+	assert_true(f->fv.irq_level[SCI_IRQ]);
+	fake_vm_out(&f->fv, PM1A_EVT_PORT, POWER_BUTTON_STATUS, 2);
+	assert_false(f->fv.irq_level[SCI_IRQ]);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT, 2), 0);
 	/* Pressed again while enabled; cleared by a dword write of the block. */
 	pm_power_button(f->pm);
-	assert_true(irq_level[SCI_IRQ]);
-	assert_int_equal(in(f, PM1A_EVT_PORT, 4), POWER_BUTTON_ENABLE << 16 | POWER_BUTTON_STATUS);
-	out(f, PM1A_EVT_PORT, POWER_BUTTON_ENABLE << 16 | POWER_BUTTON_STATUS, 4);
-	assert_false(irq_level[SCI_IRQ]);
-	assert_int_equal(in(f, PM1A_EVT_PORT + 2, 2), POWER_BUTTON_ENABLE);
+	assert_true(f->fv.irq_level[SCI_IRQ]);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT, 4),
+			 POWER_BUTTON_ENABLE << 16 | POWER_BUTTON_STATUS);
+	fake_vm_out(&f->fv, PM1A_EVT_PORT, POWER_BUTTON_ENABLE << 16 | POWER_BUTTON_STATUS, 4);
+	assert_false(f->fv.irq_level[SCI_IRQ]);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT + 2, 2), POWER_BUTTON_ENABLE);
 	/* Undefined enable bits read 0. */
-	out(f, PM1A_EVT_PORT + 2, 0xffff, 2);
-	assert_int_equal(in(f, PM1A_EVT_PORT + 2, 2), 0x4721);
-	assert_int_equal(irq_changes[SCI_IRQ], 4);
-	assert_running(f);
+	fake_vm_out(&f->fv, PM1A_EVT_PORT + 2, 0xffff, 2);
+	assert_int_equal(fake_vm_in(&f->fv, PM1A_EVT_PORT + 2, 2), 0x4721);
+	assert_int_equal(f->fv.irq_changes[SCI_IRQ], 4);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 }
 
 static void test_timer(void **state)
@@ -218,18 +167,19 @@ static void test_timer(void **state)
 	double want;
 
 	t0 = clock_monotonic_ns();
-	a = in(f, PM_TMR_PORT, 4);
+	a = fake_vm_in(&f->fv, PM_TMR_PORT, 4);
 	nanosleep(&ts, NULL);
-	b = in(f, PM_TMR_PORT, 4);
+	b = fake_vm_in(&f->fv, PM_TMR_PORT, 4);
 	t1 = clock_monotonic_ns();
 	/* At most the ticks of the whole interval, at least those of the sleep. */
 	want = (double)(t1 - t0) * PM_TMR_HZ / 1e9;
 	assert_true(b - a <= want + 1);
 	assert_true(b - a >= 0.02 * PM_TMR_HZ - 1);
 	/* Read-only; narrower reads see the same counter. */
-	out(f, PM_TMR_PORT, 0, 4);
-	assert_true(in(f, PM_TMR_PORT, 4) - b < PM_TMR_HZ);
-	assert_true((uint16_t)(in(f, PM_TMR_PORT + 2, 2) - (b >> 16)) <= 1 + PM_TMR_HZ / 65536);
+	fake_vm_out(&f->fv, PM_TMR_PORT, 0, 4);
+	assert_true(fake_vm_in(&f->fv, PM_TMR_PORT, 4) - b < PM_TMR_HZ);
+	assert_true((uint16_t)(fake_vm_in(&f->fv, PM_TMR_PORT + 2, 2) - (b >> 16)) <=
+		    1 + PM_TMR_HZ / 65536);
 }
 
 static void test_reset_control(void **state)
@@ -240,12 +190,12 @@ static void test_reset_control(void **state)
 	pm_reset_control_write(f->pm, 0x02);
 	pm_reset_control_write(f->pm, 0x0a);
 	assert_int_equal(pm_reset_control_read(f->pm), 0x0a);
-	assert_running(f);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
 	pm_reset_control_write(f->pm, RESET_VALUE);
 	assert_stopped(f, VM_STOP_RESET);
 	/* Later stop requests do not change the first reason. */
-	out(f, PM1A_CNT_PORT, PM_SLP_TYP_S5 << 10 | SLEEP_ENABLE, 2);
-	assert_int_equal(f->vm.reason, VM_STOP_RESET);
+	fake_vm_out(&f->fv, PM1A_CNT_PORT, PM_SLP_TYP_S5 << 10 | SLEEP_ENABLE, 2);
+	assert_int_equal(f->fv.vm.reason, VM_STOP_RESET);
 }
 
 static void test_ports_taken(void **state)
@@ -253,8 +203,8 @@ static void test_ports_taken(void **state)
 	struct fixture *f = *state;
 	struct pm *other;
 
-	assert_int_equal(pm_create(&f->vm, &other), -EEXIST);
-	assert_int_equal(f->vm.pio.nr, 3);
+	assert_int_equal(pm_create(&f->fv.vm, &other), -EEXIST);
+	assert_int_equal(f->fv.vm.pio.nr, 3);
 }
 
 int main(void)

@@ -6,23 +6,20 @@
  * and carries the memory sizes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "devices/legacy/rtc.h"
+#include "fake_vm.h"
 #include "util/util.h"
 #include "vmm/iobus.h"
-#include "vmm/vm.h"
 
 /* As in Linux's include/linux/mc146818rtc.h. */
 #define RTC_SECONDS 0
@@ -57,16 +54,8 @@
 #define BELOW_4G (3 * GiB)
 #define ABOVE_4G (5 * GiB)
 
-static unsigned irq_changes[32];
-
-static void capture_irq(struct vm *vm, unsigned gsi, bool level)
-{
-	assert_true(gsi < 32);
-	irq_changes[gsi]++;
-}
-
 struct fixture {
-	struct vm vm;
+	struct fake_vm fv;
 	struct rtc *rtc;
 };
 
@@ -74,19 +63,9 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f || fake_vm_init(&f->fv, 0))
 		return -1;
-	f->vm.kvm_fd = f->vm.vm_fd = -1;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	iobus_init(&f->vm.pio);
-	iobus_init(&f->vm.mmio);
-	f->vm.unclaimed_io = VM_IO_IGNORE;
-	f->vm.set_irq = capture_irq;
-	f->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->vm.stop_fd < 0)
-		return -1;
-	memset(irq_changes, 0, sizeof(irq_changes));
-	if (rtc_create(&f->vm, BELOW_4G, ABOVE_4G, &f->rtc))
+	if (rtc_create(&f->fv.vm, BELOW_4G, ABOVE_4G, &f->rtc))
 		return -1;
 	*state = f;
 	return 0;
@@ -97,30 +76,23 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	/* The clock never interrupts (documented). */
-	assert_int_equal(irq_changes[RTC_IRQ], 0);
+	assert_int_equal(f->fv.irq_changes[RTC_IRQ], 0);
 	rtc_destroy(f->rtc);
-	assert_int_equal(f->vm.pio.nr, 0);
-	close(f->vm.stop_fd);
-	iobus_destroy(&f->vm.pio);
-	iobus_destroy(&f->vm.mmio);
-	pthread_mutex_destroy(&f->vm.lock);
+	fake_vm_destroy(&f->fv);
 	free(f);
 	return 0;
 }
 
 static uint8_t cmos_read(struct fixture *f, uint8_t index)
 {
-	uint8_t v = 0x5a;
-
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_INDEX_PORT, &index, 1, true), 0);
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_DATA_PORT, &v, 1, false), 0);
-	return v;
+	fake_vm_out(&f->fv, RTC_INDEX_PORT, index, 1);
+	return (uint8_t)fake_vm_in(&f->fv, RTC_DATA_PORT, 1);
 }
 
 static void cmos_write(struct fixture *f, uint8_t index, uint8_t v)
 {
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_INDEX_PORT, &index, 1, true), 0);
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_DATA_PORT, &v, 1, true), 0);
+	fake_vm_out(&f->fv, RTC_INDEX_PORT, index, 1);
+	fake_vm_out(&f->fv, RTC_DATA_PORT, v, 1);
 }
 
 /* The host second, from the clock the device uses. */
@@ -441,12 +413,12 @@ static void test_nvram(void **state)
 	/* Bit 7 of the index masks NMIs; it does not select another byte. */
 	assert_int_equal(cmos_read(f, 0x80 | 0x40), 0x40 * 3 + 1);
 	/* The index register is write-only. */
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_INDEX_PORT, &v, 1, false), 0);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, RTC_INDEX_PORT, &v, 1, false), 0);
 	assert_int_equal(v, 0xff);
 	/* A word write sets the index and then writes the data port. */
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_INDEX_PORT, w, 2, true), 0);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, RTC_INDEX_PORT, w, 2, true), 0);
 	assert_int_equal(cmos_read(f, 0x41), 0xa7);
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, RTC_INDEX_PORT, w, 4, false), -ENOENT);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, RTC_INDEX_PORT, w, 4, false), -ENOENT);
 }
 
 static void test_memory_size(void **state)
@@ -464,14 +436,14 @@ static void test_memory_size(void **state)
 
 	/* 64 MiB and nothing above 4 GiB. */
 	rtc_destroy(f->rtc);
-	assert_int_equal(rtc_create(&f->vm, 64 * MiB, 0, &f->rtc), 0);
+	assert_int_equal(rtc_create(&f->fv.vm, 64 * MiB, 0, &f->rtc), 0);
 	assert_int_equal(cmos_read(f, 0x17) | cmos_read(f, 0x18) << 8, 63 * 1024);
 	assert_int_equal(cmos_read(f, 0x30) | cmos_read(f, 0x31) << 8, 63 * 1024);
 	assert_int_equal(cmos_read(f, 0x34) | cmos_read(f, 0x35) << 8, 48 * 16);
 	assert_int_equal(cmos_read(f, 0x5b) | cmos_read(f, 0x5c) | cmos_read(f, 0x5d), 0);
 
 	/* The ports are taken once. */
-	assert_int_equal(rtc_create(&f->vm, 0, 0, &other), -EEXIST);
+	assert_int_equal(rtc_create(&f->fv.vm, 0, 0, &other), -EEXIST);
 }
 
 int main(void)

@@ -14,15 +14,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "devices/legacy/serial.h"
+#include "fake_vm.h"
 #include "util/util.h"
 #include "vmm/iobus.h"
-#include "vmm/vm.h"
 
 #define BASE SERIAL_COM1_BASE
 #define IRQ SERIAL_COM1_IRQ
@@ -85,21 +84,8 @@ enum port_type {
 	PORT_16750, PORT_NS16550A, PORT_XSCALE, PORT_U6_16550A,
 };
 
-/* The fake irqchip: the level of each line, and how often it changed. */
-static bool irq_level[32];
-static unsigned irq_changes[32];
-
-static void capture_irq(struct vm *vm, unsigned gsi, bool level)
-{
-	assert_true(gsi < 32);
-	/* The device reports changes only: the same level twice is a bug. */
-	assert_int_not_equal(irq_level[gsi], level);
-	irq_level[gsi] = level;
-	irq_changes[gsi]++;
-}
-
 struct fixture {
-	struct vm vm;
+	struct fake_vm fv;
 	struct serial *s;
 	int out[2]; /* the UART writes to out[1]; tests read out[0] */
 };
@@ -108,20 +94,9 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	if (!f)
+	if (!f || fake_vm_init(&f->fv, 0) || pipe2(f->out, O_CLOEXEC | O_NONBLOCK))
 		return -1;
-	f->vm.kvm_fd = f->vm.vm_fd = -1;
-	pthread_mutex_init(&f->vm.lock, NULL);
-	iobus_init(&f->vm.pio);
-	iobus_init(&f->vm.mmio);
-	f->vm.unclaimed_io = VM_IO_IGNORE;
-	f->vm.set_irq = capture_irq;
-	f->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->vm.stop_fd < 0 || pipe2(f->out, O_CLOEXEC | O_NONBLOCK))
-		return -1;
-	memset(irq_level, 0, sizeof(irq_level));
-	memset(irq_changes, 0, sizeof(irq_changes));
-	if (serial_create(&f->vm, BASE, IRQ, f->out[1], &f->s))
+	if (serial_create(&f->fv.vm, BASE, IRQ, f->out[1], &f->s))
 		return -1;
 	*state = f;
 	return 0;
@@ -132,29 +107,22 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	serial_destroy(f->s);
-	assert_int_equal(f->vm.pio.nr, 0);
 	close(f->out[0]);
 	if (f->out[1] >= 0)
 		close(f->out[1]);
-	close(f->vm.stop_fd);
-	iobus_destroy(&f->vm.pio);
-	iobus_destroy(&f->vm.mmio);
-	pthread_mutex_destroy(&f->vm.lock);
+	fake_vm_destroy(&f->fv);
 	free(f);
 	return 0;
 }
 
 static void wr(struct fixture *f, unsigned reg, uint8_t v)
 {
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, BASE + reg, &v, 1, true), 0);
+	fake_vm_out(&f->fv, (uint16_t)(BASE + reg), v, 1);
 }
 
 static uint8_t rd(struct fixture *f, unsigned reg)
 {
-	uint8_t v = 0x5a;
-
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, BASE + reg, &v, 1, false), 0);
-	return v;
+	return (uint8_t)fake_vm_in(&f->fv, (uint16_t)(BASE + reg), 1);
 }
 
 /* What has reached the host so far. */
@@ -448,10 +416,10 @@ static void test_reset_state(void **state)
 	/* A terminal is connected: CTS, DSR and carrier, nothing changed. */
 	assert_int_equal(rd(f, UART_MSR), UART_MSR_CTS | UART_MSR_DSR | UART_MSR_DCD);
 	assert_int_equal(rd(f, UART_SCR), 0);
-	assert_int_equal(irq_changes[IRQ], 0);
+	assert_int_equal(f->fv.irq_changes[IRQ], 0);
 
 	/* Registering the same ports again fails. */
-	assert_int_equal(serial_create(&f->vm, BASE + 4, IRQ, -1, &other), -EEXIST);
+	assert_int_equal(serial_create(&f->fv.vm, BASE + 4, IRQ, -1, &other), -EEXIST);
 }
 
 static void test_linux_detects_16550a(void **state)
@@ -468,14 +436,14 @@ static void test_linux_detects_16550a(void **state)
 	assert_int_equal(rd(f, UART_IER), 0);
 	assert_int_equal(rd(f, UART_LSR), UART_LSR_THRE | UART_LSR_TEMT);
 	expect_output(f, "");
-	assert_int_equal(irq_changes[IRQ], 0); /* no OUT2 yet: the line stays quiet */
+	assert_int_equal(f->fv.irq_changes[IRQ], 0); /* no OUT2 yet: the line stays quiet */
 
 	linux_startup(f, &bug_thre, &bug_txen);
 	assert_false(bug_thre);
 	assert_false(bug_txen);
 	/* The TXEN test raised the line once OUT2 was on, and IIR dropped it. */
-	assert_int_equal(irq_changes[IRQ], 2);
-	assert_false(irq_level[IRQ]);
+	assert_int_equal(f->fv.irq_changes[IRQ], 2);
+	assert_false(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_IIR), 0xc0 | UART_IIR_NO_INT);
 	assert_int_equal(rd(f, UART_LCR), UART_LCR_WLEN8);
 	expect_output(f, "");
@@ -516,11 +484,11 @@ static void test_registers(void **state)
 
 	/* Wider accesses reach consecutive registers: MCR then LSR. */
 	wr(f, UART_MCR, UART_MCR_DTR);
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, BASE + UART_MCR, two, 2, false), 0);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, BASE + UART_MCR, two, 2, false), 0);
 	assert_int_equal(two[0], UART_MCR_DTR);
 	assert_int_equal(two[1], UART_LSR_THRE | UART_LSR_TEMT);
 	/* And nothing reaches past the eighth register. */
-	assert_int_equal(iobus_access(&f->vm.pio, NULL, BASE + 6, two, 4, false), -ENOENT);
+	assert_int_equal(iobus_access(&f->fv.vm.pio, NULL, BASE + 6, two, 4, false), -ENOENT);
 }
 
 static void test_polled_output(void **state)
@@ -574,27 +542,27 @@ static void test_interrupt_output(void **state)
 
 	assert_int_equal(linux_autoconfig(f), PORT_16550A);
 	linux_startup(f, &bug_thre, &bug_txen);
-	irq_changes[IRQ] = 0;
+	f->fv.irq_changes[IRQ] = 0;
 
 	/* start_tx(): enabling THRI with THR empty interrupts at once. */
 	wr(f, UART_IER, rd(f, UART_IER) | UART_IER_THRI);
-	assert_true(irq_level[IRQ]);
+	assert_true(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_IIR) & 0x0f, UART_IIR_THRI);
 	/* That read acknowledged it. */
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_IIR), 0xc1);
 	/* THR is empty again after each write, which interrupts again. */
 	wr(f, UART_TX, (uint8_t)*tx++);
-	assert_true(irq_level[IRQ]);
+	assert_true(f->fv.irq_level[IRQ]);
 	linux_irq(f, &tx, rx, &rx_len);
 	assert_int_equal(*tx, 0);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	assert_int_equal(rx_len, 0);
 	n = output(f, buf, sizeof(buf));
 	assert_int_equal(n, strlen(text));
 	assert_memory_equal(buf, text, n);
 	/* A bounded number of edges: about one per 16 bytes, not per byte. */
-	assert_true(irq_changes[IRQ] <= 2 * (strlen(text) / 16 + 3));
+	assert_true(f->fv.irq_changes[IRQ] <= 2 * (strlen(text) / 16 + 3));
 }
 
 static void test_input(void **state)
@@ -607,15 +575,15 @@ static void test_input(void **state)
 
 	assert_int_equal(linux_autoconfig(f), PORT_16550A);
 	linux_startup(f, &bug_thre, &bug_txen);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 
 	/* Fewer bytes than the trigger level (8): a receive timeout. */
 	assert_int_equal(serial_input(f->s, "ls\n", 3), 3);
-	assert_true(irq_level[IRQ]);
+	assert_true(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_IIR), 0xc0 | UART_IIR_RX_TIMEOUT);
 	assert_true(rd(f, UART_LSR) & UART_LSR_DR);
 	linux_irq(f, &tx, rx, &rx_len);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	assert_int_equal(rx_len, 3);
 	assert_memory_equal(rx, "ls\n", 3);
 	assert_false(rd(f, UART_LSR) & UART_LSR_DR);
@@ -626,7 +594,7 @@ static void test_input(void **state)
 	rx_len = 0;
 	linux_irq(f, &tx, rx, &rx_len);
 	assert_int_equal(rx_len, 8);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 
 	/* A full buffer takes no more; what was taken reads back in order. */
 	char in[SERIAL_RX_SIZE + 44];
@@ -642,20 +610,20 @@ static void test_input(void **state)
 	assert_int_equal(serial_input(f->s, in, 1), 1);
 
 	/* Clearing the receive FIFO drops what waits; the line drops with it. */
-	assert_true(irq_level[IRQ]);
+	assert_true(f->fv.irq_level[IRQ]);
 	wr(f, UART_FCR, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10 | UART_FCR_CLEAR_RCVR);
 	assert_false(rd(f, UART_LSR) & UART_LSR_DR);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 
 	/* Without OUT2 the interrupt stays inside the chip. */
 	wr(f, UART_MCR, UART_MCR_DTR | UART_MCR_RTS);
 	assert_int_equal(serial_input(f->s, "q", 1), 1);
 	assert_int_equal(rd(f, UART_IIR), 0xc0 | UART_IIR_RX_TIMEOUT);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	wr(f, UART_MCR, UART_MCR_DTR | UART_MCR_RTS | UART_MCR_OUT2);
-	assert_true(irq_level[IRQ]);
+	assert_true(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_RX), 'q');
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	expect_output(f, "");
 }
 
@@ -681,13 +649,13 @@ static void test_loopback(void **state)
 		wr(f, UART_TX, (uint8_t)('a' + i));
 	/* The 16-byte FIFO overran: a line status interrupt, inside the chip. */
 	assert_int_equal(rd(f, UART_IIR), 0xc0 | UART_IIR_RLSI);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_LSR), UART_LSR_DR | UART_LSR_OE | BOTH_EMPTY);
 	assert_int_equal(rd(f, UART_LSR), UART_LSR_DR | BOTH_EMPTY);
 	for (unsigned i = 0; i < 16; i++)
 		assert_int_equal(rd(f, UART_RX), 'a' + i);
 	assert_false(rd(f, UART_LSR) & UART_LSR_DR);
-	assert_int_equal(irq_changes[IRQ], 0);
+	assert_int_equal(f->fv.irq_changes[IRQ], 0);
 
 	/* Back to normal: the terminal's lines return, and output leaves. */
 	wr(f, UART_MCR, 0);
@@ -708,13 +676,13 @@ static void test_modem_status_interrupt(void **state)
 	/* Entering loopback drops CTS and DSR: deltas, an interrupt (gated). */
 	wr(f, UART_MCR, UART_MCR_OUT2 | UART_MCR_LOOP);
 	assert_int_equal(rd(f, UART_IIR), 0x00);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 	wr(f, UART_MCR, UART_MCR_OUT2);
-	assert_true(irq_level[IRQ]);
+	assert_true(f->fv.irq_level[IRQ]);
 	assert_int_equal(rd(f, UART_IIR), 0x00);
 	rd(f, UART_MSR);
 	assert_int_equal(rd(f, UART_IIR), UART_IIR_NO_INT);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 }
 
 static void test_broken_output(void **state)
@@ -818,7 +786,7 @@ static void test_input_thread(void **state)
 	}
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_false(rd(f, UART_LSR) & UART_LSR_DR);
-	assert_false(irq_level[IRQ]);
+	assert_false(f->fv.irq_level[IRQ]);
 }
 
 int main(void)

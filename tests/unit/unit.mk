@@ -5,8 +5,10 @@
 
 UNIT_NAMES += gmem iobus elf hypercall util
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
+# Shared by the tests, not a test: the hand-made VM (fake_vm.h).
+UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
 
-$(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(VMM_LIB)
+$(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT) $(VMM_LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lcmocka $(HOST_LIBS)
 
