@@ -62,7 +62,7 @@ $(B)/%.o: %.S
 run:
 	$(Q)scripts/deps.sh build
 	$(Q)$(MAKE) --no-print-directory all
-	$(B)/shale run
+	$(Q)scripts/run-demo.sh $(B)
 
 check:
 	$(Q)scripts/deps.sh check
