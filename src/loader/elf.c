@@ -93,6 +93,17 @@ static int add_segment(struct elf_image *img, const Elf64_Phdr *in, size_t size,
 	return 0;
 }
 
+bool elf_contains_exec(const struct elf_image *img, uint64_t addr)
+{
+	for (unsigned i = 0; i < img->nr_segs; i++) {
+		const struct elf_segment *s = &img->seg[i];
+
+		if ((s->prot & ELF_PROT_X) && addr >= s->vaddr && addr - s->vaddr < s->memsz)
+			return true;
+	}
+	return false;
+}
+
 int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
 	      struct elf_image *img, const char **why)
 {
@@ -139,13 +150,7 @@ int elf_parse_flags(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t
 	if (!img->nr_segs)
 		return reject(why, "no loadable segments");
 
-	for (unsigned i = 0; i < img->nr_segs; i++) {
-		const struct elf_segment *s = &img->seg[i];
-
-		if ((s->prot & ELF_PROT_X) && eh.e_entry >= s->vaddr &&
-		    eh.e_entry - s->vaddr < s->memsz)
-			entry_ok = true;
-	}
+	entry_ok = elf_contains_exec(img, eh.e_entry);
 	if (!entry_ok && !(flags & ELF_PHYSICAL))
 		return reject(why, "entry point is not in an executable segment");
 	img->entry = eh.e_entry;

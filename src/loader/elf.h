@@ -7,6 +7,7 @@
 #ifndef SHALE_LOADER_ELF_H
 #define SHALE_LOADER_ELF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ int elf_parse(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_a
 #define ELF_ALLOW_WX 0x2u
 int elf_parse_flags(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t max_addr,
 		    unsigned flags, struct elf_image *img, const char **why);
+
+/* Whether addr lies in an executable segment of the parsed image. */
+bool elf_contains_exec(const struct elf_image *img, uint64_t addr);
 
 /* Finds the ELF note (name, type) in the PT_NOTE segments. 0 or -ENOENT. */
 int elf_find_note(const uint8_t *buf, size_t size, const char *name, uint32_t type,

@@ -174,7 +174,8 @@ static void handle_io(struct vcpu *vcpu)
 		int err = iobus_access(&vcpu->vm->pio, vcpu, run->io.port, data, size,
 				       is_write);
 
-		if (err == -ENOENT && vcpu->vm->unclaimed_io == VM_IO_IGNORE) {
+		/* On a PC, unclaimed ports and widths a chip ignores float high. */
+		if ((err == -ENOENT || err == -EINVAL) && vcpu->vm->unclaimed_io == VM_IO_IGNORE) {
 			if (!is_write)
 				memset(data, 0xff, size);
 			continue;
@@ -193,7 +194,7 @@ static void handle_mmio(struct vcpu *vcpu)
 
 	err = iobus_access(&vcpu->vm->mmio, vcpu, run->mmio.phys_addr, run->mmio.data,
 			   run->mmio.len, run->mmio.is_write);
-	if (err == -ENOENT && vcpu->vm->unclaimed_io == VM_IO_IGNORE) {
+	if ((err == -ENOENT || err == -EINVAL) && vcpu->vm->unclaimed_io == VM_IO_IGNORE) {
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		return;

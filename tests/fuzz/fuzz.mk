@@ -1,21 +1,26 @@
-# Fuzz harnesses for what a guest or a user can feed the VMM: ELF images
-# and hypercalls. Each harness defines LLVMFuzzerTestOneInput() and is
+# Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
+# hypercalls, Linux kernels (bzImage and PVH) and port I/O to the legacy
+# PC devices. Each harness defines LLVMFuzzerTestOneInput() and is
 # built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
 #                       seed, as a regression test (also under SAN=1)
 #   make fuzz           real libFuzzer binaries, clang, into build-fuzz/
 #   make fuzz-run       run those for FUZZ_TIME seconds each
-#   make fuzz-seeds     regenerate tests/fuzz/corpus/
+#   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
+#                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall
+FUZZ_NAMES := elf hypercall linux pcdev
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
+
+# The legacy devices read the harness's clock instead of the host's.
+FUZZ_LDFLAGS_pcdev := -Wl,--wrap=clock_wall_ns -Wl,--wrap=clock_monotonic_ns
 
 $(FUZZ_STANDALONE): $(B)/tests/fuzz/%-standalone: $(B)/tests/fuzz/%.o \
 		$(B)/tests/fuzz/standalone.o $(VMM_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(Q)$(CC) $(HOST_LDFLAGS) $(FUZZ_LDFLAGS_$(*:fuzz_%=%)) -o $@ $^ $(HOST_LIBS)
 
 fuzz-regress: $(FUZZ_STANDALONE)
 	$(Q)for n in $(FUZZ_NAMES); do \
@@ -36,13 +41,16 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-unused-command-line-argument -Wno-
 FUZZ_HDRS := tests/fuzz/fuzz.h $(wildcard include/shale/abi/*.h src/*/*.h src/arch/*/*.h)
 FUZZ_SRCS_elf := tests/fuzz/fuzz_elf.c src/loader/elf.c src/vmm/gmem.c src/util/util.c
 FUZZ_SRCS_hypercall := tests/fuzz/fuzz_hypercall.c $(VMM_SRCS)
+FUZZ_SRCS_linux := tests/fuzz/fuzz_linux.c src/arch/x86/linux.c src/loader/elf.c \
+	src/vmm/gmem.c src/util/util.c
+FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS)
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
 define FUZZ_BIN_RULE
 $(FUZZ_B)/fuzz_$(1): $(FUZZ_SRCS_$(1)) $(FUZZ_HDRS)
 	$$(call msg,CLANG,$$@)
 	@mkdir -p $$(dir $$@)
-	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ $(FUZZ_SRCS_$(1))
+	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_LDFLAGS_$(1)) -o $$@ $(FUZZ_SRCS_$(1))
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_BIN_RULE,$(n))))
 
@@ -63,7 +71,7 @@ $(B)/tests/fuzz/make-seeds: tests/fuzz/make-seeds.c
 	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
 
 fuzz-seeds: $(B)/tests/fuzz/make-seeds
-	@mkdir -p tests/fuzz/corpus/elf tests/fuzz/corpus/hypercall
-	$(Q)$< tests/fuzz/corpus
+	@mkdir -p $(patsubst %,tests/fuzz/corpus/%,$(FUZZ_NAMES))
+	$(Q)$< tests/fuzz/corpus $(FUZZ_SEED_KERNEL)
 
 .PHONY: fuzz-regress fuzz-run fuzz-seeds

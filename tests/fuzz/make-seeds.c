@@ -1,12 +1,20 @@
 /*
  * Writes the seed corpus of the fuzz harnesses: small ELF images, good
- * and subtly bad, and one hypercall input per call with its argument
- * struct laid out as a guest would. `make fuzz-seeds` runs it into
- * tests/fuzz/corpus/; the files it wrote are checked in.
+ * and subtly bad; one hypercall input per call with its argument struct
+ * laid out as a guest would; Linux kernels reduced to their boot headers
+ * (bzImage setup headers, an ELF vmlinux with a PVH note); and port I/O
+ * sequences like those of Linux's drivers for the legacy PC devices.
+ * `make fuzz-seeds` runs it into tests/fuzz/corpus/; the files it wrote
+ * are checked in.
  *
- *   make-seeds DIR     writes DIR/elf/... and DIR/hypercall/...
+ *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
+ *                              DIR/linux/... and DIR/pcdev/...; with a
+ *                              real bzImage, also DIR/linux/bzimage-head:
+ *                              its first BZ_HEAD_SIZE bytes, with syssize
+ *                              cut down to what is left of the kernel
  */
 #include <elf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,14 +226,733 @@ static void hc_seeds(void)
 	hc_seed("unknown", 20, 0, ARG, &st, sizeof(st), NULL, 0);
 }
 
+/*
+ * Linux seeds: the harness's header (guest RAM, initrd, command line
+ * length), then the kernel file.
+ */
+
+#define MEM_MIB(n) ((uint8_t)(((n) - 16) / 2)) /* 16 to 510 MiB */
+#define MEM_3G 249
+#define MEM_4G 251
+#define MEM_1T 255
+#define INITRD 0x1
+#define INITRD_HUGE 0x2
+#define KERNEL_MAX (64 * 1024)
+#define BZ_HEAD_SIZE (24 * 1024)
+
+struct kernel_seed {
+	uint8_t mem;
+	uint8_t initrd_flags;
+	uint32_t initrd_size;
+	uint16_t cmdline_len;
+	uint8_t buf[KERNEL_MAX];
+	size_t size;
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void kernel_seed(const char *name, const struct kernel_seed *k)
+{
+	static uint8_t out[7 + KERNEL_MAX];
+
+	out[0] = k->mem;
+	out[1] = k->initrd_flags;
+	out[2] = (uint8_t)k->initrd_size;
+	out[3] = (uint8_t)(k->initrd_size >> 8);
+	out[4] = (uint8_t)(k->initrd_size >> 16);
+	put16(out + 5, k->cmdline_len);
+	memcpy(out + 7, k->buf, k->size);
+	write_file("linux", name, out, 7 + k->size);
+}
+
+/* A bzImage's setup header (Documentation/arch/x86/boot.rst, protocol 2.15). */
+struct bz {
+	uint8_t setup_sects;
+	uint16_t version;
+	uint8_t loadflags;
+	uint16_t xloadflags;
+	uint32_t pm_size; /* a multiple of 16: syssize */
+	uint32_t init_size;
+	uint32_t cmdline_size;
+	uint32_t initrd_addr_max;
+	uint8_t jump; /* the header ends at 0x202 + jump */
+};
+
+static const struct bz bz_default = {
+	.setup_sects = 4,
+	.version = 0x020f,
+	.loadflags = 0x01,     /* LOADED_HIGH */
+	.xloadflags = 0x7f,    /* KERNEL_64, CAN_BE_LOADED_ABOVE_4G, EFI... */
+	.pm_size = 0x800,
+	.init_size = 0x10000,
+	.cmdline_size = 0x7ff,
+	.initrd_addr_max = 0x7fffffff,
+	.jump = 0x6a,
+};
+
+static void bz_build(struct kernel_seed *k, const struct bz *b)
+{
+	uint8_t *p = k->buf;
+	size_t pm = ((size_t)(b->setup_sects ? b->setup_sects : 4) + 1) * 512;
+
+	memset(p, 0, sizeof(k->buf));
+	p[0x1f1] = b->setup_sects;
+	put32(p + 0x1f4, b->pm_size / 16);
+	put16(p + 0x1fe, 0xaa55);
+	p[0x200] = 0xeb; /* jmp short, over the header */
+	p[0x201] = b->jump;
+	memcpy(p + 0x202, "HdrS", 4);
+	put16(p + 0x206, b->version);
+	p[0x211] = b->loadflags;
+	put32(p + 0x22c, b->initrd_addr_max);
+	put32(p + 0x230, 0x200000); /* kernel_alignment */
+	p[0x234] = 1;               /* relocatable_kernel */
+	p[0x235] = 21;              /* min_alignment: 2 MiB */
+	put16(p + 0x236, b->xloadflags);
+	put32(p + 0x238, b->cmdline_size);
+	put32(p + 0x258, 0x1000000); /* pref_address */
+	put32(p + 0x260, b->init_size);
+	for (size_t i = 0; i < b->pm_size; i++)
+		p[pm + i] = (uint8_t)(0x90 ^ i);
+	p[pm + 0x200] = 0xf4; /* startup_64: hlt */
+	k->size = pm + b->pm_size;
+	if (k->size > sizeof(k->buf))
+		abort();
+}
+
+static void bz_seed(const char *name, uint8_t mem, uint8_t initrd_flags, uint32_t initrd_size,
+		    uint16_t cmdline_len, const struct bz *b)
+{
+	static struct kernel_seed k;
+
+	k.mem = mem;
+	k.initrd_flags = initrd_flags;
+	k.initrd_size = initrd_size;
+	k.cmdline_len = cmdline_len;
+	bz_build(&k, b);
+	kernel_seed(name, &k);
+}
+
+/* An ELF vmlinux: its segments at physical addresses, and a PVH entry note. */
+struct note {
+	const char *name;
+	uint32_t type;
+	const void *desc;
+	uint32_t desc_len;
+};
+
+static size_t add_note(uint8_t *p, const struct note *n)
+{
+	Elf64_Nhdr nh = {
+		.n_namesz = (uint32_t)strlen(n->name) + 1,
+		.n_descsz = n->desc_len,
+		.n_type = n->type,
+	};
+	size_t off = sizeof(nh);
+
+	memcpy(p, &nh, sizeof(nh));
+	memcpy(p + off, n->name, nh.n_namesz);
+	off += (nh.n_namesz + 3) & ~3u;
+	memcpy(p + off, n->desc, n->desc_len);
+	return off + ((n->desc_len + 3) & ~3u);
+}
+
+static void pvh_seed(const char *name, uint8_t mem, uint8_t initrd_flags, uint32_t initrd_size,
+		     const struct note *notes, unsigned nr_notes, bool tls)
+{
+	static struct kernel_seed k;
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)k.buf;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(k.buf + sizeof(*eh));
+	unsigned nph = tls ? 4 : 3;
+	size_t off = sizeof(*eh) + nph * sizeof(*ph), note_off;
+	const uint64_t virt = 0xffffffff81000000ull, phys = 0x1000000;
+
+	memset(&k, 0, sizeof(k));
+	k.mem = mem;
+	k.initrd_flags = initrd_flags;
+	k.initrd_size = initrd_size;
+	k.cmdline_len = 40;
+
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_EXEC;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_entry = virt;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = (uint16_t)nph;
+
+	/* Text, then data and bss, as vmlinux.lds lays them out. */
+	off = (off + 0xfff) & ~(size_t)0xfff;
+	ph[0] = (Elf64_Phdr){ PT_LOAD, PF_R | PF_X, off, virt, phys, 0x200, 0x200, 0x200000 };
+	for (unsigned i = 0; i < 0x200; i++)
+		k.buf[off + i] = (uint8_t)(0xcc ^ i);
+	off += 0x200;
+	ph[1] = (Elf64_Phdr){ PT_LOAD, PF_R | PF_W | PF_X, off, virt + 0x2000, phys + 0x2000,
+			      0x100, 0x3000, 0x200000 };
+	off += 0x100;
+	note_off = off;
+	for (unsigned i = 0; i < nr_notes; i++)
+		off += add_note(k.buf + off, &notes[i]);
+	ph[2] = (Elf64_Phdr){ PT_NOTE, PF_R, note_off, 0, 0, off - note_off, off - note_off, 4 };
+	if (tls)
+		ph[3] = (Elf64_Phdr){ PT_TLS, PF_R, 0, 0, 0, 0, 0x40, 8 };
+	k.size = off;
+	kernel_seed(name, &k);
+}
+
+static void linux_seeds(void)
+{
+	static const uint32_t entry = 0x1000000, high_entry = 0x1002040;
+	static const uint8_t entry_short[2] = { 0, 1 };
+	static const uint8_t build_id[20] = { 0xde, 0xad, 0xbe, 0xef };
+	static const char xen_loader[] = "generic";
+	const struct note pvh[] = {
+		{ "Xen", 18, &entry, 4 },
+	};
+	const struct note many[] = {
+		{ "GNU", 3, build_id, sizeof(build_id) },
+		{ "Linux", 6, "6.1", 4 },
+		{ "Xen", 8, xen_loader, sizeof(xen_loader) },
+		{ "Xen", 18, &high_entry, 4 },
+	};
+	const struct note none[] = {
+		{ "Xen", 1, &entry, 4 },
+		{ "Xe", 18, &entry, 4 },
+	};
+	const struct note short_desc[] = {
+		{ "Xen", 18, entry_short, 2 },
+	};
+	struct bz b;
+
+	bz_seed("bz-basic", MEM_MIB(64), 0, 0, 30, &bz_default);
+	bz_seed("bz-initrd", MEM_MIB(64), INITRD, 8192, 30, &bz_default);
+	b = bz_default;
+	b.xloadflags = 0x01;
+	b.initrd_addr_max = 0x01ffffff;
+	bz_seed("bz-initrd-max", MEM_MIB(128), INITRD, 5000, 12, &b);
+	bz_seed("bz-initrd-huge", MEM_MIB(16), INITRD | INITRD_HUGE, 0, 12, &bz_default);
+	bz_seed("bz-initrd-empty", MEM_MIB(16), INITRD, 0, 0, &bz_default);
+	b = bz_default;
+	b.init_size = 0x3378000; /* a Debian kernel's */
+	bz_seed("bz-init-size", MEM_MIB(56), INITRD, 0xf000, 100, &b);
+	bz_seed("bz-init-size-small-ram", MEM_MIB(16), 0, 0, 100, &b);
+	b = bz_default;
+	b.setup_sects = 0;
+	bz_seed("bz-setup-sects-0", MEM_MIB(16), 0, 0, 1, &b);
+	b = bz_default;
+	b.setup_sects = 30;
+	bz_seed("bz-setup-sects-30", MEM_MIB(32), INITRD, 4096, 200, &b);
+	b = bz_default;
+	b.version = 0x020b;
+	bz_seed("bz-protocol-2.11", MEM_MIB(64), 0, 0, 10, &b);
+	b = bz_default;
+	b.xloadflags = 0;
+	bz_seed("bz-32-bit-only", MEM_MIB(64), 0, 0, 10, &b);
+	b = bz_default;
+	b.loadflags = 0;
+	bz_seed("bz-zimage", MEM_MIB(64), 0, 0, 10, &b);
+	b = bz_default;
+	b.jump = 0xff;
+	bz_seed("bz-header-too-long", MEM_MIB(64), 0, 0, 10, &b);
+	b = bz_default;
+	b.jump = 0xcc; /* the header ends right at the e820 table */
+	bz_seed("bz-header-longest", MEM_MIB(64), 0, 0, 10, &b);
+	bz_seed("bz-cmdline-max", MEM_MIB(64), 0, 0, 0x7ff, &bz_default);
+	bz_seed("bz-cmdline-too-long", MEM_MIB(64), 0, 0, 0x800, &bz_default);
+	b = bz_default;
+	b.cmdline_size = 0xffffffff;
+	bz_seed("bz-cmdline-4k", MEM_MIB(64), 0, 0, 4095, &b);
+	bz_seed("bz-3g", MEM_3G, INITRD, 0x10000, 30, &bz_default);
+	bz_seed("bz-4g", MEM_4G, INITRD, 0x10000, 30, &bz_default);
+	bz_seed("bz-1t", MEM_1T, INITRD, 0x1000, 30, &bz_default);
+
+	pvh_seed("pvh-basic", MEM_MIB(64), 0, 0, pvh, 1, false);
+	pvh_seed("pvh-initrd", MEM_MIB(64), INITRD, 12345, pvh, 1, true);
+	pvh_seed("pvh-notes", MEM_4G, INITRD, 4096, many, 4, false);
+	pvh_seed("pvh-no-entry", MEM_MIB(64), 0, 0, none, 2, false);
+	pvh_seed("pvh-short-entry", MEM_MIB(64), 0, 0, short_desc, 1, false);
+	pvh_seed("pvh-small-ram", MEM_MIB(16), 0, 0, pvh, 1, false);
+}
+
+/* The first BZ_HEAD_SIZE bytes of a real bzImage, still loadable. */
+static void bzimage_head_seed(const char *path)
+{
+	static struct kernel_seed k;
+	FILE *f = fopen(path, "rb");
+	size_t pm;
+
+	if (!f || (k.size = fread(k.buf, 1, BZ_HEAD_SIZE, f)) != BZ_HEAD_SIZE) {
+		perror(path);
+		exit(1);
+	}
+	fclose(f);
+	pm = ((size_t)(k.buf[0x1f1] ? k.buf[0x1f1] : 4) + 1) * 512;
+	if (pm >= k.size) {
+		fprintf(stderr, "%s: setup code longer than %d bytes\n", path, BZ_HEAD_SIZE);
+		exit(1);
+	}
+	put32(k.buf + 0x1f4, (uint32_t)((k.size - pm) / 16));
+	k.mem = MEM_MIB(64);
+	k.initrd_flags = INITRD;
+	k.initrd_size = 0x2000;
+	k.cmdline_len = 60;
+	kernel_seed("bzimage-head", &k);
+}
+
+/*
+ * Legacy device seeds: a RAM size byte, then port accesses encoded as
+ * fuzz_pcdev.c reads them.
+ */
+
+static const uint16_t pc_ports[32] = {
+	0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff,
+	0x60, 0x64, 0x70, 0x71,
+	0xcf8, 0xcf9, 0xcfa, 0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff,
+	0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x606, 0x607,
+	0x608, 0x609, 0x60a, 0x60b,
+};
+
+static uint8_t io_buf[8192];
+static size_t io_len;
+
+static void io_byte(uint8_t b)
+{
+	if (io_len == sizeof(io_buf))
+		abort();
+	io_buf[io_len++] = b;
+}
+
+static void io_start(uint8_t mem)
+{
+	io_len = 0;
+	io_byte(mem);
+}
+
+static void io(uint16_t port, unsigned width, bool is_write, uint32_t value)
+{
+	unsigned log2 = width == 4 ? 2 : width == 2 ? 1 : 0;
+	uint8_t w = is_write ? 0x80 : 0;
+	unsigned i;
+
+	for (i = 0; i < 32 && pc_ports[i] != port; i++)
+		;
+	if (i < 32) {
+		io_byte((uint8_t)(w | log2 << 5 | i));
+	} else {
+		io_byte((uint8_t)(w | 3 << 5 | log2));
+		io_byte((uint8_t)port);
+		io_byte((uint8_t)(port >> 8));
+	}
+	for (i = 0; is_write && i < width; i++)
+		io_byte((uint8_t)(value >> (8 * i)));
+}
+
+static void outb(uint16_t port, uint8_t v)
+{
+	io(port, 1, true, v);
+}
+
+static void outw(uint16_t port, uint16_t v)
+{
+	io(port, 2, true, v);
+}
+
+static void outl(uint16_t port, uint32_t v)
+{
+	io(port, 4, true, v);
+}
+
+static void inb(uint16_t port)
+{
+	io(port, 1, false, 0);
+}
+
+static void inw(uint16_t port)
+{
+	io(port, 2, false, 0);
+}
+
+static void inl(uint16_t port)
+{
+	io(port, 4, false, 0);
+}
+
+
+static void type_text(const char *s)
+{
+	size_t len = strlen(s);
+
+	io_byte(3 << 5 | 24);
+	io_byte((uint8_t)len);
+	for (size_t i = 0; i < len; i++)
+		io_byte((uint8_t)s[i]);
+}
+
+static void power_button(void)
+{
+	io_byte(3 << 5 | 28);
+}
+
+static void pass_ms(uint8_t ms)
+{
+	io_byte(3 << 5 | 30);
+	io_byte(ms);
+}
+
+static void pass_s(uint8_t s)
+{
+	io_byte(3 << 5 | 31);
+	io_byte(s);
+}
+
+static void io_done(const char *name)
+{
+	write_file("pcdev", name, io_buf, io_len);
+}
+
+/* After drivers/tty/serial/8250/8250_port.c: autoconfig(), then a console. */
+static void serial_seed(void)
+{
+	static const char banner[] = "Linux version 6.1\r\n";
+
+	io_start(2);
+	/* The IER test: bits 4-7 must not stick. */
+	inb(0x3f9);
+	outb(0x3f9, 0);
+	inb(0x3f9);
+	outb(0x3f9, 0x0f);
+	inb(0x3f9);
+	outb(0x3f9, 0);
+	/* The loopback test: MSR follows MCR. */
+	inb(0x3fc);
+	outb(0x3fc, 0x1a);
+	inb(0x3fe);
+	outb(0x3fc, 0);
+	/* No EFR (LCR 0xbf), then the FIFO. */
+	inb(0x3fb);
+	outb(0x3fb, 0xbf);
+	outb(0x3fa, 0);
+	inb(0x3fa);
+	outb(0x3fb, 0);
+	outb(0x3fa, 0x01);
+	inb(0x3fa);
+	/* Divisor latches. */
+	outb(0x3fb, 0x80);
+	inb(0x3f8);
+	inb(0x3f9);
+	outb(0x3f8, 0x01);
+	outb(0x3f9, 0x00);
+	outb(0x3fb, 0x03);
+	/* The FIFO's size: fill it in loopback until it overruns. */
+	outb(0x3fc, 0x10);
+	outb(0x3fa, 0xc7);
+	for (unsigned i = 0; i < 20; i++)
+		outb(0x3f8, (uint8_t)i);
+	inb(0x3fd);
+	for (unsigned i = 0; i < 20; i++)
+		inb(0x3f8);
+	outb(0x3fc, 0x0b);
+	/* The THRE interrupt, and the console. */
+	outb(0x3f9, 0x02);
+	inb(0x3fa);
+	inb(0x3fa);
+	outb(0x3f9, 0);
+	for (const char *p = banner; *p; p++) {
+		inb(0x3fd);
+		outb(0x3f8, (uint8_t)*p);
+	}
+	outb(0x3f9, 0x0f);
+	/* Host input, read under interrupts. */
+	type_text("root\n");
+	inb(0x3fa);
+	inb(0x3fd);
+	for (unsigned i = 0; i < 6; i++)
+		inb(0x3f8);
+	inb(0x3fa);
+	inb(0x3fe);
+	inw(0x3f8);
+	inl(0x3fc);
+	outw(0x3fb, 0x0383);
+	outl(0x3f8, 0x0b000102);
+	io_done("serial-autoconfig");
+}
+
+/* After drivers/input/serio/i8042.c and atkbd.c, then a reboot. */
+static void i8042_seed(void)
+{
+	io_start(30);
+	inb(0x64);
+	outb(0x64, 0x20);
+	inb(0x64);
+	inb(0x60);
+	outb(0x64, 0xaa);
+	inb(0x64);
+	inb(0x60);
+	outb(0x64, 0x60);
+	outb(0x60, 0x47);
+	outb(0x64, 0xa8);
+	outb(0x64, 0x20);
+	inb(0x60);
+	outb(0x64, 0xa9);
+	inb(0x60);
+	outb(0x64, 0xd3);
+	outb(0x60, 0x5a);
+	inb(0x64);
+	inb(0x60);
+	outb(0x64, 0xd4);
+	outb(0x60, 0xf2);
+	inb(0x64);
+	inb(0x60);
+	outb(0x64, 0xab);
+	inb(0x60);
+	outb(0x60, 0xff);
+	inb(0x60);
+	inb(0x60);
+	outb(0x60, 0xf2);
+	inb(0x60);
+	inb(0x60);
+	inb(0x60);
+	outb(0x60, 0xf0);
+	outb(0x60, 0x00);
+	inb(0x60);
+	inb(0x60);
+	outb(0x60, 0xed);
+	outb(0x60, 0x07);
+	inb(0x60);
+	inb(0x60);
+	outb(0x64, 0xd1);
+	outb(0x60, 0xdf);
+	outb(0x64, 0xd0);
+	inb(0x60);
+	for (unsigned i = 0; i < 18; i++)
+		outb(0x64, 0x20);
+	inb(0x64);
+	outb(0x64, 0xfe); /* pulse the reset line */
+	inb(0x64);
+	outb(0x64, 0xaa);
+	inb(0x60);
+	io_done("i8042-selftest");
+}
+
+static void rtc_read(uint8_t reg)
+{
+	outb(0x70, reg);
+	inb(0x71);
+}
+
+/* After mc146818_get_time() and mc146818_set_time(), and CMOS memory sizes. */
+static void rtc_seed(void)
+{
+	static const uint8_t regs[] = { 0x0a, 0x00, 0x02, 0x04, 0x06, 0x07, 0x08, 0x09, 0x32,
+					0x0b, 0x0c, 0x0d, 0x15, 0x16, 0x17, 0x18, 0x30, 0x31,
+					0x34, 0x35, 0x5b, 0x5c, 0x5d };
+
+	io_start(250); /* 4 GiB + 2 MiB: memory above 4 GiB too */
+	for (unsigned i = 0; i < sizeof(regs); i++)
+		rtc_read(regs[i]);
+	/* Set 23:59:58 on 31 December 2099, then read it in binary and 12-hour mode. */
+	outw(0x70, 0x820b);
+	outw(0x70, 0x5800);
+	outw(0x70, 0x5902);
+	outw(0x70, 0x2304);
+	outw(0x70, 0x3107);
+	outw(0x70, 0x1208);
+	outw(0x70, 0x9909);
+	outw(0x70, 0x2032);
+	outw(0x70, 0x020b);
+	rtc_read(0x00);
+	pass_s(3); /* into the next century */
+	rtc_read(0x00);
+	rtc_read(0x09);
+	rtc_read(0x32);
+	outw(0x70, 0x040b);
+	rtc_read(0x04);
+	rtc_read(0x07);
+	/* An alarm and the periodic rate, polled through register C. */
+	outw(0x70, 0xc001);
+	outw(0x70, 0xc003);
+	outw(0x70, 0xc005);
+	outw(0x70, 0x2f0a);
+	outw(0x70, 0x720b);
+	rtc_read(0x0c);
+	pass_ms(200);
+	rtc_read(0x0c);
+	pass_s(1);
+	rtc_read(0x0c);
+	outb(0x70, 0x8f); /* NMI masked */
+	inw(0x70);
+	outb(0x71, 0x00);
+	/* The start of the calendar: January of year 0, minus a month. */
+	outw(0x70, 0x820b);
+	outw(0x70, 0x0032);
+	outw(0x70, 0x0009);
+	outw(0x70, 0x0108);
+	outw(0x70, 0x020b);
+	rtc_read(0x09);
+	outw(0x70, 0x820b);
+	outw(0x70, 0x0008);
+	outw(0x70, 0x020b);
+	rtc_read(0x08);
+	rtc_read(0x09);
+	rtc_read(0x32);
+	io_done("rtc-read");
+}
+
+/* After arch/x86/pci/direct.c: pci_check_type1() and pci_sanity_check(). */
+static void pci_seed(void)
+{
+	io_start(0);
+	outb(0xcfb, 0x01);
+	inl(0xcf8);
+	outl(0xcf8, 0x80000000);
+	inl(0xcf8);
+	outl(0xcf8, 0);
+	/* Every device on bus 0, class and vendor. */
+	for (unsigned dev = 0; dev < 32; dev += 3) {
+		outl(0xcf8, 0x80000000u | dev << 11 | 0x08);
+		inw(0xcfe);
+		outl(0xcf8, 0x80000000u | dev << 11);
+		inw(0xcfc);
+		inl(0xcfc);
+	}
+	outl(0xcf8, 0x80000100); /* function 1 */
+	inl(0xcfc);
+	outl(0xcf8, 0x80010000); /* bus 1 */
+	inl(0xcfc);
+	/* The host bridge: command, BAR sizing, interrupt line. */
+	outl(0xcf8, 0x80000004);
+	outw(0xcfc, 0x0007);
+	outw(0xcfe, 0xffff);
+	inl(0xcfc);
+	outl(0xcf8, 0x80000010);
+	outl(0xcfc, 0xffffffff);
+	inl(0xcfc);
+	outl(0xcf8, 0x8000003c);
+	outb(0xcfc, 0x0b);
+	inb(0xcfd);
+	outl(0xcf8, 0x80000000);
+	outl(0xcfc, 0);
+	inl(0xcfc);
+	inw(0xcfa);
+	inb(0xcf8);
+	inw(0xcf9);
+	outl(0xcf8, 0x7fffffff);
+	inl(0xcfc);
+	/* The reset register in the same dword, as Linux's reboot=pci. */
+	inb(0xcf9);
+	outb(0xcf9, 0x02);
+	inb(0xcf9);
+	outb(0xcf9, 0x06);
+	inl(0xcf8);
+	inb(0xcf9);
+	outl(0xcf8, 0x80000000);
+	inl(0xcfc);
+	io_done("pci-probe");
+}
+
+/* ACPI: the power button's SCI, the PM timer, then S5 (acpi_enter_sleep_state). */
+static void acpi_seed(void)
+{
+	io_start(8);
+	inw(0x600);
+	inw(0x602);
+	outw(0x602, 0x0100);
+	inw(0x604);
+	inl(0x608);
+	pass_ms(1);
+	inl(0x608);
+	inw(0x60a);
+	pass_s(255);
+	inl(0x608);
+	power_button();
+	inw(0x600);
+	outw(0x600, 0x0100);
+	inw(0x600);
+	inl(0x608);
+	inb(0x609);
+	outw(0x600, 0xffff);
+	outw(0x602, 0xffff);
+	inw(0x602);
+	outl(0x600, 0);
+	outw(0x604, 5 << 10);
+	outw(0x604, 5 << 10 | 0x2000);
+	/* Stopped: everything still answers. */
+	inw(0x604);
+	inl(0x608);
+	outb(0x3f8, 'x');
+	power_button();
+	inw(0x600);
+	outb(0x605, 0x34);
+	outl(0x604, 0);
+	inw(0x606);
+	io_done("acpi-s5");
+}
+
+/* What nobody claims, and widths the devices do not take. */
+static void wild_seed(void)
+{
+	static const uint16_t probes[] = { 0x80, 0x2f8, 0x3e8, 0x2e8, 0x61, 0x40, 0x43, 0x4d0,
+					   0xcf4, 0xcf7, 0x3f7, 0x400, 0x5ff, 0x60c, 0x72,
+					   0x65, 0xffff };
+
+	io_start(255);
+	for (unsigned i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		inb(probes[i]);
+		outb(probes[i], 0x5a);
+		inl(probes[i]);
+	}
+	inl(0x3fe);  /* runs past the UART */
+	inw(0x3ff);
+	inw(0x6f);
+	inw(0x71);
+	inl(0x60b);
+	inl(0xcfe);
+	outl(0x604, 0x3400); /* PM1a control takes no dwords: the VM stops */
+	inl(0x60);
+	inb(0x64);
+	outw(0x60, 0xfe);
+	inl(0x70);
+	inb(0x3f8);
+	io_done("wild-ports");
+}
+
+static void pcdev_seeds(void)
+{
+	serial_seed();
+	i8042_seed();
+	rtc_seed();
+	pci_seed();
+	acpi_seed();
+	wild_seed();
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s DIR [BZIMAGE]\n", argv[0]);
 		return 2;
 	}
 	out_dir = argv[1];
 	elf_seeds();
 	hc_seeds();
+	linux_seeds();
+	if (argc == 3)
+		bzimage_head_seed(argv[2]);
+	pcdev_seeds();
 	return 0;
 }

@@ -226,6 +226,9 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 		put_le32(bp + HDR_RAMDISK_SIZE, (uint32_t)lb->initrd_size);
 		put_le32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_gpa >> 32));
 		put_le32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)lb->initrd_size >> 32));
+	} else {
+		put_le32(bp + HDR_RAMDISK_IMAGE, 0);
+		put_le32(bp + HDR_RAMDISK_SIZE, 0);
 	}
 
 	bp[BP_E820_ENTRIES] = (uint8_t)write_e820(lb->mem_size, bp + BP_E820_TABLE, 20);
@@ -262,6 +265,8 @@ static int load_pvh(const struct gmem *gm, struct linux_boot *lb, const char **w
 			  &desc_len) || desc_len < 4)
 		return reject(why, "ELF kernel has no PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY)");
 	entry = get32(desc);
+	if (!elf_contains_exec(&img, entry))
+		return reject(why, "ELF kernel's PVH entry point is not in an executable segment");
 	if (gm && elf_load(&img, lb->kernel, gm))
 		return *why = "kernel needs more memory than the guest has", -ENOSPC;
 	ret = write_cmdline(gm, lb, LINUX_CMDLINE_MAX, why);

@@ -106,8 +106,14 @@ static void normalise(struct rtc *r, int64_t seconds)
 	struct tm tm = r->tm;
 	time_t t = timegm(&tm) + (time_t)seconds;
 
-	if (gmtime_r(&t, &tm))
-		r->tm = tm;
+	if (!gmtime_r(&t, &tm))
+		return;
+	/* The chip counts years 0000-9999 (with the century byte): stay there. */
+	if (tm.tm_year < -1900)
+		tm.tm_year = -1900;
+	if (tm.tm_year > 9999 - 1900)
+		tm.tm_year = 9999 - 1900;
+	r->tm = tm;
 }
 
 /* Rolls the fields forward to the current host second, unless SET holds them. */
@@ -123,9 +129,11 @@ static void advance(struct rtc *r)
 
 static uint8_t encode(const struct rtc *r, int v)
 {
+	unsigned u = (unsigned)v; /* fields are never negative: see normalise() */
+
 	if (r->cmos[REG_B] & B_DM_BINARY)
-		return (uint8_t)v;
-	return (uint8_t)(((v / 10) % 10) << 4 | (v % 10));
+		return (uint8_t)u;
+	return (uint8_t)(((u / 10) % 10) << 4 | (u % 10));
 }
 
 static int decode(const struct rtc *r, uint8_t v)
