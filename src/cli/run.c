@@ -489,7 +489,7 @@ static int run_pv(const struct run_opts *o, uint64_t start_ns)
 		ret = map_image(o->guest, "a guest", MAX_IMAGE_SIZE, &img);
 	} else {
 		img.data = default_guest_start;
-		img.size = (size_t)(default_guest_end - default_guest_start);
+		img.size = (size_t)((uintptr_t)default_guest_end - (uintptr_t)default_guest_start);
 	}
 	if (!ret)
 		ret = pv_check_image(o->guest ? o->guest : "built-in guest", img.data, img.size,

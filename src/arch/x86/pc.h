@@ -18,7 +18,7 @@ struct vcpu;
 /* 32-bit PCI/MMIO hole: RAM above 3 GiB continues at 4 GiB. */
 #define PC_HOLE_START LINUX_LOW_RAM_MAX
 #define PC_HOLE_END LINUX_HIGH_RAM_GPA
-#define PC_MAX_CPUS 64
+#define PC_MAX_CPUS 64u
 
 struct pc_config {
 	const uint8_t *kernel;

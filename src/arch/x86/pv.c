@@ -124,7 +124,7 @@ int x86_pv_setup_memory(const struct gmem *gm, uint64_t mem_size,
 	uint64_t small_end = ALIGN_UP(img->hi, PT_SPAN_2M);
 	/* An unmapped page under the stack turns an overflow into a fault. */
 	uint64_t guard = mem_size - SHALE_STACK_SIZE - 4096;
-	uint64_t stubs_size = (uint64_t)(x86_pv_stubs_end - x86_pv_stubs_start);
+	uint64_t stubs_size = (uint64_t)((uintptr_t)x86_pv_stubs_end - (uintptr_t)x86_pv_stubs_start);
 	uint8_t *low = gmem_ptr(gm, 0, SHALE_IMAGE_BASE);
 	uint64_t *pml4, *pdpt;
 
