@@ -1,8 +1,9 @@
-# Benchmarks (docs/benchmarks.md): two host tools, two guests built with the
-# SDK's generic rules (sdk/sdk.mk), and `make bench`, which runs them with
-# bench/run.sh on this host's /dev/kvm or, without one, in the lab.
+# Benchmarks (docs/benchmarks.md): three host tools, two guests built with
+# the SDK's generic rules (sdk/sdk.mk), and `make bench`, which runs them
+# with bench/run.sh on this host's /dev/kvm or, without one, in the lab.
+# `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh).
 
-BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop
+BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime
 BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
 
 $(BENCH_TOOLS): $(B)/bench/%: bench/%.c
@@ -15,4 +16,7 @@ bench-build: all $(BENCH_TOOLS) $(BENCH_GUESTS)
 bench: bench-build
 	$(Q)bench/run.sh $(B)
 
-.PHONY: bench-build
+bench-boot: all $(B)/bench/boottime
+	$(Q)bench/boot.sh $(B)
+
+.PHONY: bench-build bench-boot

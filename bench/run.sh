@@ -10,11 +10,33 @@
 # BENCH_LAB_MEM (MiB, default 3072) sizes the lab's L1, whose tmpfs holds
 # the block benchmark's image; BENCH_* knobs (see bench/suite.sh) are
 # passed on. The output is also kept in BUILD_DIR/bench/results.log.
+#
+# The Linux boot benchmark ("boot" in BENCH_ONLY, or all when it is empty)
+# is bench/boot.sh: it runs after the suite, in a lab run of its own, and
+# keeps its output in BUILD_DIR/bench/boot-results.log.
 set -u
 B=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 log=$B/bench/results.log
+
+want() { [ -z "${BENCH_ONLY:-}" ] || case " $BENCH_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
+
+# finish STATUS: the boot benchmark when it is wanted, then exit with
+# STATUS, or with the boot benchmark's failure when STATUS is 0.
+finish() {
+	st=$1
+	if want boot; then
+		"$here/boot.sh" "$B" || [ "$st" != 0 ] || st=1
+	fi
+	exit "$st"
+}
+
+suite=0
+for b in lifecycle hypercall memory compute block; do
+	if want "$b"; then suite=1; fi
+done
+[ "$suite" = 1 ] || finish 0
 
 for f in shale bench/spawn bench/hcloop examples/compute-native \
 	g/examples/hello.elf g/examples/compute.elf g/examples/blockread.elf \
@@ -83,12 +105,12 @@ if [ "$mode" = direct ]; then
 		echo $? >"$stage/status"
 	} | tee "$log"
 	echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
-	exit "$(cat "$stage/status")"
+	finish "$(cat "$stage/status")"
 fi
 
 if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
 	echo "bench: SKIP: no usable /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
-	exit 0
+	finish 0
 fi
 echo "bench: no usable /dev/kvm on this host; running the benchmarks in the nested-SVM lab"
 
@@ -115,6 +137,6 @@ echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log
 status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$raw" | tail -n 1)
 if [ -z "$status" ]; then
 	echo "bench: the lab did not finish (console: $raw)"
-	exit 1
+	finish 1
 fi
-exit "$status"
+finish "$status"

@@ -1,0 +1,358 @@
+#!/bin/sh
+# The Linux boot benchmark: the same kernel, initramfs and command line
+# booted by `shale run --kernel` and by `qemu-system-x86_64 -M microvm`,
+# alternating, timed from exec until the guest's /init prints its first line
+# (tests/linux/init: "L2-INIT", then it powers off). Also measured: the
+# memory of each VMM process and, for shale, the time from exec to the first
+# guest instruction. See docs/benchmarks.md ("Linux boot").
+#
+# usage: bench/boot.sh [BUILD_DIR]   (default: build) stages BUILD_DIR/shale,
+#          BUILD_DIR/bench/boottime, the Debian cloud kernel, a busybox
+#          initramfs and QEMU's firmware in BUILD_DIR/bench/boot-stage, then
+#          runs the measurement directly on a VMX/SVM /dev/kvm, otherwise in
+#          the nested-SVM lab (tests/lab/lab.sh)
+#        boot.sh --run DIR           the measurement itself, on DIR as staged
+#          (POSIX sh: it runs under busybox in the lab)
+#
+# Environment (defaults in brackets):
+#   BENCH_BOOT_RUNS [5]  timed rounds, after BENCH_BOOT_WARMUP [1] untimed
+#     ones; a round boots shale, then QEMU (then the variant below)
+#   BENCH_BOOT_CMDLINE ["console=ttyS0 quiet panic=-1"]  for both VMMs
+#   BENCH_BOOT_NOCMOS [1]  each round also boots both with
+#     initcall_blacklist=cmos_init added (an information row: how much of
+#     the difference is the guest's CMOS RTC probe); 0 leaves this out
+#   BENCH_BOOT_MEM [256M]  guest RAM   BENCH_BOOT_TIMEOUT [120]  s per boot
+#   BENCH_BOOT_LAB_MEM [2048]  MiB for the lab's L1
+#   SHALE_FORCE_LAB=1  use the lab even on a VMX/SVM host
+# The output is also kept in BUILD_DIR/bench/boot-results.log.
+set -u
+
+# --- the measurement (boot.sh --run DIR) -------------------------------------
+
+# Median of the numbers given as arguments.
+# shellcheck disable=SC2317 # called through eval
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# calc EXPR [printf format]: floating-point arithmetic through awk.
+calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
+
+# field NAME FILE: the value after "NAME=" (or "NAME ") on the first line
+# that has one.
+field() {
+	awk -F'[ =]+' -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"
+}
+
+# verdict OK_EXPR: PASS when the awk expression is true, else MISS.
+verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+
+# row NAME SHALE BASELINE RATIO GOAL VERDICT: one line of the results table.
+row() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >>"$TABLE"; }
+
+mib() { calc "$1 / 1024" %.1f; }
+
+# boot_one CMD...: one boot, timed by boottime. Sets t (ms to the marker),
+# up (the guest's uptime at init, s), rss (peak RSS, KiB), vmm (RSS minus
+# guest RAM when the marker came, KiB), and for shale sw and sc (set-up
+# wall and CPU time, us). Returns 1, after saying why, when the boot failed.
+boot_one() {
+	"$BOOTTIME" -t "$LIMIT" -m -o "$OUT" -e "$ERR" L2-INIT -- "$@" >"$RES" 2>"$W/bt.err" </dev/null
+	st=$?
+	t=$(field time_to_marker_ms "$RES")
+	if [ "$st" != 0 ] || [ -z "$t" ] || [ "$t" = -1.000 ] || [ -z "$(field marker_rss_kib "$RES")" ]; then
+		FAILED=$((FAILED + 1))
+		echo "  FAILED: $*"
+		sed 's/^/    /' "$RES" "$W/bt.err"
+		[ -s "$OUT" ] && tail -n 10 "$OUT" | sed 's/^/    stdout: /'
+		[ -s "$ERR" ] && tail -n 10 "$ERR" | sed 's/^/    stderr: /'
+		return 1
+	fi
+	up=$(sed -n 's/.*L2-INIT uptime=\([0-9.]*\).*/\1/p' "$OUT" | head -n 1)
+	rss=$(field maxrss_kib "$RES")
+	vmm=$(($(field marker_rss_kib "$RES") - $(field marker_ram_rss_kib "$RES")))
+	sw=$(field vmm_setup_wall_us "$RES")
+	sc=$(field vmm_setup_cpu_us "$RES")
+	return 0
+}
+
+# boot_cfg C: one boot of configuration C: s (shale) or q (QEMU) with the
+# command line CMDLINE; sn and qn: the same with initcall_blacklist=cmos_init.
+boot_cfg() {
+	cl=$CMDLINE
+	case $1 in *n) cl="$CMDLINE initcall_blacklist=cmos_init" ;; esac
+	case $1 in
+	s*)
+		boot_one "$SHALE" run --stats --memory "$MEM" --kernel "$D/bzImage" \
+			--initrd "$D/initrd.cpio" --cmdline "$cl" || return 1
+		if [ -z "$sw" ] || [ -z "$sc" ]; then
+			FAILED=$((FAILED + 1))
+			echo "  FAILED: shale's --stats line has no usable first_entry_mono_ns and first_entry_cpu_us"
+			sed 's/^/    stderr: /' "$ERR" | tail -n 5
+			return 1
+		fi
+		;;
+	*) boot_one "$QEMU" -L "$D/fw" -enable-kvm -cpu host -M microvm -m "$MEM" -smp 1 \
+		-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+		-kernel "$D/bzImage" -initrd "$D/initrd.cpio" -append "$cl" ;;
+	esac
+}
+
+# record C: appends the last boot's figures to configuration C's lists
+# (t_C, up_C, rss_C, vmm_C, sw_C, sc_C; all numbers).
+record() {
+	eval "t_$1=\"\${t_$1-} $t\" up_$1=\"\${up_$1-} ${up:-0}\" rss_$1=\"\${rss_$1-} $rss\""
+	eval "vmm_$1=\"\${vmm_$1-} $vmm\" sw_$1=\"\${sw_$1-} ${sw:-0}\" sc_$1=\"\${sc_$1-} ${sc:-0}\""
+}
+
+# lst NAME C: list NAME of configuration C; med NAME C: its median.
+lst() { eval "printf '%s' \"\$${1}_$2\""; }
+med() { eval "median \$${1}_$2"; }
+
+# show_times C LABEL: the boot times of configuration C.
+show_times() {
+	printf '  %-6s ms to init%s -> median %s (the guest'"'"'s uptime at init, s:%s -> median %s)\n' \
+		"$2:" "$(lst t "$1")" "$(med t "$1")" "$(lst up "$1")" "$(med up "$1")"
+}
+
+run_bench() {
+	D=$1
+	SHALE=$D/shale
+	BOOTTIME=$D/boottime
+	QEMU=${BOOT_QEMU:-qemu-system-x86_64}
+	RUNS=${BENCH_BOOT_RUNS:-5}
+	WARMUP=${BENCH_BOOT_WARMUP:-1}
+	CMDLINE=${BENCH_BOOT_CMDLINE:-console=ttyS0 quiet panic=-1}
+	NOCMOS=${BENCH_BOOT_NOCMOS:-1}
+	MEM=${BENCH_BOOT_MEM:-256M}
+	LIMIT=${BENCH_BOOT_TIMEOUT:-120}
+	LAB=${LAB:-0}
+	W=$(mktemp -d "${TMPDIR:-/tmp}/shale-boot.XXXXXX") || exit 1
+	OUT=$W/out ERR=$W/err RES=$W/res TABLE=$W/table
+	: >"$TABLE"
+	FAILED=0
+	trap 'rm -rf "$W"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	echo "== environment"
+	[ -f "$D/env.txt" ] && sed 's/^/  /' "$D/env.txt"
+	if [ "$LAB" = 1 ]; then
+		echo "  running in: the lab's L1 (Linux $(uname -r), CPUs: $(nproc)," \
+			"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo))," \
+			"guests are L2 under nested SVM"
+	else
+		echo "  running in: this host's /dev/kvm (Linux $(uname -r), $(nproc) CPUs)"
+	fi
+	if [ -d /sys/module/kvm_amd ]; then
+		echo "  kvm: kvm_amd, npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
+			"nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
+	elif [ -d /sys/module/kvm_intel ]; then
+		echo "  kvm: kvm_intel, ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
+	fi
+	echo "  guest: $MEM RAM, 1 vCPU; QEMU firmware: bios-microvm.bin, linuxboot_dma.bin"
+
+	cfgs="s q"
+	what="shale, QEMU"
+	if [ "$NOCMOS" = 1 ]; then
+		cfgs="s q sn qn"
+		what="shale, QEMU, then both with initcall_blacklist=cmos_init"
+	fi
+	echo "== Linux boot: time from exec to the guest's \"L2-INIT\" line; $RUNS rounds" \
+		"(after $WARMUP untimed) of: $what"
+	echo "  command line (both): $CMDLINE"
+	i=0 ok=1
+	while [ $i -lt $((WARMUP + RUNS)) ] && [ $ok = 1 ]; do
+		i=$((i + 1))
+		for c in $cfgs; do
+			if ! boot_cfg "$c"; then
+				ok=0
+				break
+			fi
+			if [ $i -gt "$WARMUP" ]; then record "$c"; fi
+		done
+	done
+	if [ $ok = 1 ]; then
+		s_t=$(med t s) q_t=$(med t q) s_vmm=$(med vmm s) q_vmm=$(med vmm q)
+		s_rss=$(med rss s) q_rss=$(med rss q) s_sw=$(med sw s) s_sc=$(med sc s)
+		show_times s shale
+		show_times q qemu
+		echo "  shale / qemu: $(calc "$s_t / $q_t")x"
+		echo "  peak RSS, KiB (wait4, guest RAM included): shale$(lst rss s) -> median $s_rss;" \
+			"qemu$(lst rss q) -> median $q_rss"
+		echo "  VMM memory, KiB (RSS minus guest RAM, at init): shale$(lst vmm s) -> median" \
+			"$s_vmm; qemu$(lst vmm q) -> median $q_vmm"
+		echo "  shale set-up, exec to first KVM_RUN: wall us$(lst sw s) -> median $s_sw;" \
+			"CPU us$(lst sc s) -> median $s_sc"
+		row "boot to init" "$(calc "$s_t / 1000") s" "qemu: $(calc "$q_t / 1000") s" \
+			"$(calc "$s_t / $q_t")x" "<= 0.80x" "$(verdict "$s_t <= 0.8 * $q_t")"
+		row "VMM memory at init" "$(mib "$s_vmm") MiB" "qemu: $(mib "$q_vmm") MiB" \
+			"$(calc "$s_vmm / $q_vmm")x" "<= 0.20x" "$(verdict "$s_vmm <= 0.2 * $q_vmm")"
+		row "peak RSS with guest RAM" "$(mib "$s_rss") MiB" "qemu: $(mib "$q_rss") MiB" \
+			"$(calc "$s_rss / $q_rss")x" "(none)" "info"
+		if [ "$LAB" = 1 ]; then
+			v_w="n/a (lab)" v_c="n/a (lab)"
+		else
+			v_w=$(verdict "$s_sw < 2000") v_c=$(verdict "$s_sc < 2000")
+		fi
+		row "VMM set-up, wall" "$(calc "$s_sw / 1000") ms" "-" "-" "< 2 ms" "$v_w"
+		row "VMM set-up, CPU" "$(calc "$s_sc / 1000") ms" "Firecracker spec: 8 ms" \
+			"$(calc "$s_sc / 8000")x" "< 2 ms" "$v_c"
+		if [ "$NOCMOS" = 1 ]; then
+			sn_t=$(med t sn) qn_t=$(med t qn)
+			echo "  with initcall_blacklist=cmos_init added:"
+			show_times sn shale
+			show_times qn qemu
+			echo "  shale / qemu: $(calc "$sn_t / $qn_t")x; the CMOS probe costs (difference of" \
+				"the medians) shale $(calc "($s_t - $sn_t) / 1000") s, qemu $(calc "($q_t - $qn_t) / 1000") s"
+			row "boot to init, no cmos_init" "$(calc "$sn_t / 1000") s" \
+				"qemu: $(calc "$qn_t / 1000") s" "$(calc "$sn_t / $qn_t")x" "(none)" "info"
+		fi
+	else
+		row "boot to init" FAILED - - - FAILED
+	fi
+
+	echo "== results"
+	{
+		echo "benchmark|shale|baseline|ratio|goal|verdict"
+		cat "$TABLE"
+	} | awk -F'|' '
+		{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+		END {
+			for (r = 1; r <= NR; r++) {
+				line = "RESULT "
+				for (i = 1; i <= 6; i++) line = line sprintf("%-" (w[i] + 2) "s", c[r, i])
+				sub(/ +$/, "", line)
+				print line
+			}
+		}'
+	if [ "$LAB" = 1 ]; then
+		echo "RESULT (lab: nested SVM under QEMU TCG; absolute times are not those of a KVM host)"
+	fi
+	[ "$FAILED" -eq 0 ]
+}
+
+if [ "${1:-}" = --run ]; then
+	[ $# -eq 2 ] || { echo "usage: boot.sh --run DIR" >&2; exit 2; }
+	run_bench "$2"
+	exit $?
+fi
+
+# --- staging and dispatch (bench/boot.sh [BUILD_DIR]) ------------------------
+
+B=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+log=$B/bench/boot-results.log
+
+skip() {
+	echo "bench boot: SKIP: $1" | tee "$log"
+	exit 0
+}
+
+for f in shale bench/boottime; do
+	if [ ! -f "$B/$f" ]; then
+		echo "bench boot: $B/$f is missing: run 'make bench-build' first" >&2
+		exit 1
+	fi
+done
+mkdir -p "$B/bench"
+command -v busybox >/dev/null 2>&1 || skip "busybox-static is not installed"
+qemu=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is not installed (the baseline)"
+kernels=$("$top/tests/lab/lab.sh" --kernels 2>&1) || skip "no Debian cloud kernel: $kernels"
+bz=${kernels% *}
+
+stage=$B/bench/boot-stage
+rm -rf "$stage"
+mkdir -p "$stage/fw"
+cp "$B/shale" "$B/bench/boottime" "$here/boot.sh" "$stage/"
+cp "$bz" "$stage/bzImage"
+"$top/tests/linux/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" || exit 1
+# What QEMU's microvm reads when it boots a bzImage: its default firmware
+# (qboot) and the option ROM that loads the kernel through fw_cfg DMA.
+for f in bios-microvm.bin linuxboot_dma.bin; do
+	for d in /usr/share/qemu /usr/share/seabios; do
+		if [ -f "$d/$f" ]; then
+			cp -L "$d/$f" "$stage/fw/"
+			break
+		fi
+	done
+	[ -f "$stage/fw/$f" ] || skip "QEMU firmware $f not found in /usr/share/qemu or /usr/share/seabios"
+done
+
+# The BENCH_BOOT_* settings, passed on (quoted: the command line has blanks).
+: >"$stage/knobs.sh"
+for k in BENCH_BOOT_RUNS BENCH_BOOT_WARMUP BENCH_BOOT_CMDLINE BENCH_BOOT_NOCMOS \
+	BENCH_BOOT_MEM BENCH_BOOT_TIMEOUT; do
+	eval "v=\${$k-}"
+	[ -n "$v" ] || continue
+	case $v in *"'"*) echo "bench boot: $k must not contain a single quote" >&2; exit 2 ;; esac
+	printf "export %s='%s'\n" "$k" "$v" >>"$stage/knobs.sh"
+done
+printf "export BOOT_QEMU='%s'\n" "$qemu" >>"$stage/knobs.sh"
+
+linkage() {
+	if readelf -l "$1" 2>/dev/null | grep -q 'program interpreter'; then
+		echo "dynamically linked"
+	else
+		echo "statically linked"
+	fi
+}
+kvm_hw() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+		{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }
+}
+if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && kvm_hw; then
+	mode=direct
+else
+	mode=lab
+fi
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "source: ${BENCH_SOURCE_REV:-$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)}"
+	echo "host: Linux $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
+	echo "host load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "shale: $(stat -c %s "$B/shale") bytes, $(linkage "$B/shale")"
+	echo "baseline: $qemu ($("$qemu" --version | head -n 1)), $(linkage "$qemu")"
+	echo "kernel: $bz ($(stat -c %s "$bz") bytes); initramfs: busybox + tests/linux/init ($(stat -c %s "$stage/initrd.cpio") bytes)"
+	if [ "$mode" = lab ]; then
+		echo "lab: $("$qemu" --version | head -n 1), TCG, -cpu max,-erms, L1 ${BENCH_BOOT_LAB_MEM:-2048} MiB"
+	fi
+} >"$stage/env.txt"
+
+if [ "$mode" = direct ]; then
+	echo "bench boot: running guests on this host's /dev/kvm"
+	{
+		# shellcheck disable=SC1091 # written above
+		(. "$stage/knobs.sh" && sh "$stage/boot.sh" --run "$stage") 2>&1
+		echo $? >"$stage/status"
+	} | tee "$log"
+	echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+	exit "$(cat "$stage/status")"
+fi
+
+if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
+	skip "no VMX/SVM /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+fi
+echo "bench boot: no VMX/SVM /dev/kvm on this host; booting the guests in the nested-SVM lab"
+cat >"$stage/run.sh" <<'RUN'
+#!/bin/sh
+cd /payload
+. ./knobs.sh
+sh ./boot.sh --run /payload
+RUN
+chmod +x "$stage/run.sh"
+echo "$qemu" >"$stage/host-bins"
+
+raw=$B/bench/boot-lab-console.log
+"$top/tests/lab/lab.sh" --timeout 900 --mem "${BENCH_BOOT_LAB_MEM:-2048}" "$stage" | tee "$raw" |
+	sed -u -n '/^LAB-READY/,/^LAB-EXIT/p' |
+	grep --line-buffered -Ev '^(LAB-READY|LAB-EXIT|\[ *[0-9]+\.[0-9]+\])' | tee "$log"
+echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$raw" | tail -n 1)
+if [ -z "$status" ]; then
+	echo "bench boot: the lab did not finish (console: $raw)"
+	exit 1
+fi
+exit "$status"
