@@ -4,7 +4,7 @@
 #   make check      build and run every test (unit, fuzz regression, integration)
 #   make asan       the same tests with ASan+UBSan, built into build-asan/
 #   make fuzz       libFuzzer harnesses (clang), built into build-fuzz/
-#   make bench      benchmarks (see docs/benchmarks.md)
+#   make bench      benchmarks (see docs/benchmarks.md); make bench-boot: Linux boot only
 #   V=1             show full commands
 
 B ?= build

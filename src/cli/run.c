@@ -310,6 +310,12 @@ int map_image(const char *path, const char *what, size_t max, struct image *img)
 	return ret;
 }
 
+void release_image(const struct image *img)
+{
+	if (img->map)
+		madvise(img->map, img->size, MADV_DONTNEED);
+}
+
 void unmap_image(struct image *img)
 {
 	if (img->map)

@@ -38,6 +38,8 @@ struct image {
 /* Maps a whole file read-only; `what` names it in messages. */
 int map_image(const char *path, const char *what, size_t max, struct image *img);
 void unmap_image(struct image *img);
+/* Drops the mapped pages from memory; they come back from the file on use. */
+void release_image(const struct image *img);
 
 /*
  * Waits until the VM stops; turns signals, the timeout and the console's

@@ -21,7 +21,8 @@
 #define DEFAULT_CMDLINE "console=ttyS0"
 
 /* One boot; timeout_ns is what is left of --timeout (0: none). */
-static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
+static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
+		     const struct image *kernel, const struct image *initrd, int sig_fd,
 		     uint64_t start_ns, uint64_t timeout_ns, enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
@@ -32,6 +33,13 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int 
 	ret = vm_create(&vm);
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
+	/*
+	 * The guest has its copies now: give back the file pages (a reboot
+	 * reads them again from the page cache). They were most of the VMM's
+	 * own memory.
+	 */
+	release_image(kernel);
+	release_image(initrd);
 	if (!ret) {
 		console_open(&con, STDIN_FILENO, pc_console_input, &pc);
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
@@ -87,7 +95,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 
 		if (o->timeout_ns)
 			left = o->timeout_ns > spent ? o->timeout_ns - spent : 1;
-		ret = boot_once(o, &cfg, sig_fd, start_ns, left, &reason);
+		ret = boot_once(o, &cfg, &kernel, &initrd, sig_fd, start_ns, left, &reason);
 		if (ret < 0 || reason != VM_STOP_RESET)
 			break;
 		if (o->reboot_exit) {

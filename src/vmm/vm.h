@@ -50,6 +50,7 @@ struct vm {
 	struct gmem gmem;
 	void *ram;
 	uint64_t ram_size;
+	bool ram_hugepages; /* set before vm_add_ram(): back RAM with huge pages */
 	struct iobus pio;
 	struct iobus mmio;
 	enum vm_unclaimed_io unclaimed_io;

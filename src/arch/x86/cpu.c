@@ -14,6 +14,7 @@
 #define CPUID_1_ECX_XSAVE (1u << 26)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_EDX_HTT (1u << 28)
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 /* x87, SSE, AVX, and the three AVX-512 state components. */
 #define XCR0_WANTED 0xe7ull
 
@@ -48,7 +49,7 @@ static unsigned order_base_2(unsigned n)
  * its index. Linux reads the topology from leaves 1 and 0xb (Intel) or
  * 0x80000008 (AMD) and the CPU list from ACPI.
  */
-static void set_topology(struct kvm_cpuid2 *c, unsigned id, unsigned nr_cpus)
+static void set_topology(struct kvm_cpuid2 *c, unsigned id, unsigned nr_cpus, bool tsc_deadline)
 {
 	unsigned core_bits = order_base_2(nr_cpus);
 
@@ -58,6 +59,12 @@ static void set_topology(struct kvm_cpuid2 *c, unsigned id, unsigned nr_cpus)
 		switch (e->function) {
 		case 1:
 			e->ebx = (e->ebx & 0xffff) | (MIN(nr_cpus, 255u) << 16) | (id << 24);
+			/*
+			 * The in-kernel LAPIC has the TSC-deadline timer, but older
+			 * kernels leave it out of KVM_GET_SUPPORTED_CPUID.
+			 */
+			if (tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			e->edx = nr_cpus > 1 ? e->edx | CPUID_1_EDX_HTT : e->edx & ~CPUID_1_EDX_HTT;
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
 			break;
@@ -105,7 +112,8 @@ int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus, uint64_t
 		if (e->function == 0xd && e->index == 0)
 			xfeatures = ((uint64_t)e->edx << 32) | e->eax;
 	}
-	set_topology(c, vcpu->id, nr_cpus);
+	set_topology(c, vcpu->id, nr_cpus,
+		     ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = -errno;
 		log_err("KVM_SET_CPUID2: %s", strerror(errno));

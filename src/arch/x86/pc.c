@@ -285,6 +285,7 @@ int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 	pc->vm = vm;
 	/* A PC has legacy ports nobody emulates; the kernel probes them. */
 	vm->unclaimed_io = VM_IO_IGNORE;
+	vm->ram_hugepages = true;
 	ret = pc_create_irqchip(vm);
 	if (!ret)
 		ret = vm_add_ram(vm, cfg->mem_size, PC_HOLE_START, PC_HOLE_END);
