@@ -75,12 +75,14 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 	if (ret)
 		goto out;
 	cfg = (struct pc_config){
-		.kernel = kernel.data,
-		.kernel_size = kernel.size,
-		.initrd = initrd.data,
-		.initrd_size = initrd.size,
-		.cmdline = o->cmdline ? o->cmdline : DEFAULT_CMDLINE,
-		.mem_size = o->memory,
+		.boot = {
+			.kernel = kernel.data,
+			.kernel_size = kernel.size,
+			.initrd = initrd.data,
+			.initrd_size = initrd.size,
+			.cmdline = o->cmdline ? o->cmdline : DEFAULT_CMDLINE,
+			.mem_size = o->memory,
+		},
 		.nr_cpus = o->cpus,
 		.console_out = STDOUT_FILENO,
 	};

@@ -178,22 +178,9 @@ int pc_setup_vcpu(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus,
 	return ret;
 }
 
-static struct linux_boot boot_of(const struct pc_config *cfg, uint64_t rsdp_gpa)
-{
-	return (struct linux_boot){
-		.kernel = cfg->kernel,
-		.kernel_size = cfg->kernel_size,
-		.initrd = cfg->initrd,
-		.initrd_size = cfg->initrd_size,
-		.cmdline = cfg->cmdline,
-		.mem_size = cfg->mem_size,
-		.rsdp_gpa = rsdp_gpa,
-	};
-}
-
 int pc_check(const struct pc_config *cfg, const char *kernel_name)
 {
-	struct linux_boot lb = boot_of(cfg, LINUX_ACPI_GPA);
+	struct linux_boot lb = cfg->boot;
 	const char *why;
 
 	if (linux_load(NULL, &lb, &why)) {
@@ -256,7 +243,7 @@ static void watch_console(void *opaque, const uint8_t *buf, size_t len)
 
 static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 {
-	uint64_t low = MIN(cfg->mem_size, (uint64_t)PC_HOLE_START);
+	uint64_t low = MIN(cfg->boot.mem_size, (uint64_t)PC_HOLE_START);
 	int ret;
 
 	ret = serial_create(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, cfg->console_out, &pc->serial);
@@ -265,7 +252,7 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 	if (!ret)
 		ret = i8042_create(vm, &pc->i8042);
 	if (!ret)
-		ret = rtc_create(vm, low, cfg->mem_size - low, &pc->rtc);
+		ret = rtc_create(vm, low, cfg->boot.mem_size - low, &pc->rtc);
 	if (!ret)
 		ret = pm_create(vm, &pc->pm);
 	/* The reset register at 0xcf9 sits inside the PCI ports: pci forwards it. */
@@ -288,13 +275,14 @@ int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 	vm->ram_hugepages = true;
 	ret = pc_create_irqchip(vm);
 	if (!ret)
-		ret = vm_add_ram(vm, cfg->mem_size, PC_HOLE_START, PC_HOLE_END);
+		ret = vm_add_ram(vm, cfg->boot.mem_size, PC_HOLE_START, PC_HOLE_END);
 	if (!ret)
 		ret = write_acpi(vm, cfg->nr_cpus, &rsdp_gpa);
 	if (ret)
 		return ret;
 
-	lb = boot_of(cfg, rsdp_gpa);
+	lb = cfg->boot;
+	lb.rsdp_gpa = rsdp_gpa;
 	if (linux_load(&vm->gmem, &lb, &why)) {
 		log_err("cannot boot the kernel: %s", why);
 		return -EINVAL;

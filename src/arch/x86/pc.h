@@ -21,12 +21,7 @@ struct vcpu;
 #define PC_MAX_CPUS 64u
 
 struct pc_config {
-	const uint8_t *kernel;
-	size_t kernel_size;
-	const uint8_t *initrd; /* NULL: none */
-	size_t initrd_size;
-	const char *cmdline;
-	uint64_t mem_size;
+	struct linux_boot boot; /* the inputs: kernel, initrd, cmdline, mem_size */
 	unsigned nr_cpus;
 	int console_out; /* where the serial console's output goes */
 };
