@@ -29,27 +29,9 @@ set -u
 
 # --- the measurement (boot.sh --run DIR) -------------------------------------
 
-# Median of the numbers given as arguments.
-# shellcheck disable=SC2317 # called through eval
-median() {
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+# median, calc, field, verdict, row, print_results
+. "$(dirname "$0")/lib.sh"
 
-# calc EXPR [printf format]: floating-point arithmetic through awk.
-calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
-
-# field NAME FILE: the value after "NAME=" (or "NAME ") on the first line
-# that has one.
-field() {
-	awk -F'[ =]+' -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"
-}
-
-# verdict OK_EXPR: PASS when the awk expression is true, else MISS.
-verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
-
-# row NAME SHALE BASELINE RATIO GOAL VERDICT: one line of the results table.
-row() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >>"$TABLE"; }
 
 mib() { calc "$1 / 1024" %.1f; }
 
@@ -213,23 +195,7 @@ run_bench() {
 		row "boot to init" FAILED - - - FAILED
 	fi
 
-	echo "== results"
-	{
-		echo "benchmark|shale|baseline|ratio|goal|verdict"
-		cat "$TABLE"
-	} | awk -F'|' '
-		{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
-		END {
-			for (r = 1; r <= NR; r++) {
-				line = "RESULT "
-				for (i = 1; i <= 6; i++) line = line sprintf("%-" (w[i] + 2) "s", c[r, i])
-				sub(/ +$/, "", line)
-				print line
-			}
-		}'
-	if [ "$LAB" = 1 ]; then
-		echo "RESULT (lab: nested SVM under QEMU TCG; absolute times are not those of a KVM host)"
-	fi
+	print_results
 	[ "$FAILED" -eq 0 ]
 }
 
@@ -266,7 +232,7 @@ bz=${kernels% *}
 stage=$B/bench/boot-stage
 rm -rf "$stage"
 mkdir -p "$stage/fw"
-cp "$B/shale" "$B/bench/boottime" "$here/boot.sh" "$stage/"
+cp "$B/shale" "$B/bench/boottime" "$here/boot.sh" "$here/lib.sh" "$stage/"
 cp "$bz" "$stage/bzImage"
 "$top/tests/linux/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" || exit 1
 # What QEMU's microvm reads when it boots a bzImage: its default firmware

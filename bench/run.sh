@@ -54,7 +54,7 @@ mkdir -p "$stage"
 cp "$B/shale" "$B/bench/spawn" "$B/bench/hcloop" "$B/examples/compute-native" \
 	"$B/g/examples/hello.elf" "$B/g/examples/compute.elf" "$B/g/examples/blockread.elf" \
 	"$B/g/bench/guests/nop.elf" "$B/g/bench/guests/touch.elf" \
-	"$here/suite.sh" "$stage/"
+	"$here/suite.sh" "$here/lib.sh" "$stage/"
 
 # The baselines: coreutils' true and dd (GNU dd reports its own copy time).
 true_bin=/usr/bin/true

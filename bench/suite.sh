@@ -66,31 +66,11 @@ trap 'exit 143' TERM
 
 # --- helpers ----------------------------------------------------------------
 
+# median, minimum, calc, field, verdict, row, print_results
+. "$(dirname "$0")/lib.sh"
+
 want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 
-# Median of the numbers given as arguments.
-median() {
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# Smallest of the numbers given as arguments.
-minimum() { printf '%s\n' "$@" | sort -n | head -n 1; }
-
-# calc EXPR [printf format]: floating-point arithmetic through awk.
-calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
-
-# field NAME FILE: the value after the word NAME ("NAME 12" or "NAME=12") on
-# the first line that has one.
-field() {
-	awk -F'[ =]+' -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"
-}
-
-# verdict OK_EXPR: PASS when the awk expression is true, else MISS.
-verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
-
-# row NAME SHALE BASELINE RATIO GOAL VERDICT: one line of the results table.
-row() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >>"$TABLE"; }
 
 # A benchmark run failed: say why and mark the benchmark.
 failed() {
@@ -363,21 +343,5 @@ fi
 
 # --- results ----------------------------------------------------------------
 
-echo "== results"
-{
-	echo "benchmark|shale|baseline|ratio|goal|verdict"
-	cat "$TABLE"
-} | awk -F'|' '
-	{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
-	END {
-		for (r = 1; r <= NR; r++) {
-			line = "RESULT "
-			for (i = 1; i <= 6; i++) line = line sprintf("%-" (w[i] + 2) "s", c[r, i])
-			sub(/ +$/, "", line)
-			print line
-		}
-	}'
-if [ "$LAB" = 1 ]; then
-	echo "RESULT (lab: nested SVM under QEMU TCG; absolute times are not those of a KVM host)"
-fi
+print_results
 [ "$FAILED" -eq 0 ]
