@@ -276,55 +276,6 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	return 0;
 }
 
-int map_image(const char *path, const char *what, size_t max, struct image *img)
-{
-	struct stat st;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("%s: %s", path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_err("%s: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		log_err("%s: not a regular file", path);
-	} else if (st.st_size == 0 || (uint64_t)st.st_size > max) {
-		ret = -EINVAL;
-		log_err("%s: not %s shale can run: %s", path, what,
-			st.st_size ? "too large" : "empty file");
-	} else {
-		img->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (img->map == MAP_FAILED) {
-			ret = -errno;
-			img->map = NULL;
-			log_err("%s: %s", path, strerror(errno));
-		} else {
-			img->data = img->map;
-			img->size = (size_t)st.st_size;
-		}
-	}
-	close(fd);
-	return ret;
-}
-
-void release_image(const struct image *img)
-{
-	if (img->map)
-		madvise(img->map, img->size, MADV_DONTNEED);
-}
-
-void unmap_image(struct image *img)
-{
-	if (img->map)
-		munmap(img->map, img->size);
-	img->map = NULL;
-}
-
 /* A "Name:   123 kB" line of /proc/self/status, in KiB; -1 if absent. */
 static long proc_status_kib(const char *name)
 {
@@ -494,7 +445,7 @@ static int run_pv(const struct run_opts *o, uint64_t start_ns)
 	int sig_fd = -1, ret = 0;
 
 	if (o->guest) {
-		ret = map_image(o->guest, "a guest", MAX_IMAGE_SIZE, &img);
+		ret = image_map(o->guest, "a guest", MAX_IMAGE_SIZE, &img);
 	} else {
 		img.data = default_guest_start;
 		img.size = (size_t)((uintptr_t)default_guest_end - (uintptr_t)default_guest_start);
@@ -511,7 +462,7 @@ static int run_pv(const struct run_opts *o, uint64_t start_ns)
 		ret = run_vm(o, &img, &elf, &pv, sig_fd, start_ns);
 	}
 	pv_destroy(&pv);
-	unmap_image(&img);
+	image_unmap(&img);
 	if (sig_fd >= 0)
 		close(sig_fd);
 	return ret < 0 ? SHALE_EXIT_VMM_ERROR : ret;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loader/image.h"
+
 struct vm;
 struct console;
 
@@ -28,18 +30,6 @@ struct run_opts {
 	int argc;
 	char **argv;
 };
-
-struct image {
-	const uint8_t *data;
-	size_t size;
-	void *map; /* non-NULL when mapped from a file */
-};
-
-/* Maps a whole file read-only; `what` names it in messages. */
-int map_image(const char *path, const char *what, size_t max, struct image *img);
-void unmap_image(struct image *img);
-/* Drops the mapped pages from memory; they come back from the file on use. */
-void release_image(const struct image *img);
 
 /*
  * Waits until the VM stops; turns signals, the timeout and the console's

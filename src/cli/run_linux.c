@@ -20,9 +20,22 @@
 #define MAX_INITRD_SIZE (2 * GiB)
 #define DEFAULT_CMDLINE "console=ttyS0"
 
+struct boot_files {
+	struct image kernel, initrd;
+};
+
+/* linux_boot.fill: reads kernel and initrd from their files into guest RAM. */
+static int read_boot_file(void *dst, const uint8_t *src, size_t len, void *opaque)
+{
+	const struct boot_files *f = opaque;
+
+	if (image_contains(&f->kernel, src, len))
+		return image_read(&f->kernel, dst, src, len);
+	return image_read(&f->initrd, dst, src, len);
+}
+
 /* One boot; timeout_ns is what is left of --timeout (0: none). */
-static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
-		     const struct image *kernel, const struct image *initrd, int sig_fd,
+static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
 		     uint64_t start_ns, uint64_t timeout_ns, enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
@@ -33,13 +46,6 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 	ret = vm_create(&vm);
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
-	/*
-	 * The guest has its copies now: give back the file pages (a reboot
-	 * reads them again from the page cache). They were most of the VMM's
-	 * own memory.
-	 */
-	release_image(kernel);
-	release_image(initrd);
 	if (!ret) {
 		console_open(&con, STDIN_FILENO, pc_console_input, &pc);
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
@@ -64,22 +70,24 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 
 int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t start_ns)
 {
-	struct image kernel = { 0 }, initrd = { 0 };
+	struct boot_files files = { 0 };
 	enum vm_stop_reason reason;
 	struct pc_config cfg;
 	int sig_fd, ret;
 
-	ret = map_image(o->kernel, "a kernel", MAX_KERNEL_SIZE, &kernel);
+	ret = image_map(o->kernel, "a kernel", MAX_KERNEL_SIZE, &files.kernel);
 	if (!ret && o->initrd)
-		ret = map_image(o->initrd, "an initrd", MAX_INITRD_SIZE, &initrd);
+		ret = image_map(o->initrd, "an initrd", MAX_INITRD_SIZE, &files.initrd);
 	if (ret)
 		goto out;
 	cfg = (struct pc_config){
 		.boot = {
-			.kernel = kernel.data,
-			.kernel_size = kernel.size,
-			.initrd = initrd.data,
-			.initrd_size = initrd.size,
+			.kernel = files.kernel.data,
+			.kernel_size = files.kernel.size,
+			.initrd = files.initrd.data,
+			.initrd_size = files.initrd.size,
+			.fill = read_boot_file,
+			.fill_opaque = &files,
 			.cmdline = o->cmdline ? o->cmdline : DEFAULT_CMDLINE,
 			.mem_size = o->memory,
 		},
@@ -97,7 +105,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 
 		if (o->timeout_ns)
 			left = o->timeout_ns > spent ? o->timeout_ns - spent : 1;
-		ret = boot_once(o, &cfg, &kernel, &initrd, sig_fd, start_ns, left, &reason);
+		ret = boot_once(o, &cfg, sig_fd, start_ns, left, &reason);
 		if (ret < 0 || reason != VM_STOP_RESET)
 			break;
 		if (o->reboot_exit) {
@@ -108,7 +116,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 	}
 	close(sig_fd);
 out:
-	unmap_image(&kernel);
-	unmap_image(&initrd);
+	image_unmap(&files.kernel);
+	image_unmap(&files.initrd);
 	return ret;
 }

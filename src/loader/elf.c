@@ -157,17 +157,30 @@ int elf_parse_flags(const uint8_t *buf, size_t size, uint64_t min_addr, uint64_t
 	return 0;
 }
 
-int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm)
+int elf_load_fill(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm,
+		  loader_fill_fn *fill, void *opaque)
 {
 	for (unsigned i = 0; i < img->nr_segs; i++) {
 		const struct elf_segment *s = &img->seg[i];
+		uint8_t *dst = gmem_ptr(gm, s->vaddr, s->memsz);
+		int ret;
 
-		if (!gmem_ptr(gm, s->vaddr, s->memsz))
+		if (!dst)
 			return -EFAULT;
-		if (!gmem_write(gm, s->vaddr, buf + s->offset, s->filesz))
-			return -EFAULT;
+		if (!fill) {
+			memcpy(dst, buf + s->offset, s->filesz);
+			continue;
+		}
+		ret = fill(dst, buf + s->offset, s->filesz, opaque);
+		if (ret)
+			return ret;
 	}
 	return 0;
+}
+
+int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm)
+{
+	return elf_load_fill(img, buf, gm, NULL, NULL);
 }
 
 int elf_find_note(const uint8_t *buf, size_t size, const char *name, uint32_t type,

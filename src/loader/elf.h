@@ -60,7 +60,22 @@ bool elf_contains_exec(const struct elf_image *img, uint64_t addr);
 int elf_find_note(const uint8_t *buf, size_t size, const char *name, uint32_t type,
 		  const uint8_t **desc, uint32_t *desc_len);
 
-/* Copies the segments of a parsed image; guest RAM must be zero-filled. */
+/*
+ * How a loader moves file contents into guest RAM: copies the `len` bytes
+ * that start at `src`, inside the buffer it parsed, to `dst` in guest RAM.
+ * Returns 0 or -errno. A caller that has the file open reads the bytes
+ * straight from it (no copy through a mapping whose pages the VMM would
+ * otherwise fault in and keep); NULL means memcpy from the buffer.
+ */
+typedef int loader_fill_fn(void *dst, const uint8_t *src, size_t len, void *opaque);
+
+/*
+ * Copies the segments of a parsed image, through `fill` (NULL: memcpy);
+ * guest RAM must be zero-filled. 0, -EFAULT (outside guest RAM) or what
+ * `fill` returned.
+ */
+int elf_load_fill(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm,
+		  loader_fill_fn *fill, void *opaque);
 int elf_load(const struct elf_image *img, const uint8_t *buf, const struct gmem *gm);
 
 #endif

@@ -77,6 +77,30 @@ static bool put(const struct gmem *gm, const struct linux_boot *lb, uint64_t gpa
 	return !gm || gmem_write(gm, gpa, src, len);
 }
 
+/*
+ * put() for bytes of the kernel or initrd file (src points into lb->kernel
+ * or lb->initrd): through lb->fill when the caller gave one. 0, -ENOSPC
+ * outside low RAM, or the fill's -errno.
+ */
+static int put_file(const struct gmem *gm, const struct linux_boot *lb, uint64_t gpa,
+		    const uint8_t *src, uint64_t len)
+{
+	uint8_t *dst;
+
+	if (!put(NULL, lb, gpa, src, len))
+		return -ENOSPC;
+	if (!gm)
+		return 0;
+	dst = gmem_ptr(gm, gpa, len);
+	if (!dst)
+		return -ENOSPC;
+	if (!lb->fill) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	return lb->fill(dst, src, len, lb->fill_opaque);
+}
+
 static int reject(const char **why, const char *msg)
 {
 	*why = msg;
@@ -136,17 +160,18 @@ static int load_initrd(const struct gmem *gm, const struct linux_boot *lb, uint6
 		       uint64_t hi, uint64_t *gpa, const char **why)
 {
 	uint64_t size = lb->initrd_size;
+	int ret;
 
 	if (size > hi || ALIGN_DOWN(hi - size, 4096ull) < lo) {
 		*why = "initrd too large for the guest's memory";
 		return -ENOSPC;
 	}
 	*gpa = ALIGN_DOWN(hi - size, 4096ull);
-	if (!put(gm, lb, *gpa, lb->initrd, size)) {
-		*why = "initrd too large for the guest's memory";
-		return -ENOSPC;
-	}
-	return 0;
+	ret = put_file(gm, lb, *gpa, lb->initrd, size);
+	if (ret)
+		*why = ret == -ENOSPC ? "initrd too large for the guest's memory"
+				      : "cannot read the initrd file";
+	return ret;
 }
 
 static int write_cmdline(const struct gmem *gm, const struct linux_boot *lb, size_t max,
@@ -196,8 +221,10 @@ static int load_bzimage(const struct gmem *gm, struct linux_boot *lb, const char
 	kernel_end = LINUX_KERNEL_GPA + ALIGN_UP(init_size, 4096ull);
 	if (kernel_end > low_ram_end(lb->mem_size))
 		return *why = "kernel needs more memory than the guest has", -ENOSPC;
-	if (!put(gm, lb, LINUX_KERNEL_GPA, k + pm_offset, size - pm_offset))
-		return *why = "kernel needs more memory than the guest has", -ENOSPC;
+	ret = put_file(gm, lb, LINUX_KERNEL_GPA, k + pm_offset, size - pm_offset);
+	if (ret)
+		return *why = ret == -ENOSPC ? "kernel needs more memory than the guest has"
+					     : "cannot read the kernel file", ret;
 
 	/* The setup header, as the kernel wrote it, then what the loader fills in. */
 	hdr_end = HDR_JUMP + 2 + k[HDR_JUMP + 1];
@@ -267,8 +294,13 @@ static int load_pvh(const struct gmem *gm, struct linux_boot *lb, const char **w
 	entry = get32(desc);
 	if (!elf_contains_exec(&img, entry))
 		return reject(why, "ELF kernel's PVH entry point is not in an executable segment");
-	if (gm && elf_load(&img, lb->kernel, gm))
-		return *why = "kernel needs more memory than the guest has", -ENOSPC;
+	if (gm) {
+		ret = elf_load_fill(&img, lb->kernel, gm, lb->fill, lb->fill_opaque);
+		if (ret == -EFAULT)
+			return *why = "kernel needs more memory than the guest has", -ENOSPC;
+		if (ret)
+			return *why = "cannot read the kernel file", ret;
+	}
 	ret = write_cmdline(gm, lb, LINUX_CMDLINE_MAX, why);
 	if (ret)
 		return ret;

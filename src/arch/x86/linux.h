@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loader/elf.h"
 #include "vmm/gmem.h"
 
 /* Low-memory layout shared by the loaders and the vCPU set-up. */
@@ -42,6 +43,9 @@ struct linux_boot {
 	size_t kernel_size;
 	const uint8_t *initrd; /* NULL: none */
 	size_t initrd_size;
+	/* Moves the kernel's and initrd's bytes into guest RAM; NULL: memcpy. */
+	loader_fill_fn *fill;
+	void *fill_opaque;
 	const char *cmdline;
 	uint64_t mem_size;
 	uint64_t rsdp_gpa; /* ACPI tables, already written */
