@@ -134,3 +134,59 @@ uint64_t clock_wall_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);
 }
+
+/* Division and remainder rounding towards minus infinity. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+static int64_t floor_mod(int64_t a, int64_t b)
+{
+	return a - floor_div(a, b) * b;
+}
+
+/*
+ * Days from 1970-01-01 to year-month-day (month 1-12, any day), counting
+ * in 400-year eras of 146097 days that start on 1 March, so that the leap
+ * day ends a year.
+ */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = floor_div(y, 400);
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+int64_t utc_to_sec(const struct tm *tm)
+{
+	int64_t mon = tm->tm_mon;
+	int64_t year = (int64_t)tm->tm_year + 1900 + floor_div(mon, 12);
+	int64_t days = days_from_civil(year, floor_mod(mon, 12) + 1, tm->tm_mday);
+
+	return days * 86400 + (int64_t)tm->tm_hour * 3600 + (int64_t)tm->tm_min * 60 + tm->tm_sec;
+}
+
+void sec_to_utc(int64_t sec, struct tm *tm)
+{
+	int64_t days = floor_div(sec, 86400), rem = floor_mod(sec, 86400);
+	int64_t z = days + 719468, era = floor_div(z, 146097), doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* from 1 March */
+	int64_t mp = (5 * doy + 2) / 153, mon = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (mon <= 2);
+
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_year = (int)(year - 1900);
+	tm->tm_mon = (int)(mon - 1);
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_hour = (int)(rem / 3600);
+	tm->tm_min = (int)(rem / 60 % 60);
+	tm->tm_sec = (int)(rem % 60);
+	tm->tm_wday = (int)floor_mod(days + 4, 7); /* 1970-01-01 was a Thursday */
+	tm->tm_yday = (int)(days - days_from_civil(year, 1, 1));
+}

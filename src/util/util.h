@@ -40,4 +40,15 @@ int parse_duration(const char *s, uint64_t *out_ns);
 uint64_t clock_monotonic_ns(void);
 uint64_t clock_wall_ns(void);
 
+struct tm;
+/*
+ * UTC calendar fields <-> seconds since 1970, in the proleptic Gregorian
+ * calendar, as timegm() and gmtime_r() do but without the C library's time
+ * zone set-up, which reads /etc/localtime even for UTC. utc_to_sec()
+ * normalises fields out of range (month 13, day 0, hour 30) as timegm()
+ * does; sec_to_utc() also fills tm_wday and tm_yday.
+ */
+int64_t utc_to_sec(const struct tm *tm);
+void sec_to_utc(int64_t sec, struct tm *tm);
+
 #endif

@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -178,6 +180,75 @@ static void test_duration_negative_after_space(void **state)
 	duration_bad("\n-5", -EINVAL);
 }
 
+/* The C library's timegm()/gmtime_r() are the reference. */
+static void utc_matches_libc(int64_t sec)
+{
+	struct tm want, got;
+	time_t t = (time_t)sec;
+
+	assert_non_null(gmtime_r(&t, &want));
+	sec_to_utc(sec, &got);
+	if (got.tm_year != want.tm_year || got.tm_mon != want.tm_mon ||
+	    got.tm_mday != want.tm_mday || got.tm_hour != want.tm_hour ||
+	    got.tm_min != want.tm_min || got.tm_sec != want.tm_sec ||
+	    got.tm_wday != want.tm_wday || got.tm_yday != want.tm_yday)
+		fail_msg("sec_to_utc(%lld): %d-%d-%d %d:%d:%d wday %d yday %d, want "
+			 "%d-%d-%d %d:%d:%d wday %d yday %d", (long long)sec, got.tm_year,
+			 got.tm_mon, got.tm_mday, got.tm_hour, got.tm_min, got.tm_sec,
+			 got.tm_wday, got.tm_yday, want.tm_year, want.tm_mon, want.tm_mday,
+			 want.tm_hour, want.tm_min, want.tm_sec, want.tm_wday, want.tm_yday);
+	assert_int_equal(utc_to_sec(&got), sec);
+}
+
+static void test_utc_round_trip(void **state)
+{
+	/* Years 0000-9999, the range of the CMOS clock with its century byte. */
+	const int64_t lo = -62167219200ll, hi = 253402300799ll;
+	static const int64_t edges[] = {
+		0, -1, 86399, 86400, 951782400 /* 2000-02-29 */, 4107456000ll /* 2100-02-28 */,
+		4107542400ll /* 2100-03-01 */, -62167219200ll, 253402300799ll,
+		-2203891200ll /* 1900-02-28 */, 1798761599 /* 2026-12-31 23:59:59 */,
+	};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		utc_matches_libc(edges[i]);
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		utc_matches_libc(lo + (int64_t)(x % (uint64_t)(hi - lo + 1)));
+	}
+}
+
+/* Fields out of range, as a guest can write them into the RTC. */
+static void test_utc_normalises(void **state)
+{
+	static const int fields[][6] = {
+		/* year-1900, mon, mday, hour, min, sec */
+		{ 126, 1, 31, 0, 0, 0 },     /* 31 February */
+		{ 126, 12, 1, 0, 0, 0 },     /* month 13 */
+		{ 126, -1, 1, 0, 0, 0 },     /* month 0 */
+		{ 126, 0, 0, 0, 0, 0 },      /* day 0 */
+		{ 100, 1, 29, 23, 59, 60 },  /* a leap second's worth */
+		{ 126, 164, 165, 165, 165, 165 }, /* BCD garbage decoded */
+		{ -1900, 0, 1, 0, 0, 0 },    /* year 0 */
+		{ 8099, 11, 31, 23, 59, 59 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		struct tm tm = {
+			.tm_year = fields[i][0], .tm_mon = fields[i][1], .tm_mday = fields[i][2],
+			.tm_hour = fields[i][3], .tm_min = fields[i][4], .tm_sec = fields[i][5],
+		};
+		struct tm copy = tm;
+
+		assert_int_equal(utc_to_sec(&tm), (int64_t)timegm(&copy));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +260,8 @@ int main(void)
 		cmocka_unit_test(test_duration_junk),
 		cmocka_unit_test(test_duration_overflow),
 		cmocka_unit_test(test_duration_negative_after_space),
+		cmocka_unit_test(test_utc_round_trip),
+		cmocka_unit_test(test_utc_normalises),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

@@ -5,7 +5,7 @@
  *
  * The clock is a set of calendar fields valid at one host second; a read
  * first rolls them forward by the host seconds elapsed, through
- * timegm()/gmtime_r(). A guest write changes a field in place, so a
+ * utc_to_sec()/sec_to_utc(). A guest write changes a field in place, so a
  * sequence of writes that passes through an impossible date (31 February
  * on the way from January to March) is not normalised half-way; the next
  * roll-over, or the release of SET, normalises whatever the guest left.
@@ -104,10 +104,7 @@ static int64_t host_sec(void)
 static void normalise(struct rtc *r, int64_t seconds)
 {
 	struct tm tm = r->tm;
-	time_t t = timegm(&tm) + (time_t)seconds;
-
-	if (!gmtime_r(&t, &tm))
-		return;
+	sec_to_utc(utc_to_sec(&tm) + seconds, &tm);
 	/* The chip counts years 0000-9999 (with the century byte): stay there. */
 	if (tm.tm_year < -1900)
 		tm.tm_year = -1900;
@@ -385,7 +382,6 @@ static void set_memory_size(struct rtc *r, uint64_t below_4g, uint64_t above_4g)
 int rtc_create(struct vm *vm, uint64_t ram_below_4g, uint64_t ram_above_4g, struct rtc **out)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
-	time_t now;
 	int ret;
 
 	if (!r)
@@ -396,8 +392,7 @@ int rtc_create(struct vm *vm, uint64_t ram_below_4g, uint64_t ram_above_4g, stru
 	r->cmos[REG_B] = B_DEFAULT;
 	set_memory_size(r, ram_below_4g, ram_above_4g);
 	r->synced = host_sec();
-	now = (time_t)r->synced;
-	gmtime_r(&now, &r->tm);
+	sec_to_utc(r->synced, &r->tm);
 	r->c_read_ns = clock_monotonic_ns();
 	r->c_read_sec = r->synced;
 
