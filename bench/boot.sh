@@ -311,14 +311,21 @@ RUN
 chmod +x "$stage/run.sh"
 echo "$qemu" >"$stage/host-bins"
 
+# lab_run, lab_payload_lines
+# shellcheck source=tests/lab/lib.sh
+. "$top/tests/lab/lib.sh"
+
+# The benchmark's own lines as they come, without the LAB-EXIT line, also
+# kept in the log.
+# shellcheck disable=SC2317 # called by lab_run
+boot_lines() { lab_payload_lines | grep --line-buffered -v '^LAB-EXIT' | tee "$log"; }
+
 raw=$B/bench/boot-lab-console.log
-"$top/tests/lab/lab.sh" --timeout 900 --mem "${BENCH_BOOT_LAB_MEM:-2048}" "$stage" | tee "$raw" |
-	sed -u -n '/^LAB-READY/,/^LAB-EXIT/p' |
-	grep --line-buffered -Ev '^(LAB-READY|LAB-EXIT|\[ *[0-9]+\.[0-9]+\])' | tee "$log"
+lab_run "$raw" boot_lines "$top/tests/lab/lab.sh" --timeout 900 \
+	--mem "${BENCH_BOOT_LAB_MEM:-2048}" "$stage"
 echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
-status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$raw" | tail -n 1)
-if [ -z "$status" ]; then
+if [ -z "$lab_status" ]; then
 	echo "bench boot: the lab did not finish (console: $raw)"
 	exit 1
 fi
-exit "$status"
+exit "$lab_status"

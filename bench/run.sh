@@ -127,16 +127,20 @@ RUN
 chmod +x "$stage/run.sh"
 printf '%s\n%s\n' "$true_bin" "$dd_bin" >"$stage/host-bins"
 
+# lab_run, lab_payload_lines
+# shellcheck source=tests/lab/lib.sh
+. "$top/tests/lab/lib.sh"
+
+# Shows the suite's own lines as they come, and keeps them in the log.
+# shellcheck disable=SC2317 # called by lab_run
+suite_lines() { lab_payload_lines | tee "$log"; }
+
 raw=$B/bench/lab-console.log
-# Shows the suite's own lines as they come: from the lab's ready marker to
-# its exit marker, without kernel messages.
-"$top/tests/lab/lab.sh" --timeout 1800 --mem "${BENCH_LAB_MEM:-3072}" "$stage" | tee "$raw" |
-	sed -u -n '/^LAB-READY/,/^LAB-EXIT/p' |
-	grep --line-buffered -Ev '^(LAB-READY|\[ *[0-9]+\.[0-9]+\])' | tee "$log"
+lab_run "$raw" suite_lines "$top/tests/lab/lab.sh" --timeout 1800 \
+	--mem "${BENCH_LAB_MEM:-3072}" "$stage"
 echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
-status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$raw" | tail -n 1)
-if [ -z "$status" ]; then
+if [ -z "$lab_status" ]; then
 	echo "bench: the lab did not finish (console: $raw)"
 	finish 1
 fi
-finish "$status"
+finish "$lab_status"

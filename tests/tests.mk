@@ -5,6 +5,9 @@ TEST_GUESTS := $(B)/g/tests/guests/misbehave.elf $(B)/g/tests/guests/abi_check.e
 
 guests: $(TEST_GUESTS)
 
+# Shared by the unit tests and the fuzz seed tool: an ELF image builder.
+TEST_ELFGEN := $(B)/tests/support/elfgen.o
+
 -include tests/unit/unit.mk
 -include tests/fuzz/fuzz.mk
 

@@ -65,10 +65,11 @@ fuzz-run: $(FUZZ_BINS)
 			tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-$(B)/tests/fuzz/make-seeds: tests/fuzz/make-seeds.c
-	$(call msg,CC,$<)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+MAKE_SEEDS_OBJS := $(B)/tests/fuzz/make-seeds.o $(TEST_ELFGEN)
+
+$(B)/tests/fuzz/make-seeds: $(MAKE_SEEDS_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(MAKE_SEEDS_OBJS)
 
 fuzz-seeds: $(B)/tests/fuzz/make-seeds
 	@mkdir -p $(patsubst %,tests/fuzz/corpus/%,$(FUZZ_NAMES))

@@ -21,6 +21,8 @@
 
 #include <shale/abi/hypercall.h>
 
+#include "../support/elfgen.h"
+
 static const char *out_dir;
 
 static void write_file(const char *sub, const char *name, const void *data, size_t size)
@@ -38,52 +40,20 @@ static void write_file(const char *sub, const char *name, const void *data, size
 
 /* ELF seeds. */
 
-struct seg {
-	uint32_t type;
-	uint32_t flags;
-	uint64_t vaddr;
-	uint64_t memsz;
-	uint64_t filesz;
-};
+/* The byte at offset j of segment i's file contents. */
+static uint8_t elf_byte(unsigned i, uint64_t j)
+{
+	return (uint8_t)(0x90 + i + j);
+}
 
-static void elf_seed(const char *name, uint16_t type, const struct seg *segs, unsigned n,
-		     uint64_t entry)
+static void elf_seed(const char *name, uint16_t type, const struct elfgen_seg *segs,
+		     unsigned n, uint64_t entry)
 {
 	uint8_t buf[8192] = { 0 };
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
-	Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof(*eh));
-	size_t off = sizeof(*eh) + n * sizeof(*ph);
 
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = type;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = entry;
-	eh->e_phoff = sizeof(*eh);
-	eh->e_ehsize = sizeof(*eh);
-	eh->e_phentsize = sizeof(*ph);
-	eh->e_phnum = (uint16_t)n;
-	for (unsigned i = 0; i < n; i++) {
-		ph[i] = (Elf64_Phdr){
-			.p_type = segs[i].type,
-			.p_flags = segs[i].flags,
-			.p_offset = segs[i].filesz ? off : 0,
-			.p_vaddr = segs[i].vaddr,
-			.p_paddr = segs[i].vaddr,
-			.p_filesz = segs[i].filesz,
-			.p_memsz = segs[i].memsz,
-			.p_align = 0x1000,
-		};
-		for (uint64_t j = 0; j < segs[i].filesz; j++)
-			buf[off + j] = (uint8_t)(0x90 + i + j);
-		off += segs[i].filesz;
-		if (off > sizeof(buf))
-			abort();
-	}
-	write_file("elf", name, buf, off);
+	if (elfgen_size(segs, n) > sizeof(buf))
+		abort();
+	write_file("elf", name, buf, elfgen_build(buf, type, segs, n, entry, elf_byte));
 }
 
 /* As many loadable segments as the loader takes (ELF_MAX_SEGMENTS). */
@@ -91,40 +61,40 @@ static void elf_seed(const char *name, uint16_t type, const struct seg *segs, un
 
 static void elf_seeds(void)
 {
-	static const struct seg good[] = {
+	static const struct elfgen_seg good[] = {
 		{ PT_LOAD, PF_R | PF_X, 0x100000, 0x1800, 0x40 },
 		{ PT_NOTE, PF_R, 0, 0, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, 0x102000, 0x2000, 0x20 },
 		{ PT_GNU_STACK, PF_R | PF_W, 0, 0, 0 },
 	};
-	static const struct seg single[] = {
+	static const struct elfgen_seg single[] = {
 		{ PT_LOAD, PF_R | PF_X, 0x100000, 0x100, 0x100 },
 	};
-	static const struct seg unaligned[] = {
+	static const struct elfgen_seg unaligned[] = {
 		{ PT_LOAD, PF_R, 0x203456, 0x10, 0x10 },
 		{ PT_LOAD, PF_R | PF_X, 0x101234, 0x100, 0x20 },
 		{ PT_LOAD, PF_R | PF_W, 0x300ff0, 0x20, 0x8 },
 	};
-	static const struct seg at_limit[] = {
+	static const struct elfgen_seg at_limit[] = {
 		{ PT_LOAD, PF_R | PF_X, 0x100000, 0x1000, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, 0xfff000, 0x1000, 0x10 },
 	};
-	static const struct seg shared_page[] = {
+	static const struct elfgen_seg shared_page[] = {
 		{ PT_LOAD, PF_R | PF_X, 0x100000, 0x800, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, 0x100800, 0x800, 0x10 },
 	};
-	static const struct seg wx[] = {
+	static const struct elfgen_seg wx[] = {
 		{ PT_LOAD, PF_R | PF_W | PF_X, 0x100000, 0x1000, 0x10 },
 	};
-	static const struct seg interp[] = {
+	static const struct elfgen_seg interp[] = {
 		{ PT_INTERP, PF_R, 0, 0x10, 0x10 },
 		{ PT_LOAD, PF_R | PF_X, 0x100000, 0x1000, 0x10 },
 	};
-	static const struct seg tls[] = {
+	static const struct elfgen_seg tls[] = {
 		{ PT_LOAD, PF_R | PF_X, 0x100000, 0x1000, 0x10 },
 		{ PT_TLS, PF_R, 0x101000, 0x10, 0x8 },
 	};
-	struct seg many[MANY];
+	struct elfgen_seg many[MANY];
 
 	elf_seed("good", ET_EXEC, good, 4, 0x100000);
 	elf_seed("single", ET_EXEC, single, 1, 0x1000ff);
@@ -139,8 +109,8 @@ static void elf_seeds(void)
 	for (unsigned i = 0; i < MANY; i++) {
 		static const uint32_t prot[] = { PF_R | PF_X, PF_R, PF_R | PF_W };
 
-		many[i] = (struct seg){ PT_LOAD, prot[i % 3], 0x100000 + i * 0x2000ull,
-					0x1000 + i * 8, 8 };
+		many[i] = (struct elfgen_seg){ PT_LOAD, prot[i % 3], 0x100000 + i * 0x2000ull,
+					       0x1000 + i * 8, 8 };
 	}
 	elf_seed("many", ET_EXEC, many, MANY, 0x100000);
 }
@@ -383,18 +353,7 @@ static void pvh_seed(const char *name, uint8_t mem, uint8_t initrd_flags, uint32
 	k.initrd_size = initrd_size;
 	k.cmdline_len = 40;
 
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = virt;
-	eh->e_phoff = sizeof(*eh);
-	eh->e_ehsize = sizeof(*eh);
-	eh->e_phentsize = sizeof(*ph);
-	eh->e_phnum = (uint16_t)nph;
+	elfgen_ehdr(eh, ET_EXEC, virt, nph);
 
 	/* Text, then data and bss, as vmlinux.lds lays them out. */
 	off = (off + 0xfff) & ~(size_t)0xfff;

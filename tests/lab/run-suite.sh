@@ -9,11 +9,18 @@ set -u
 name=$1
 log=$2
 shift 2
-"$(dirname "$0")/lab.sh" "$@" | tee "$log" | grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'
-status=$(sed -n 's/^LAB-EXIT \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-if [ -z "$status" ]; then
+here=$(dirname "$0")
+# lab_run
+# shellcheck source=tests/lab/lib.sh
+. "$here/lib.sh"
+
+# shellcheck disable=SC2317 # called by lab_run
+suite_lines() { grep -E '^(ok|FAIL|SKIP|    std|[0-9]+ passed)'; }
+
+lab_run "$log" suite_lines "$here/lab.sh" "$@"
+if [ -z "$lab_status" ]; then
 	echo "FAIL $name: the lab did not finish (log: $log)"
 	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
-exit "$status"
+exit "$lab_status"

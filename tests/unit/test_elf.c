@@ -16,20 +16,13 @@
 #include <cmocka.h>
 
 #include "loader/elf.h"
+#include "../support/elfgen.h"
 
 #define MIN_ADDR 0x100000ull
 #define MAX_ADDR 0x400000ull
 #define TEXT 0x100000ull
 #define DATA 0x102000ull
 #define ENTRY (TEXT + 0x10)
-
-struct seg {
-	uint32_t type;
-	uint32_t flags;
-	uint64_t vaddr;
-	uint64_t memsz;
-	uint64_t filesz;
-};
 
 struct image {
 	uint8_t *buf;
@@ -44,57 +37,22 @@ static uint8_t payload(unsigned i, uint64_t j)
 	return (uint8_t)(0x11 * (i + 1) + j * 7);
 }
 
-/*
- * Ehdr, then the program headers, then each segment's file bytes in order.
- * The result is a valid static x86-64 executable when `segs` is sane.
- */
-static struct image build(const struct seg *segs, unsigned n, uint64_t entry)
+/* An executable in a buffer of exactly its size (see elfgen_build()). */
+static struct image build(const struct elfgen_seg *segs, unsigned n, uint64_t entry)
 {
 	struct image im;
-	size_t off = sizeof(Elf64_Ehdr) + n * sizeof(Elf64_Phdr);
 
-	for (unsigned i = 0; i < n; i++)
-		off += segs[i].filesz;
-	im.size = off;
+	im.size = elfgen_size(segs, n);
 	im.buf = calloc(1, im.size);
 	assert_non_null(im.buf);
 	im.eh = (Elf64_Ehdr *)im.buf;
 	im.ph = (Elf64_Phdr *)(im.buf + sizeof(Elf64_Ehdr));
-
-	memcpy(im.eh->e_ident, ELFMAG, SELFMAG);
-	im.eh->e_ident[EI_CLASS] = ELFCLASS64;
-	im.eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	im.eh->e_ident[EI_VERSION] = EV_CURRENT;
-	im.eh->e_type = ET_EXEC;
-	im.eh->e_machine = EM_X86_64;
-	im.eh->e_version = EV_CURRENT;
-	im.eh->e_entry = entry;
-	im.eh->e_phoff = sizeof(Elf64_Ehdr);
-	im.eh->e_ehsize = sizeof(Elf64_Ehdr);
-	im.eh->e_phentsize = sizeof(Elf64_Phdr);
-	im.eh->e_phnum = (uint16_t)n;
-
-	off = sizeof(Elf64_Ehdr) + n * sizeof(Elf64_Phdr);
-	for (unsigned i = 0; i < n; i++) {
-		im.ph[i] = (Elf64_Phdr){
-			.p_type = segs[i].type,
-			.p_flags = segs[i].flags,
-			.p_offset = segs[i].filesz ? off : 0,
-			.p_vaddr = segs[i].vaddr,
-			.p_paddr = segs[i].vaddr,
-			.p_filesz = segs[i].filesz,
-			.p_memsz = segs[i].memsz,
-			.p_align = 0x1000,
-		};
-		for (uint64_t j = 0; j < segs[i].filesz; j++)
-			im.buf[off + j] = payload(i, j);
-		off += segs[i].filesz;
-	}
+	elfgen_build(im.buf, ET_EXEC, segs, n, entry, payload);
 	return im;
 }
 
 /* Text, data+bss, and two headers that load nothing. */
-static const struct seg good_segs[] = {
+static const struct elfgen_seg good_segs[] = {
 	{ PT_LOAD, PF_R | PF_X, TEXT, 0x1800, 0x200 },
 	{ PT_NOTE, PF_R, 0, 0, 0x20 },
 	{ PT_LOAD, PF_R | PF_W, DATA, 0x2000, 0x100 },
@@ -120,7 +78,8 @@ static int parse_free(struct image im, const char **why)
 	return ret;
 }
 
-static int parse_segs(const struct seg *segs, unsigned n, uint64_t entry, const char **why)
+static int parse_segs(const struct elfgen_seg *segs, unsigned n, uint64_t entry,
+		      const char **why)
 {
 	return parse_free(build(segs, n, entry), why);
 }
@@ -155,7 +114,7 @@ static void test_good(void **state)
 static void test_good_unaligned_span(void **state)
 {
 	/* Segments that start and end mid-page: lo and hi are page-rounded. */
-	static const struct seg segs[] = {
+	static const struct elfgen_seg segs[] = {
 		{ PT_LOAD, PF_R, 0x203456, 0x10, 0x10 },
 		{ PT_LOAD, PF_R | PF_X, 0x101234, 0x100, 0x100 },
 	};
@@ -173,7 +132,7 @@ static void test_good_unaligned_span(void **state)
 static void test_segment_at_limits(void **state)
 {
 	/* [MIN_ADDR, MAX_ADDR) exactly is allowed. */
-	static const struct seg segs[] = {
+	static const struct elfgen_seg segs[] = {
 		{ PT_LOAD, PF_R | PF_X, MIN_ADDR, MAX_ADDR - MIN_ADDR, 0x10 },
 	};
 	const char *why;
@@ -338,7 +297,7 @@ static void test_phoff_overflow(void **state)
 
 static void test_filesz_gt_memsz(void **state)
 {
-	static const struct seg segs[] = {
+	static const struct elfgen_seg segs[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x100, 0x101 },
 	};
 	const char *why;
@@ -461,15 +420,15 @@ static void test_wx(void **state)
 
 static void test_overlap(void **state)
 {
-	static const struct seg overlap[] = {
+	static const struct elfgen_seg overlap[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x3000, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, TEXT + 0x2000, 0x1000, 0x10 },
 	};
-	static const struct seg same[] = {
+	static const struct elfgen_seg same[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x1000, 0x10 },
 		{ PT_LOAD, PF_R, TEXT, 0x1000, 0x10 },
 	};
-	static const struct seg inside[] = {
+	static const struct elfgen_seg inside[] = {
 		{ PT_LOAD, PF_R, TEXT + 0x1000, 0x100, 0x10 },
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x4000, 0x10 },
 	};
@@ -484,21 +443,21 @@ static void test_overlap(void **state)
 static void test_shared_page(void **state)
 {
 	/* Disjoint bytes, but one page would need both R-X and RW-. */
-	static const struct seg tail[] = {
+	static const struct elfgen_seg tail[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x800, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, TEXT + 0x800, 0x800, 0x10 },
 	};
-	static const struct seg across[] = {
+	static const struct elfgen_seg across[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x1001, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, TEXT + 0x1fff, 0x10, 0x10 },
 	};
 	/* Registered the other way round. */
-	static const struct seg reversed[] = {
+	static const struct elfgen_seg reversed[] = {
 		{ PT_LOAD, PF_R | PF_W, TEXT + 0x1fff, 0x10, 0x10 },
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x1001, 0x10 },
 	};
 	/* Adjacent pages are fine. */
-	static const struct seg adjacent[] = {
+	static const struct elfgen_seg adjacent[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0x1000, 0x10 },
 		{ PT_LOAD, PF_R | PF_W, TEXT + 0x1000, 0x1000, 0x10 },
 	};
@@ -531,12 +490,12 @@ static void test_dynamic(void **state)
 
 static void test_no_load(void **state)
 {
-	static const struct seg notes[] = {
+	static const struct elfgen_seg notes[] = {
 		{ PT_NOTE, PF_R, 0, 0, 0x20 },
 		{ PT_GNU_STACK, PF_R | PF_W, 0, 0, 0 },
 	};
 	/* A PT_LOAD of size 0 loads nothing either. */
-	static const struct seg empty[] = {
+	static const struct elfgen_seg empty[] = {
 		{ PT_LOAD, PF_R | PF_X, TEXT, 0, 0 },
 	};
 	const char *why;
@@ -564,11 +523,12 @@ static void test_entry(void **state)
 
 static void test_segment_limit(void **state)
 {
-	struct seg segs[ELF_MAX_SEGMENTS + 1];
+	struct elfgen_seg segs[ELF_MAX_SEGMENTS + 1];
 	const char *why;
 
 	for (unsigned i = 0; i < ELF_MAX_SEGMENTS + 1; i++)
-		segs[i] = (struct seg){ PT_LOAD, PF_R | PF_X, TEXT + i * 0x1000ull, 0x1000, 8 };
+		segs[i] = (struct elfgen_seg){ PT_LOAD, PF_R | PF_X, TEXT + i * 0x1000ull,
+					       0x1000, 8 };
 	assert_int_equal(parse_segs(segs, ELF_MAX_SEGMENTS, TEXT, &why), 0);
 	assert_int_equal(parse_segs(segs, ELF_MAX_SEGMENTS + 1, TEXT, &why), -EINVAL);
 	assert_string_equal(why, "too many loadable segments");

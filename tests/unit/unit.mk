@@ -12,6 +12,8 @@ $(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT) $(VMM_LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lcmocka $(HOST_LIBS)
 
+$(B)/tests/unit/test_elf: $(TEST_ELFGEN)
+
 # Every binary runs even after one fails, so one run shows every failure.
 unit-tests: $(UNIT_TESTS)
 	$(Q)failed=; \
