@@ -5,7 +5,9 @@
  * (bzImage setup headers, an ELF vmlinux with a PVH note); and port I/O
  * sequences like those of Linux's drivers for the legacy PC devices.
  * `make fuzz-seeds` runs it into tests/fuzz/corpus/; the files it wrote
- * are checked in.
+ * are checked in, beside inputs kept from fuzzing runs that once found a
+ * bug (linux/pvh-entry-outside-ram, pcdev/rtc-negative-year), which it
+ * does not write.
  *
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
  *                              DIR/linux/... and DIR/pcdev/...; with a
