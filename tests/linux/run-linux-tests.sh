@@ -18,6 +18,15 @@ T_LIMIT=180
 # The usual VM; the paths hold no blanks.
 RUN="$SHALE run --memory 256M --initrd $INITRD --timeout 120s"
 
+# acpi_clean NAME: the guest in $T_OUT counted no ACPI errors in its log.
+acpi_clean() {
+	if grep -Eq '^L2-ACPI-ERRORS 0.?$' "$T_OUT"; then
+		ok "$1"
+	else
+		fail "$1" "$(grep -E '^L2-ACPI-(ERRORS|LOG)' "$T_OUT" | head -n 5 | tr '\r\n' '  ')"
+	fi
+}
+
 # Boot to init with 1, 2 and 4 vCPUs: all online; command line and initrd intact.
 for n in 1 2 4; do
 	last=$((n - 1))
@@ -29,12 +38,29 @@ for n in 1 2 4; do
 		fail "cmdline-${n}cpu" "command line not seen by the guest"
 	grep -q "L2-INITRD $MD5" "$T_OUT" && ok "initrd-${n}cpu" ||
 		fail "initrd-${n}cpu" "initrd content differs"
+	acpi_clean "acpi-clean-${n}cpu"
 done
 
 # The same kernel as an ELF vmlinux through its PVH entry.
 expect boot-pvh 0 'L2-CPUS online=0-1 nproc=2' '' \
 	$RUN --kernel "$VMLINUX" --cpus 2 --cmdline "$BASE"
 grep -q "L2-INITRD $MD5" "$T_OUT" && ok initrd-pvh || fail initrd-pvh "initrd content differs"
+acpi_clean acpi-clean-pvh
+
+# PCI bus 0 through ACPI: the kernel bound the PNP0A03 root bridge PCI0 to
+# pci0000:00, found the 440FX host bridge at 00:00.0 on the bus it
+# scanned, and took bus number and windows from the bridge's _CRS.
+expect pci-root 0 'L2-PCI-ROOT PNP0A03:00 acpi=1' '' $RUN --kernel "$BZ" --cmdline "$BASE"
+grep -q 'L2-PCI-HOST 0x8086:0x1237' "$T_OUT" && ok pci-host-bridge ||
+	fail pci-host-bridge "$(grep L2-PCI-HOST "$T_OUT" | tr -d '\r')"
+missing=
+for w in 'bus 00' 'io +0x0000-0x0cf7 window' 'io +0x0d00-0xffff window' \
+	'mem 0xc0000000-0xfebfffff window'; do
+	grep -Eq "^L2-PCI-WINDOW $w" "$T_OUT" || missing="$missing [$w]"
+done
+[ -z "$missing" ] && ok pci-windows ||
+	fail pci-windows "not among the root bus resources:$missing"
+acpi_clean acpi-clean-pci
 
 # Memory size seen by the guest: MemTotal is RAM minus what the kernel keeps.
 expect memory-512m 0 'L2-MEM' '' "$SHALE" run --memory 512M --initrd "$INITRD" \

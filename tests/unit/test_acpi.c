@@ -2,7 +2,8 @@
  * ACPI tables: every pointer followed from the RSDP must land inside the
  * buffer on a table with the right signature, length and checksum; the
  * MADT must list each CPU once; the FADT must name the PM1 and reset
- * registers; the DSDT's AML must parse down to \_S5. A buffer one byte
+ * registers; the DSDT's AML must parse down to \_S5, through the PCI root
+ * bridge with its windows and its 124 INTx routes. A buffer one byte
  * short of the need gives -ENOSPC without a write past its end.
  *
  * With `--dump DIR [NR_CPUS]` the binary writes the tables to DIR as
@@ -37,6 +38,8 @@ static const struct acpi_config base_cfg = {
 	.reset_value = 0x06,
 	.sci_irq = 9,
 	.slp_typ_s5 = 5,
+	.pci_mmio_base = 0xc0000000u,
+	.pci_mmio_size = 0x3ec00000u, /* to 0xfebfffff */
 };
 
 static uint16_t le16(const uint8_t *p)
@@ -414,10 +417,153 @@ static const uint8_t *check_device(const uint8_t *p, const uint8_t *end,
 	return dev_end;
 }
 
+/* Name (NAME, integer) at *pp. */
+static uint64_t check_name_int(const uint8_t **pp, const char *name)
+{
+	const uint8_t *p = *pp;
+	uint64_t v;
+
+	assert_int_equal(*p++, 0x08);
+	assert_memory_equal(p, name, 4);
+	p += 4;
+	v = aml_integer(&p);
+	*pp = p;
+	return v;
+}
+
+/* Name (NAME, Package (n) {...}) at *pp: n, and *pp moves inside. */
+static size_t open_name_package(const uint8_t **pp, const char *name, const uint8_t **pkg_end)
+{
+	const uint8_t *p = *pp;
+	size_t nb, plen;
+
+	if (name) {
+		assert_int_equal(*p++, 0x08);
+		assert_memory_equal(p, name, 4);
+		p += 4;
+	}
+	assert_int_equal(*p++, 0x12); /* PackageOp */
+	plen = pkg_length(p, &nb);
+	*pkg_end = p + plen;
+	p += nb;
+	*pp = p + 1;
+	return p[0];
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v & 0xffff);
+	put16(p + 2, v >> 16);
+}
+
 /*
- * The DSDT's term list is exactly: Scope (_SB) { the three devices },
- * Name (_S0, ...) and Name (_S5, ...), each PkgLength ending where the
- * next term begins.
+ * The resource template of PCI0, byte by byte: WordBusNumber 0-0,
+ * IO (Decode16, 0xcf8, 0xcf8, 1, 8), WordIO 0-0xcf7 and 0xd00-0xffff,
+ * DWordMemory over the configured window; every window a producer with
+ * fixed minimum and maximum.
+ */
+static size_t pci_root_crs(uint8_t *r, const struct acpi_config *cfg)
+{
+	static const uint8_t fixed[] = {
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0x00, 0x00, 0x00, 0x00, 0, 0, 0x01, 0x00,
+		0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+		0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x00, 0xf7, 0x0c, 0, 0, 0xf8, 0x0c,
+		0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x0d, 0xff, 0xff, 0, 0, 0x00, 0xf3,
+		0x87, 0x17, 0x00, 0x00, 0x0c, 0x01,
+	};
+	uint8_t *p = r + sizeof(fixed);
+
+	memcpy(r, fixed, sizeof(fixed));
+	put32(p, 0); /* granularity */
+	put32(p + 4, cfg->pci_mmio_base);
+	put32(p + 8, cfg->pci_mmio_base + cfg->pci_mmio_size - 1);
+	put32(p + 12, 0); /* translation */
+	put32(p + 16, cfg->pci_mmio_size);
+	p[20] = 0x79; /* End Tag */
+	p[21] = 0x00;
+	return sizeof(fixed) + 22;
+}
+
+/*
+ * Device (PCI0) { _HID PNP0A03, _UID 0, _SEG 0, _BBN 0, _CRS, _PRT }, no
+ * _ADR. _PRT: for each device 1-31 and pin 0-3 in turn,
+ * Package (4) { 0xDDDDFFFF, pin, 0, 16 + (device + pin) % 8 }.
+ */
+static const uint8_t *check_pci_root(const uint8_t *p, const uint8_t *end,
+				     const struct acpi_config *cfg)
+{
+	static const uint8_t pnp0a03[] = { 0x41, 0xd0, 0x0a, 0x03 };
+	uint8_t want[128];
+	const uint8_t *dev_end, *buf_end, *prt_end, *e_end;
+	size_t nb, plen, want_len;
+	unsigned routes[8] = { 0 };
+
+	assert_int_equal(*p++, 0x5b);
+	assert_int_equal(*p++, 0x82); /* DeviceOp */
+	plen = pkg_length(p, &nb);
+	assert_int_equal(nb, 2);
+	dev_end = p + plen;
+	assert_ptr_equal(dev_end, end);
+	p += nb;
+	assert_memory_equal(p, "PCI0", 4);
+	p += 4;
+
+	assert_int_equal(*p++, 0x08);
+	assert_memory_equal(p, "_HID", 4);
+	p += 4;
+	assert_int_equal(*p++, 0x0c); /* DWordPrefix */
+	assert_memory_equal(p, pnp0a03, 4);
+	p += 4;
+	assert_int_equal(check_name_int(&p, "_UID"), 0);
+	assert_int_equal(check_name_int(&p, "_SEG"), 0);
+	assert_int_equal(check_name_int(&p, "_BBN"), 0);
+
+	assert_int_equal(*p++, 0x08);
+	assert_memory_equal(p, "_CRS", 4);
+	p += 4;
+	assert_int_equal(*p++, 0x11); /* BufferOp */
+	plen = pkg_length(p, &nb);
+	buf_end = p + plen;
+	p += nb;
+	want_len = pci_root_crs(want, cfg);
+	assert_int_equal(aml_integer(&p), want_len);
+	assert_int_equal(buf_end - p, want_len);
+	assert_memory_equal(p, want, want_len);
+	p = buf_end;
+
+	assert_int_equal(open_name_package(&p, "_PRT", &prt_end), 124);
+	assert_ptr_equal(prt_end, dev_end);
+	for (unsigned d = 1; d < 32; d++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			uint64_t gsi;
+
+			assert_int_equal(open_name_package(&p, NULL, &e_end), 4);
+			assert_int_equal(aml_integer(&p), (uint64_t)d << 16 | 0xffff);
+			assert_int_equal(aml_integer(&p), pin);
+			assert_int_equal(aml_integer(&p), 0); /* a GSI, no link device */
+			gsi = aml_integer(&p);
+			assert_int_equal(gsi, 16 + (d + pin) % 8);
+			routes[gsi - 16]++;
+			assert_ptr_equal(p, e_end);
+		}
+	}
+	assert_ptr_equal(p, dev_end);
+	/* 124 routes over the 8 GSIs: 15 or 16 on each. */
+	for (unsigned i = 0; i < 8; i++)
+		assert_true(routes[i] == 15 || routes[i] == 16);
+	return dev_end;
+}
+
+/*
+ * The DSDT's term list is exactly: Scope (_SB) { the three legacy devices,
+ * PCI0 }, Name (_S0, ...) and Name (_S5, ...), each PkgLength ending where
+ * the next term begins.
  */
 static void check_dsdt(const uint8_t *d, const struct acpi_config *cfg)
 {
@@ -435,6 +581,7 @@ static void check_dsdt(const uint8_t *d, const struct acpi_config *cfg)
 	p += 4;
 	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
 		p = check_device(p, scope_end, &devices[i]);
+	p = check_pci_root(p, scope_end, cfg);
 	assert_ptr_equal(p, scope_end);
 
 	check_sleep_state(&p, end, "_S0_", 0);
@@ -479,7 +626,7 @@ static void test_slp_typ(void **state)
 	}
 }
 
-/* Other ports, another SCI and a reset value all reach the tables. */
+/* Other ports, another SCI, a reset value and a PCI window all reach the tables. */
 static void test_other_config(void **state)
 {
 	struct acpi_config cfg = {
@@ -490,8 +637,16 @@ static void test_other_config(void **state)
 		.reset_value = 0x01,
 		.sci_irq = 11,
 		.slp_typ_s5 = 0,
+		.pci_mmio_base = 0x80000000u,
+		.pci_mmio_size = 0x10000000u,
 	};
 
+	check_all(&cfg, GPA);
+	/* The smallest window, and one that ends right at the IOAPIC. */
+	cfg.pci_mmio_size = 1;
+	check_all(&cfg, GPA);
+	cfg.pci_mmio_base = 0x00100000u;
+	cfg.pci_mmio_size = 0xfec00000u - 0x00100000u;
 	check_all(&cfg, GPA);
 	/* Back to back up to the last port: timer, event and control blocks. */
 	cfg.pm_tmr_port = 0xfff6;
@@ -602,6 +757,14 @@ static void test_einval(void **state)
 	BAD(reset_port, 0x3fc);         /* inside COM1 */
 	BAD(pm1a_evt_port, 0x5e);       /* overlaps the i8042 data port */
 	BAD(pm1a_cnt_port, 0x71);       /* overlaps the RTC */
+	BAD(pm1a_evt_port, 0xcf6);      /* overlaps the PCI configuration ports */
+	BAD(pm1a_cnt_port, 0xcfe);      /* inside them */
+	BAD(pm_tmr_port, 0xcfc);        /* inside them */
+	BAD(pci_mmio_size, 0);          /* an empty window */
+	BAD(pci_mmio_size, 0x3ec00001); /* reaches the IOAPIC */
+	BAD(pci_mmio_base, 0xfec00000); /* at the IOAPIC */
+	BAD(pci_mmio_base, 0xfee00000); /* at the local APIC */
+	BAD(pci_mmio_base, 0xffffffff); /* past 4 GiB */
 #undef BAD
 
 	assert_int_equal(acpi_build(buf, sizeof(buf), GPA + 8, &base_cfg, &rsdp), -EINVAL);
@@ -618,6 +781,10 @@ static void test_einval(void **state)
 	cfg.slp_typ_s5 = 7;
 	cfg.reset_port = 0x606;   /* right after the control block */
 	cfg.pm_tmr_port = 0x60c;  /* and then the timer */
+	assert_true(acpi_build(buf, sizeof(buf), GPA, &cfg, &rsdp) > 0);
+	cfg = base_cfg;
+	cfg.pm1a_evt_port = 0xcf4; /* right below the PCI configuration ports */
+	cfg.pm_tmr_port = 0xd00;   /* right above them */
 	assert_true(acpi_build(buf, sizeof(buf), GPA, &cfg, &rsdp) > 0);
 }
 

@@ -1,7 +1,8 @@
 /*
  * ACPI tables (ACPI 6.3): fixed-hardware ACPI on a PC with KVM's in-kernel
- * 8259 PIC, IOAPIC, local APICs and PIT, an i8042, a COM1 UART and a CMOS
- * RTC. Section numbers below refer to the ACPI 6.3 specification.
+ * 8259 PIC, IOAPIC, local APICs and PIT, an i8042, a COM1 UART, a CMOS
+ * RTC and PCI bus 0. Section numbers below refer to the ACPI 6.3
+ * specification.
  *
  * Layout in the buffer: RSDP first (a legacy scan finds it on a 16-byte
  * boundary), then FACS (64-byte aligned, §5.2.10), DSDT, FADT, MADT, XSDT,
@@ -13,6 +14,7 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
+#include "devices/legacy/pci.h"
 
 #define OEM_ID "SHALE "          /* 6 bytes */
 #define OEM_TABLE_ID "SHALEVM "  /* 8 bytes */
@@ -71,6 +73,22 @@
 #define RTC_IRQ 8
 #define PIT_IRQ 0
 #define CASCADE_IRQ 2
+
+/* PCI configuration mechanism #1: CONFIG_ADDRESS and CONFIG_DATA. */
+#define PCI_CFG_PORTS 8
+
+/* Address Space Descriptors (§6.4.3.5): resource types and flags. */
+#define RES_TYPE_MEM 0
+#define RES_TYPE_IO 1
+#define RES_TYPE_BUS 2
+/*
+ * General flags of a bridge window: _MAF and _MIF set (a fixed range),
+ * positive decode, and bit 0 clear: the bridge produces the range for
+ * the devices below it rather than consuming it.
+ */
+#define RES_WINDOW 0x0c
+#define RES_IO_ENTIRE_RANGE 0x03 /* _RNG: ISA and non-ISA addresses */
+#define RES_MEM_READ_WRITE 0x01  /* _RW; _MEM 0: non-cacheable */
 
 /*
  * Output cursor over the caller's buffer. Once something does not fit,
@@ -270,15 +288,58 @@ static size_t res_irq(uint8_t *p, unsigned irq)
 }
 
 /*
- * Device (NAME) { Name (_HID, EisaId (hid)) Name (_UID, uid)
- *                 Name (_CRS, ResourceTemplate () { res }) }
- * The template is a Buffer ending with an End Tag whose checksum 0 means
- * "not checked".
+ * Large resource descriptors (§6.4.3) for the windows of a bridge: the
+ * Word (§6.4.3.5.3) and DWord (§6.4.3.5.2) Address Space Descriptors of a
+ * fixed range [min, max], whose granularity must then be 0 and whose
+ * length is max - min + 1 (§6.4.3.5, valid combinations of _MIF, _MAF
+ * and _LEN), without translation.
  */
-static void aml_device(struct out *o, const char *name, const char *hid, unsigned uid,
-		       const uint8_t *res, size_t res_len)
+static size_t res_word_window(uint8_t *p, uint8_t type, uint8_t type_flags, uint16_t min,
+			      uint16_t max)
 {
-	size_t dev, crs;
+	p[0] = 0x88;
+	put_le16(p + 1, 13); /* bytes that follow: no resource source */
+	p[3] = type;
+	p[4] = RES_WINDOW;
+	p[5] = type_flags;
+	put_le16(p + 6, 0); /* granularity */
+	put_le16(p + 8, min);
+	put_le16(p + 10, max);
+	put_le16(p + 12, 0); /* translation offset */
+	put_le16(p + 14, (uint16_t)(max - min + 1));
+	return 16;
+}
+
+static size_t res_dword_memory_window(uint8_t *p, uint32_t min, uint32_t max)
+{
+	p[0] = 0x87;
+	put_le16(p + 1, 23);
+	p[3] = RES_TYPE_MEM;
+	p[4] = RES_WINDOW;
+	p[5] = RES_MEM_READ_WRITE;
+	put_le32(p + 6, 0);
+	put_le32(p + 10, min);
+	put_le32(p + 14, max);
+	put_le32(p + 18, 0);
+	put_le32(p + 22, max - min + 1);
+	return 26;
+}
+
+/* Name (NAME, value) */
+static void aml_name_int(struct out *o, const char *name, uint64_t v)
+{
+	aml_byte(o, 0x08); /* NameOp */
+	aml_name(o, name);
+	aml_int(o, v);
+}
+
+/*
+ * Device (NAME) { Name (_HID, EisaId (hid)) Name (_UID, uid) ...: the
+ * caller adds the rest and closes the package the result opened.
+ */
+static size_t aml_device_open(struct out *o, const char *name, const char *hid, unsigned uid)
+{
+	size_t dev;
 
 	aml_byte(o, 0x5b); /* ExtOpPrefix */
 	aml_byte(o, 0x82); /* DeviceOp */
@@ -289,11 +350,19 @@ static void aml_device(struct out *o, const char *name, const char *hid, unsigne
 	aml_name(o, "_HID");
 	aml_eisa_id(o, hid);
 
-	aml_byte(o, 0x08);
-	aml_name(o, "_UID");
-	aml_int(o, uid);
+	aml_name_int(o, "_UID", uid);
+	return dev;
+}
 
-	aml_byte(o, 0x08);
+/*
+ * Name (_CRS, ResourceTemplate () { res }): a Buffer ending with an End
+ * Tag whose checksum 0 means "not checked".
+ */
+static void aml_crs(struct out *o, const uint8_t *res, size_t res_len)
+{
+	size_t crs;
+
+	aml_byte(o, 0x08); /* NameOp */
 	aml_name(o, "_CRS");
 	aml_byte(o, 0x11); /* BufferOp */
 	crs = aml_pkg_open(o);
@@ -302,7 +371,86 @@ static void aml_device(struct out *o, const char *name, const char *hid, unsigne
 	aml_byte(o, 0x79); /* End Tag */
 	aml_byte(o, 0x00);
 	aml_pkg_close(o, crs);
+}
 
+/* Device (NAME) { Name (_HID, ...) Name (_UID, uid) Name (_CRS, ...) } */
+static void aml_device(struct out *o, const char *name, const char *hid, unsigned uid,
+		       const uint8_t *res, size_t res_len)
+{
+	size_t dev = aml_device_open(o, name, hid, uid);
+
+	aml_crs(o, res, res_len);
+	aml_pkg_close(o, dev);
+}
+
+/*
+ * Name (_PRT, Package () { Package () { address, pin, source, index }, ... })
+ * (§6.2.13): for pins INTA-INTD (0-3) of devices 1-31 on bus 0 (address
+ * 0xDDDDFFFF: device DDDD, any function), the GSI that pci_intx_gsi()
+ * names. Source 0 says the last field is that GSI itself, not an index
+ * into a link device's resources: the routing is fixed, and the interrupt
+ * level-triggered, active low. The host bridge at device 0 has no INTx.
+ */
+static void aml_prt(struct out *o)
+{
+	size_t prt, entry;
+
+	aml_byte(o, 0x08); /* NameOp */
+	aml_name(o, "_PRT");
+	aml_byte(o, 0x12); /* PackageOp */
+	prt = aml_pkg_open(o);
+	aml_byte(o, (PCI_NR_DEVICES - 1) * PCI_INTX_PINS); /* NumElements */
+	for (unsigned dev = 1; dev < PCI_NR_DEVICES; dev++) {
+		for (unsigned pin = 0; pin < PCI_INTX_PINS; pin++) {
+			aml_byte(o, 0x12); /* PackageOp */
+			entry = aml_pkg_open(o);
+			aml_byte(o, 4); /* NumElements */
+			aml_int(o, (uint64_t)dev << 16 | 0xffff);
+			aml_int(o, pin);
+			aml_int(o, 0);
+			aml_int(o, pci_intx_gsi(dev, pin));
+			aml_pkg_close(o, entry);
+		}
+	}
+	aml_pkg_close(o, prt);
+}
+
+/*
+ * Device (PCI0): the host bridge of PCI bus 0 in the ACPI namespace, a
+ * PNP0A03 root bridge as on a PC; without it Linux with ACPI on finds no
+ * root bridge to scan and its PCI devices no _PRT. Segment 0 (_SEG,
+ * §6.5.6), base bus 0 (_BBN, §6.5.5). It has no _ADR: a device has an
+ * _HID or an _ADR, not both (§6.1), and a root bridge is found by its
+ * _HID. No _CID PNP0A08 and no MCFG: configuration space is reached
+ * through mechanism #1 only.
+ *
+ * _CRS lists what the bridge decodes. Bus numbers 0-0: pci.c answers
+ * for bus 0 alone. The configuration ports 0xcf8-0xcff, which the bridge
+ * itself consumes (Linux drops them from the windows it hands out), and
+ * the I/O below and above them: 0x0000-0x0cf7 and 0x0d00-0xffff, the
+ * legacy ports included as on a PC. One 32-bit memory window from the
+ * configuration for the devices' BARs.
+ */
+static void aml_pci_root(struct out *o, const struct acpi_config *cfg)
+{
+	const uint16_t cfg_end = PCI_CONFIG_ADDRESS_PORT + PCI_CFG_PORTS;
+	uint8_t res[16 + 8 + 2 * 16 + 26]; /* bus, ports, I/O and memory windows */
+	size_t dev, n;
+
+	dev = aml_device_open(o, "PCI0", "PNP0A03", 0);
+	aml_name_int(o, "_SEG", 0);
+	aml_name_int(o, "_BBN", 0);
+
+	n = res_word_window(res, RES_TYPE_BUS, 0, 0, 0);
+	n += res_io(res + n, PCI_CONFIG_ADDRESS_PORT, PCI_CFG_PORTS);
+	n += res_word_window(res + n, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, 0,
+			     PCI_CONFIG_ADDRESS_PORT - 1);
+	n += res_word_window(res + n, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, cfg_end, 0xffff);
+	n += res_dword_memory_window(res + n, cfg->pci_mmio_base,
+				     cfg->pci_mmio_base + (cfg->pci_mmio_size - 1));
+	aml_crs(o, res, n);
+
+	aml_prt(o);
 	aml_pkg_close(o, dev);
 }
 
@@ -329,6 +477,9 @@ static void aml_sleep_state(struct out *o, const char *name, uint8_t slp_typ)
  * i8042 driver falls back to probing the ports, and only because the FADT
  * sets the 8042 flag (drivers/input/serio/i8042-acpipnpio.h). No PS/2
  * mouse (PNP0F13) is listed, so the driver leaves the AUX port alone.
+ * The legacy devices stay in \_SB rather than under the root bridge: there
+ * is no PCI-to-ISA bridge function for them to sit behind. PCI0 follows
+ * them.
  * \_S5 gives the SLP_TYP value that acpi_power_off() writes to PM1a_CNT
  * together with SLP_EN; \_S0 the value written back on the way out of a
  * sleep state, which ACPICA looks up when it leaves one.
@@ -354,6 +505,8 @@ static void build_dsdt_body(struct out *o, const struct acpi_config *cfg)
 	n = res_io(res, RTC_PORT, 2);
 	n += res_irq(res + n, RTC_IRQ);
 	aml_device(o, "RTC_", "PNP0B00", 0, res, n);
+
+	aml_pci_root(o, cfg);
 
 	aml_pkg_close(o, scope);
 
@@ -559,20 +712,24 @@ static bool overlaps(struct port_range a, struct port_range b)
 
 static int check_config(const struct acpi_config *cfg)
 {
-	/* The ACPI registers first, then the legacy devices of the DSDT. */
+	/*
+	 * The ACPI registers first (PM1 blocks and timer, then the reset
+	 * register), then the legacy devices of the DSDT.
+	 */
 	const struct port_range r[] = {
 		{ cfg->pm1a_evt_port, 4 },
 		{ cfg->pm1a_cnt_port, 2 },
-		{ cfg->reset_port, 1 },
 		{ cfg->pm_tmr_port, cfg->pm_tmr_port ? 4 : 0 },
+		{ cfg->reset_port, 1 },
 		{ COM1_PORT, 8 },
 		{ I8042_DATA_PORT, 1 },
 		{ I8042_CMD_PORT, 1 },
 		{ RTC_PORT, 2 },
 	};
+	const struct port_range pci_cfg = { PCI_CONFIG_ADDRESS_PORT, PCI_CFG_PORTS };
 	const unsigned isa_used = 1u << PIT_IRQ | 1u << CASCADE_IRQ | 1u << COM1_IRQ |
 				  1u << I8042_KBD_IRQ | 1u << RTC_IRQ;
-	const size_t n = sizeof(r) / sizeof(r[0]), acpi_regs = 4;
+	const size_t n = sizeof(r) / sizeof(r[0]), pm_regs = 3, acpi_regs = 4;
 
 	if (cfg->nr_cpus < 1 || cfg->nr_cpus > ACPI_MAX_CPUS)
 		return -EINVAL;
@@ -588,6 +745,14 @@ static int check_config(const struct acpi_config *cfg)
 		for (size_t j = i + 1; j < n; j++)
 			if (overlaps(r[i], r[j]))
 				return -EINVAL;
+	/* Not in the PCI ports; the reset register may be (0xcf9 on a PC). */
+	for (size_t i = 0; i < pm_regs; i++)
+		if (overlaps(r[i], pci_cfg))
+			return -EINVAL;
+	/* The PCI memory window: not empty, below the IOAPIC and local APICs. */
+	if (cfg->pci_mmio_size == 0 ||
+	    (uint64_t)cfg->pci_mmio_base + cfg->pci_mmio_size > ACPI_IOAPIC_GPA)
+		return -EINVAL;
 	return 0;
 }
 

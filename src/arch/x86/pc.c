@@ -201,6 +201,8 @@ static int write_acpi(struct vm *vm, unsigned nr_cpus, uint64_t *rsdp_gpa)
 		.sci_irq = SCI_IRQ,
 		.slp_typ_s5 = PM_SLP_TYP_S5,
 		.pm_tmr_port = PM_TMR_PORT,
+		.pci_mmio_base = PC_PCI_MMIO_START,
+		.pci_mmio_size = PC_PCI_MMIO_END - PC_PCI_MMIO_START,
 	};
 	uint8_t *buf = gmem_ptr(&vm->gmem, LINUX_ACPI_GPA, ACPI_TABLES_MAX);
 	long n;

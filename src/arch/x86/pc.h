@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/x86/acpi.h"
 #include "arch/x86/linux.h"
 
 struct vm;
@@ -18,6 +19,13 @@ struct vcpu;
 /* 32-bit PCI/MMIO hole: RAM above 3 GiB continues at 4 GiB. */
 #define PC_HOLE_START LINUX_LOW_RAM_MAX
 #define PC_HOLE_END LINUX_HIGH_RAM_GPA
+/*
+ * The memory window of PCI bus 0, where the guest places BARs: the hole up
+ * to the IOAPIC. 0xfec00000 and above belong to the IOAPIC and the local
+ * APICs, as on a PC.
+ */
+#define PC_PCI_MMIO_START PC_HOLE_START
+#define PC_PCI_MMIO_END ACPI_IOAPIC_GPA
 #define PC_MAX_CPUS 64u
 
 struct pc_config {

@@ -19,6 +19,26 @@ struct pci_bus;
 #define PCI_NR_BARS 6
 #define PCI_NR_DEVICES 32 /* device numbers on bus 0; 0 is the host bridge */
 
+/*
+ * INTx routing on bus 0, the contract between the _PRT of the ACPI root
+ * bridge (src/arch/x86/acpi.c) and the devices: pin INTA-INTD (0-3, the
+ * Interrupt Pin register's value minus 1) of device d raises IOAPIC GSI
+ * 16 + (d + pin) % 8. Those are the IOAPIC pins above the ISA IRQs (KVM's
+ * IOAPIC has 24; its default routing sends GSI 16-23 to them alone), and
+ * the swizzle spreads the INTA lines of neighbouring slots over all
+ * eight. The guest is told level-triggered, active low, the PCI default;
+ * KVM's IOAPIC ignores the polarity, so a device asserts its line with
+ * vm_set_irq(vm, gsi, true) and releases it with false.
+ */
+#define PCI_INTX_PINS 4
+#define PCI_INTX_GSI_BASE 16u
+#define PCI_INTX_NR_GSIS 8u
+
+static inline unsigned pci_intx_gsi(unsigned devnum, unsigned pin)
+{
+	return PCI_INTX_GSI_BASE + (devnum + pin) % PCI_INTX_NR_GSIS;
+}
+
 /* Type 0 configuration header offsets (PCI Local Bus 3.0 §6.1). */
 #define PCI_CFG_VENDOR_ID 0x00
 #define PCI_CFG_DEVICE_ID 0x02
