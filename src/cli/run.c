@@ -317,12 +317,14 @@ void print_stats(const struct vm *vm, uint64_t start_ns)
 
 void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con)
 {
-	struct pollfd fds[4] = {
+	struct pollfd fds[5] = {
 		{ .fd = vm->stop_fd, .events = POLLIN },
 		{ .fd = sig_fd, .events = POLLIN },
 		{ .fd = -1, .events = POLLIN },
-		{ .fd = con ? con->fd : -1, .events = POLLIN },
+		{ .fd = -1, .events = POLLIN }, /* console input */
+		{ .fd = -1, .events = POLLIN }, /* room for console input */
 	};
+	bool con_eof = !con;
 
 	if (timeout_ns) {
 		struct itimerspec its = {
@@ -337,7 +339,9 @@ void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct consol
 			die("timerfd: %s", strerror(errno));
 	}
 	while (!vm_stopping(vm)) {
-		if (poll(fds, 4, -1) < 0) {
+		fds[3].fd = !con_eof && console_wants_read(con) ? con->fd : -1;
+		fds[4].fd = con && console_pending(con) ? con->room_fd : -1;
+		if (poll(fds, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll: %s", strerror(errno));
@@ -355,13 +359,15 @@ void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct consol
 			vm_stop(vm, VM_STOP_TIMEOUT, 0, "timeout: the guest ran for %gs; VM stopped",
 				secs);
 		}
+		if (fds[4].revents & POLLIN)
+			console_retry(con);
 		if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
 			switch (console_read(con)) {
 			case CONSOLE_QUIT:
 				vm_stop(vm, VM_STOP_QUIT, 0, "quit from the console (Ctrl-A x)");
 				break;
 			case CONSOLE_EOF:
-				fds[3].fd = -1; /* the guest keeps running without input */
+				con_eof = true; /* the guest keeps running without input */
 				break;
 			case CONSOLE_OK:
 				break;

@@ -47,7 +47,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int 
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
 	if (!ret) {
-		console_open(&con, STDIN_FILENO, pc_console_input, &pc);
+		console_open(&con, STDIN_FILENO, pc_console_input, &pc, pc_console_room_fd(&pc));
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
 		if (!ret)

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/util.h"
+
 static struct console *active;
 
 static void restore_at_exit(void)
@@ -13,7 +15,8 @@ static void restore_at_exit(void)
 		console_close(active);
 }
 
-void console_open(struct console *con, int fd, console_input_fn input, void *opaque)
+void console_open(struct console *con, int fd, console_input_fn input, void *opaque,
+		  int room_fd)
 {
 	static bool registered;
 	struct termios raw;
@@ -22,6 +25,7 @@ void console_open(struct console *con, int fd, console_input_fn input, void *opa
 	con->fd = fd;
 	con->input = input;
 	con->opaque = opaque;
+	con->room_fd = room_fd;
 	con->tty = isatty(fd);
 	if (!con->tty || tcgetattr(fd, &con->saved))
 		return;
@@ -82,10 +86,22 @@ enum console_event console_filter(struct console *con, const uint8_t *in, size_t
 	return CONSOLE_OK;
 }
 
+/* Offers buf to the guest behind what already waits; keeps what it leaves. */
+static void deliver(struct console *con, const uint8_t *buf, size_t len)
+{
+	size_t taken = 0, keep;
+
+	if (!con->pending_len)
+		taken = con->input(con->opaque, buf, len);
+	keep = MIN(len - taken, sizeof(con->pending) - con->pending_len);
+	memcpy(con->pending + con->pending_len, buf + taken, keep);
+	con->pending_len += keep;
+}
+
 enum console_event console_read(struct console *con)
 {
 	uint8_t in[256], out[512];
-	enum console_event ev;
+	enum console_event ev = CONSOLE_OK;
 	size_t n_out;
 	ssize_t n;
 
@@ -98,11 +114,36 @@ enum console_event console_read(struct console *con)
 		return CONSOLE_EOF;
 	/* The escape only works on a terminal: piped input is passed as is. */
 	if (!con->tty) {
-		con->input(con->opaque, in, (size_t)n);
+		deliver(con, in, (size_t)n);
 		return CONSOLE_OK;
 	}
 	ev = console_filter(con, in, (size_t)n, out, &n_out);
 	if (n_out)
-		con->input(con->opaque, out, n_out);
+		deliver(con, out, n_out);
 	return ev;
+}
+
+bool console_wants_read(const struct console *con)
+{
+	return con->tty || !con->pending_len;
+}
+
+bool console_pending(const struct console *con)
+{
+	return con->pending_len != 0;
+}
+
+void console_retry(struct console *con)
+{
+	uint64_t count;
+	size_t taken;
+
+	/* Reset the eventfd first: room made after this read signals again. */
+	if (read(con->room_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	if (!con->pending_len)
+		return;
+	taken = con->input(con->opaque, con->pending, con->pending_len);
+	memmove(con->pending, con->pending + taken, con->pending_len - taken);
+	con->pending_len -= taken;
 }

@@ -2,6 +2,12 @@
  * The host side of a guest's serial console: shale's standard input, in raw
  * mode when it is a terminal, with an escape sequence to leave: Ctrl-A x
  * quits, Ctrl-A Ctrl-A sends one Ctrl-A to the guest.
+ *
+ * Input the guest does not take yet waits here. A pipe or file is read no
+ * faster than the guest takes it, so none of it is lost however early it
+ * comes; a terminal is read all the time, for the escape, and what the
+ * guest leaves beyond CONSOLE_PENDING_MAX bytes is dropped, as a real line
+ * drops what a stalled receiver does not take.
  */
 #ifndef SHALE_VMM_CONSOLE_H
 #define SHALE_VMM_CONSOLE_H
@@ -13,7 +19,10 @@
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
 
-typedef void (*console_input_fn)(void *opaque, const uint8_t *buf, size_t len);
+#define CONSOLE_PENDING_MAX 4096
+
+/* Offers input to the guest; returns how many bytes it took. */
+typedef size_t (*console_input_fn)(void *opaque, const uint8_t *buf, size_t len);
 
 struct console {
 	int fd;
@@ -23,10 +32,18 @@ struct console {
 	bool escape;
 	console_input_fn input;
 	void *opaque;
+	int room_fd; /* readable when the guest may take more (not owned) */
+	size_t pending_len;
+	uint8_t pending[CONSOLE_PENDING_MAX];
 };
 
-/* Takes over `fd` (raw mode if it is a terminal). */
-void console_open(struct console *con, int fd, console_input_fn input, void *opaque);
+/*
+ * Takes over `fd` (raw mode if it is a terminal). `input` offers bytes to
+ * the guest; `room_fd` becomes readable once the guest may take more after
+ * `input` took less than it was offered (see serial_input_fd()).
+ */
+void console_open(struct console *con, int fd, console_input_fn input, void *opaque,
+		  int room_fd);
 /* Restores the terminal. Safe to call twice. */
 void console_close(struct console *con);
 
@@ -37,6 +54,15 @@ enum console_event {
 };
 /* Reads what is available and passes it to the guest. */
 enum console_event console_read(struct console *con);
+/*
+ * Whether to poll con->fd for console_read(): not while earlier input from
+ * a pipe or file still waits for the guest.
+ */
+bool console_wants_read(const struct console *con);
+/* Whether input waits for the guest: poll room_fd, then console_retry(). */
+bool console_pending(const struct console *con);
+/* Offers the waiting input again (after room_fd became readable). */
+void console_retry(struct console *con);
 
 /* Pure escape handling, for tests: filters `in` into `out`, returns the event. */
 enum console_event console_filter(struct console *con, const uint8_t *in, size_t n,

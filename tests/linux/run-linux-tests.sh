@@ -99,6 +99,28 @@ else
 	fail serial-input "status $got; $(tail -n 3 "$W/shell.out" | tr '\n' ' ')"
 fi
 
+# Piped input far larger than the UART's buffer, all there before the guest
+# boots, arrives whole: shale reads a pipe no faster than the guest takes it.
+i=0
+while [ $i -lt 448 ]; do
+	printf 'line %05d abcdefghijklmnopqrstuvwxy\n' $i
+	i=$((i + 1))
+done >"$W/bulk"
+size=$(wc -c <"$W/bulk")
+sum=$(md5sum "$W/bulk" | cut -d' ' -f1)
+{
+	echo "stty -echo; head -c $size >/bulk; echo L2-BULK \$(md5sum </bulk); poweroff -f"
+	cat "$W/bulk"
+} >"$W/bulk-in"
+timeout "$T_LIMIT" $RUN --kernel "$BZ" --cmdline "$BASE shale.test=shell" <"$W/bulk-in" \
+	>"$W/bulk.out" 2>&1
+got=$?
+if [ "$got" = 0 ] && grep -q "L2-BULK $sum" "$W/bulk.out"; then
+	ok serial-input-bulk
+else
+	fail serial-input-bulk "status $got, $size bytes sent; $(grep -a L2-BULK "$W/bulk.out" | tail -n 1)"
+fi
+
 # At a terminal: raw mode, typed keys reach the guest's shell, Ctrl-A x
 # quits, and the terminal's settings are restored (ptyrun checks them).
 expect terminal-escape 0 'quit from the console' '' \

@@ -663,7 +663,64 @@ static void test_loopback(void **state)
 	wr(f, UART_TX, 'z');
 	wr(f, UART_TX, '\n');
 	expect_output(f, "z\n");
+	assert_int_equal(serial_input(f->s, "ok", 2), 0); /* RTS is low */
+	wr(f, UART_MCR, UART_MCR_RTS);
 	assert_int_equal(serial_input(f->s, "ok", 2), 2);
+}
+
+/* Whether the UART's input eventfd is readable; reading it resets it. */
+static bool room_signalled(struct fixture *f)
+{
+	uint64_t count;
+
+	return read(serial_input_fd(f->s), &count, sizeof(count)) == sizeof(count);
+}
+
+/*
+ * A host whose input was refused is told when the guest has read half the
+ * buffer, and only then; one that was never refused is not told at all.
+ */
+static void test_input_room(void **state)
+{
+	struct fixture *f = *state;
+	char in[SERIAL_RX_SIZE + 10];
+
+	memset(in, 'r', sizeof(in));
+	wr(f, UART_FCR, UART_FCR_ENABLE_FIFO);
+
+	/* Until the guest raises RTS, nothing is taken; then it is told. */
+	assert_int_equal(serial_input(f->s, in, 10), 0);
+	wr(f, UART_MCR, UART_MCR_DTR);
+	assert_false(room_signalled(f));
+	wr(f, UART_MCR, UART_MCR_DTR | UART_MCR_RTS);
+	assert_true(room_signalled(f));
+	assert_int_equal(serial_input(f->s, in, 10), 10);
+	assert_int_equal(rd(f, UART_RX), 'r');
+	assert_false(room_signalled(f)); /* nothing was refused */
+	clear_fifos(f);
+
+	assert_int_equal(serial_input(f->s, in, sizeof(in)), SERIAL_RX_SIZE);
+	assert_false(room_signalled(f));
+	for (unsigned i = 0; i < SERIAL_RX_SIZE / 2 - 1; i++) {
+		assert_int_equal(rd(f, UART_RX), 'r');
+		assert_false(room_signalled(f));
+	}
+	assert_int_equal(rd(f, UART_RX), 'r'); /* half the buffer free */
+	assert_true(room_signalled(f));
+	assert_false(room_signalled(f)); /* read once, reset */
+	rd(f, UART_RX);
+	assert_false(room_signalled(f)); /* nothing refused since */
+	assert_int_equal(serial_input(f->s, in, 10), 10);
+
+	/* Refused in loopback: told when loopback ends, not before. */
+	clear_fifos(f);
+	wr(f, UART_MCR, UART_MCR_LOOP | UART_MCR_RTS);
+	assert_int_equal(serial_input(f->s, in, 1), 0);
+	rd(f, UART_LSR);
+	assert_false(room_signalled(f));
+	wr(f, UART_MCR, UART_MCR_RTS);
+	assert_true(room_signalled(f));
+	assert_int_equal(serial_input(f->s, in, 1), 1);
 }
 
 static void test_modem_status_interrupt(void **state)
@@ -776,7 +833,7 @@ static void test_input_thread(void **state)
 
 	wr(f, UART_FCR, UART_FCR_ENABLE_FIFO);
 	wr(f, UART_IER, UART_IER_RDI);
-	wr(f, UART_MCR, UART_MCR_OUT2);
+	wr(f, UART_MCR, UART_MCR_RTS | UART_MCR_OUT2);
 	assert_int_equal(pthread_create(&t, NULL, feeder, f), 0);
 	while (got < STREAM_LEN) {
 		if (rd(f, UART_LSR) & UART_LSR_DR) {
@@ -799,6 +856,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interrupt_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modem_status_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_hook, setup, teardown),

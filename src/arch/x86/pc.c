@@ -320,24 +320,14 @@ void pc_destroy(struct pc_machine *pc)
 	memset(pc, 0, sizeof(*pc));
 }
 
-void pc_console_input(void *opaque, const uint8_t *buf, size_t len)
+size_t pc_console_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc_machine *pc = opaque;
-	unsigned waited_ms = 0;
 
-	/*
-	 * The UART holds 256 bytes: wait for the guest to read the rest (a
-	 * paste, piped input), but not forever: a guest that stopped reading,
-	 * or holds the UART in loopback, loses what it does not take in 1 s.
-	 */
-	while (len && waited_ms < 1000 && !vm_stopping(pc->vm)) {
-		size_t n = serial_input(pc->serial, buf, len);
+	return serial_input(pc->serial, buf, len);
+}
 
-		buf += n;
-		len -= n;
-		if (len && !n) {
-			usleep(1000);
-			waited_ms++;
-		}
-	}
+int pc_console_room_fd(const struct pc_machine *pc)
+{
+	return serial_input_fd(pc->serial);
 }

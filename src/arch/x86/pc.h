@@ -58,8 +58,12 @@ int pc_check(const struct pc_config *cfg, const char *kernel_name);
 int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc);
 void pc_destroy(struct pc_machine *pc);
 
-/* Console input for the guest's serial port (a console_input_fn). */
-void pc_console_input(void *pc, const uint8_t *buf, size_t len);
+/*
+ * Console input for the guest's serial port (a console_input_fn), and the
+ * fd that says when the port has room for what it refused.
+ */
+size_t pc_console_input(void *pc, const uint8_t *buf, size_t len);
+int pc_console_room_fd(const struct pc_machine *pc);
 
 /*
  * CPUID, MSRs, LAPIC and FPU for vCPU `vcpu` of nr_cpus; the boot vCPU

@@ -18,8 +18,14 @@
  * Reception is flow-controlled instead of overrunning: serial_input()
  * takes only what fits in a SERIAL_RX_SIZE buffer, larger than the chip's
  * 16-byte FIFO so a paste does not need 16 interrupts' worth of round
- * trips. The receive-timeout interrupt is reported as soon as fewer bytes
- * than the trigger level wait (there is no character timer).
+ * trips, and signals an eventfd when the guest has made room for what it
+ * refused. It also takes nothing while the guest holds RTS low, as a
+ * sender with hardware flow control would: until a guest opens the port,
+ * bytes would only pile up and be lost when its driver starts the port
+ * (Linux clears the FIFOs and drains the receiver first, and raises RTS
+ * once the port is open). The receive-timeout interrupt is reported as
+ * soon as fewer bytes than the trigger level wait (there is no character
+ * timer).
  */
 #include "devices/legacy/serial.h"
 
@@ -29,6 +35,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -99,6 +106,7 @@ struct serial {
 	int out_fd;
 	serial_tx_hook tx_hook;
 	void *tx_hook_opaque;
+	int input_fd; /* eventfd: room for refused input */
 
 	/* Everything below, under `lock`: vCPUs and the input thread race. */
 	pthread_mutex_t lock;
@@ -110,6 +118,7 @@ struct serial {
 	bool irq_level;      /* what the interrupt line was last set to */
 	bool lsr_read_last;  /* the previous access was a read of LSR */
 	bool out_broken;     /* output failed once; it was logged */
+	bool input_waiting;  /* serial_input() refused bytes: signal input_fd */
 
 	uint8_t rx[SERIAL_RX_SIZE];
 	unsigned rx_head, rx_count;
@@ -375,6 +384,29 @@ static bool ends_burst(struct serial *s, unsigned reg, bool is_write)
 	return flush;
 }
 
+/* Host input is taken while RTS is up and the chip is not looping back. */
+static bool rx_ready(const struct serial *s)
+{
+	return (s->mcr & (MCR_RTS | MCR_LOOP)) == MCR_RTS;
+}
+
+/*
+ * After a guest access: tell a host that had input refused when it can go
+ * on: the receiver ready, with half the buffer free (not at every byte the
+ * guest reads).
+ */
+static void signal_room(struct serial *s)
+{
+	uint64_t one = 1;
+
+	if (!s->input_waiting || !rx_ready(s) || s->rx_count > SERIAL_RX_SIZE / 2)
+		return;
+	s->input_waiting = false;
+	/* EAGAIN: the counter is saturated, so the fd is readable already. */
+	if (write(s->input_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		die("serial: eventfd write: %s", strerror(errno));
+}
+
 /* Wider accesses reach consecutive registers, as the ISA bus splits them. */
 static int serial_io(void *opaque, struct vcpu *vcpu, uint64_t offset, uint8_t *data,
 		     unsigned size, bool is_write)
@@ -393,6 +425,7 @@ static int serial_io(void *opaque, struct vcpu *vcpu, uint64_t offset, uint8_t *
 			data[i] = read_reg(s, reg);
 	}
 	update_irq(s);
+	signal_room(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -411,16 +444,24 @@ int serial_create(struct vm *vm, uint16_t base, unsigned irq, int out_fd, struct
 	pthread_mutex_init(&s->lock, NULL);
 	s->msr_lines = modem_lines(s);
 	s->thr_ipending = true;
+	s->input_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->input_fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
 
 	ret = iobus_register(&vm->pio, base, SERIAL_NR_REGS, IOBUS_W1 | IOBUS_W2 | IOBUS_W4,
 			     serial_io, s, "serial");
 	if (ret) {
-		pthread_mutex_destroy(&s->lock);
-		free(s);
-		return ret;
+		close(s->input_fd);
+		goto fail;
 	}
 	*out = s;
 	return 0;
+fail:
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return ret;
 }
 
 void serial_destroy(struct serial *s)
@@ -429,6 +470,7 @@ void serial_destroy(struct serial *s)
 		return;
 	iobus_unregister(&s->vm->pio, s->base);
 	serial_flush(s);
+	close(s->input_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -440,13 +482,20 @@ size_t serial_input(struct serial *s, const void *buf, size_t len)
 
 	pthread_mutex_lock(&s->lock);
 	/* In loopback the receiver listens to the transmitter only. */
-	if (!(s->mcr & MCR_LOOP)) {
+	if (rx_ready(s)) {
 		while (n < len && s->rx_count < SERIAL_RX_SIZE)
 			rx_push(s, p[n++]);
 		update_irq(s);
 	}
+	if (n < len)
+		s->input_waiting = true;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+int serial_input_fd(const struct serial *s)
+{
+	return s->input_fd;
 }
 
 void serial_flush(struct serial *s)

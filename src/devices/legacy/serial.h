@@ -33,10 +33,18 @@ void serial_destroy(struct serial *s);
 /*
  * Queues host input for the guest; safe from any thread. Returns how many
  * bytes were taken: fewer than `len` when the receive buffer is full (the
- * guest is not reading) and 0 while the guest holds the UART in loopback
- * mode. The caller keeps the rest and offers it again later.
+ * guest is not reading), 0 while the guest holds RTS low (the port is not
+ * open) or the UART in loopback mode. The caller keeps the rest and offers
+ * it again later, once serial_input_fd() is readable.
  */
 size_t serial_input(struct serial *s, const void *buf, size_t len);
+
+/*
+ * An eventfd (owned by the UART) that becomes readable after serial_input()
+ * refused bytes, once the guest is ready for more: RTS up, not in
+ * loopback, half the buffer free. The caller reads it to reset it.
+ */
+int serial_input_fd(const struct serial *s);
 
 /*
  * Also shows transmitted bytes to `fn` (before they are written out), with
