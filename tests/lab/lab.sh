@@ -437,7 +437,13 @@ boot_once() {
 	mkfifo "$fifo"
 	lab_status='' lab_lines=0 t_ready='' guest_ready='' silent=''
 	t0=$(now)
-	timeout -k 5 "$timeout_s" "${qemu[@]}" <"/dev/null" >"$fifo" &
+	# Now and then L1's CPU stalls in HLT with no timer interrupt to come
+	# (seen mid-run, after dozens of boots, once in several long runs): an
+	# interrupt wakes it, and leaving idle re-arms its tick. So L1's console
+	# gets a byte every few seconds: XON (Ctrl-Q), which L1's tty takes as
+	# flow control (IXON) and neither echoes nor queues.
+	{ while sleep 5; do printf '\021' || break; done; } |
+		timeout -k 5 "$timeout_s" "${qemu[@]}" >"$fifo" &
 	qpid=$!
 	exec 3<"$fifo"
 	while :; do
