@@ -371,6 +371,37 @@ static const struct dsdt_device devices[] = {
 	  13 },
 };
 
+static uint64_t check_name_int(const uint8_t **pp, const char *name)
+{
+	const uint8_t *p = *pp;
+	uint64_t v;
+
+	assert_int_equal(*p++, 0x08);
+	assert_memory_equal(p, name, 4);
+	p += 4;
+	v = aml_integer(&p);
+	*pp = p;
+	return v;
+}
+
+/* Name (_CRS, Buffer (n) {...}) at *pp: n; *pp moves to the buffer's bytes. */
+static size_t open_crs(const uint8_t **pp, const uint8_t **buf_end)
+{
+	const uint8_t *p = *pp;
+	size_t nb, len;
+
+	assert_int_equal(*p++, 0x08);
+	assert_memory_equal(p, "_CRS", 4);
+	p += 4;
+	assert_int_equal(*p++, 0x11); /* BufferOp */
+	*buf_end = p + pkg_length(p, &nb);
+	p += nb;
+	len = (size_t)aml_integer(&p); /* BufferSize */
+	assert_int_equal(*buf_end - p, len);
+	*pp = p;
+	return len;
+}
+
 /*
  * Device (NAME) { Name (_HID, EisaId (...)) Name (_UID, n)
  *                 Name (_CRS, Buffer (n) { ... }) }, ending by end.
@@ -398,39 +429,15 @@ static const uint8_t *check_device(const uint8_t *p, const uint8_t *end,
 	assert_memory_equal(p, want->eisa_id, 4);
 	p += 4;
 
-	assert_int_equal(*p++, 0x08);
-	assert_memory_equal(p, "_UID", 4);
-	p += 4;
-	assert_int_equal(aml_integer(&p), want->uid);
+	assert_int_equal(check_name_int(&p, "_UID"), want->uid);
 
-	assert_int_equal(*p++, 0x08);
-	assert_memory_equal(p, "_CRS", 4);
-	p += 4;
-	assert_int_equal(*p++, 0x11); /* BufferOp */
-	plen = pkg_length(p, &nb);
-	buf_end = p + plen;
+	assert_int_equal(open_crs(&p, &buf_end), want->res_len);
 	assert_ptr_equal(buf_end, dev_end);
-	p += nb;
-	assert_int_equal(aml_integer(&p), want->res_len); /* BufferSize */
-	assert_int_equal(buf_end - p, want->res_len);
 	assert_memory_equal(p, want->res, want->res_len);
 	return dev_end;
 }
 
 /* Name (NAME, integer) at *pp. */
-static uint64_t check_name_int(const uint8_t **pp, const char *name)
-{
-	const uint8_t *p = *pp;
-	uint64_t v;
-
-	assert_int_equal(*p++, 0x08);
-	assert_memory_equal(p, name, 4);
-	p += 4;
-	v = aml_integer(&p);
-	*pp = p;
-	return v;
-}
-
 /* Name (NAME, Package (n) {...}) at *pp: n, and *pp moves inside. */
 static size_t open_name_package(const uint8_t **pp, const char *name, const uint8_t **pkg_end)
 {
@@ -524,16 +531,8 @@ static const uint8_t *check_pci_root(const uint8_t *p, const uint8_t *end,
 	assert_int_equal(check_name_int(&p, "_SEG"), 0);
 	assert_int_equal(check_name_int(&p, "_BBN"), 0);
 
-	assert_int_equal(*p++, 0x08);
-	assert_memory_equal(p, "_CRS", 4);
-	p += 4;
-	assert_int_equal(*p++, 0x11); /* BufferOp */
-	plen = pkg_length(p, &nb);
-	buf_end = p + plen;
-	p += nb;
 	want_len = pci_root_crs(want, cfg);
-	assert_int_equal(aml_integer(&p), want_len);
-	assert_int_equal(buf_end - p, want_len);
+	assert_int_equal(open_crs(&p, &buf_end), want_len);
 	assert_memory_equal(p, want, want_len);
 	p = buf_end;
 
