@@ -6,7 +6,8 @@
  *   byte 0      guest RAM: 16 MiB + 2 MiB * n for n < 248, else one of
  *               big_mem[] (around the PCI hole, and far above it)
  *   byte 1      initrd: bit 0 one is given; bit 1 its size is at least
- *               the guest's RAM (it must be refused)
+ *               the guest's RAM (it must be refused); bit 2: reading the
+ *               files fails (the load must then fail, and say so)
  *   bytes 2-4   initrd size, little-endian (modulo 64 KiB, or added
  *               to the RAM size when bit 1 is set)
  *   bytes 5-6   command line length, little-endian (low 13 bits)
@@ -17,8 +18,13 @@
  * what a successful load leaves in guest RAM must be what the boot
  * protocol promises the kernel: a memory map of the guest's RAM, the
  * command line and initrd where the boot structures say they are, the
- * kernel where it was asked to go. A refusal must say why.
+ * kernel where it was asked to go. A refusal must say why. The bytes of
+ * the kernel and initrd reach guest RAM through a fill function, as the
+ * CLI's pread() does: it must only be asked for ranges of those two files,
+ * into guest RAM.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -35,6 +41,7 @@
 
 #define F_INITRD 0x1u
 #define F_INITRD_HUGE 0x2u
+#define F_READ_FAILS 0x4u
 
 /* boot_params and setup header offsets (Linux boot protocol 2.15). */
 #define BP_ACPI_RSDP 0x070
@@ -73,6 +80,7 @@ static const uint64_t big_mem[8] = {
 };
 
 static uint8_t *initrd_data; /* INITRD_MAX bytes of a pattern */
+static bool fill_fails;      /* checked_fill() returns -EIO */
 static uint64_t initrd_gpa;  /* where the last load put it */
 
 /*
@@ -117,6 +125,27 @@ static bool ram_get(uint64_t size)
 	if (size > low && gmem_add_region(&ram.gm, LINUX_HIGH_RAM_GPA, size - low, host + low))
 		abort();
 	return true;
+}
+
+static bool within(const void *p, size_t len, const void *base, size_t size)
+{
+	uintptr_t at = (uintptr_t)p, start = (uintptr_t)base;
+
+	return at >= start && len <= size && at - start <= size - len;
+}
+
+/* linux_boot.fill: checks its contract, then copies (or fails, if asked to). */
+static int checked_fill(void *dst, const uint8_t *src, size_t len, void *opaque)
+{
+	const struct linux_boot *lb = opaque;
+
+	FUZZ_CHECK(within(src, len, lb->kernel, lb->kernel_size) ||
+		   (lb->initrd && within(src, len, lb->initrd, lb->initrd_size)));
+	FUZZ_CHECK(within(dst, len, ram.map + PAGE, ram.size));
+	if (fill_fails)
+		return -EIO;
+	memcpy(dst, src, len);
+	return 0;
 }
 
 /* Zeroes [gpa, gpa + len), clipped to the first RAM region. */
@@ -363,6 +392,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cmdline[cmdline_len] = '\0';
 	check.cmdline = cmdline;
 	real = check;
+	real.fill = checked_fill;
+	real.fill_opaque = &real;
+	fill_fails = data[1] & F_READ_FAILS;
 
 	ret_check = linux_load(NULL, &check, &why_check);
 	if (ret_check)
@@ -374,10 +406,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ram_get(real.mem_size))
 		goto out;
 	ret_real = linux_load(&ram.gm, &real, &why_real);
-	FUZZ_CHECK(ret_real == ret_check);
-	if (ret_real) {
+	if (fill_fails) {
+		/* The kernel is always read: no load succeeds, each says why. */
+		FUZZ_CHECK(ret_real);
+		if (ret_real == -EIO)
+			FUZZ_CHECK(why_real && !strncmp(why_real, "cannot read the ", 16));
+		else
+			FUZZ_CHECK(ret_real == ret_check && why_real && why_check &&
+				   !strcmp(why_real, why_check));
+	} else if (ret_real) {
+		FUZZ_CHECK(ret_real == ret_check);
 		FUZZ_CHECK(why_real && why_check && !strcmp(why_real, why_check));
 	} else {
+		FUZZ_CHECK(ret_check == 0);
 		/* As pc_build() goes on: the boot page tables must not land on any of it. */
 		linux_write_boot_tables(&ram.gm);
 		FUZZ_CHECK(real.mode == check.mode);
