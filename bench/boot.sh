@@ -56,6 +56,7 @@ boot_one() {
 	vmm=$(($(field marker_rss_kib "$RES") - $(field marker_ram_rss_kib "$RES")))
 	sw=$(field vmm_setup_wall_us "$RES")
 	sc=$(field vmm_setup_cpu_us "$RES")
+	steps=$(field vmm_setup_steps "$RES")
 	return 0
 }
 
@@ -86,6 +87,34 @@ boot_cfg() {
 record() {
 	eval "t_$1=\"\${t_$1-} $t\" up_$1=\"\${up_$1-} ${up:-0}\" rss_$1=\"\${rss_$1-} $rss\""
 	eval "vmm_$1=\"\${vmm_$1-} $vmm\" sw_$1=\"\${sw_$1-} ${sw:-0}\" sc_$1=\"\${sc_$1-} ${sc:-0}\""
+	if [ "$1" = s ] && [ -n "${steps-}" ]; then echo "$steps" >>"$W/steps"; fi
+}
+
+# step_medians FILE: lines of "step:us,step:us,..." (shale's set-up steps)
+# as "step median, step median, ..." in the order the steps came.
+step_medians() {
+	awk -F, '
+		{
+			for (i = 1; i <= NF; i++) {
+				split($i, kv, ":")
+				if (!(kv[1] in cnt)) order[++n] = kv[1]
+				v[kv[1], ++cnt[kv[1]]] = kv[2] + 0
+			}
+		}
+		END {
+			for (j = 1; j <= n; j++) {
+				k = order[j]
+				m = cnt[k]
+				for (a = 1; a <= m; a++) s[a] = v[k, a]
+				for (a = 2; a <= m; a++) {
+					x = s[a]
+					for (b = a - 1; b > 0 && s[b] > x; b--) s[b + 1] = s[b]
+					s[b + 1] = x
+				}
+				printf "%s%s %s", (j > 1 ? ", " : ""), k, (m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2)
+			}
+			print ""
+		}' "$1"
 }
 
 # lst NAME C: list NAME of configuration C; med NAME C: its median.
@@ -167,6 +196,9 @@ run_bench() {
 			"$s_vmm; qemu$(lst vmm q) -> median $q_vmm"
 		echo "  shale set-up, exec to first KVM_RUN: wall us$(lst sw s) -> median $s_sw;" \
 			"CPU us$(lst sc s) -> median $s_sc"
+		[ -s "$W/steps" ] &&
+			echo "  shale set-up steps, CPU us, medians ('start' is everything from exec" \
+				"to creating the VM): $(step_medians "$W/steps")"
 		row "boot to init" "$(calc "$s_t / 1000") s" "qemu: $(calc "$q_t / 1000") s" \
 			"$(calc "$s_t / $q_t")x" "<= 0.80x" "$(verdict "$s_t <= 0.8 * $q_t")"
 		row "VMM memory at init" "$(mib "$s_vmm") MiB" "qemu: $(mib "$q_vmm") MiB" \

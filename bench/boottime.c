@@ -14,19 +14,22 @@
  *
  *   boottime: marker=1 time_to_marker_ms=X total_ms=X maxrss_kib=N status=N
  *             exec_mono_ns=N [vmm_setup_wall_us=X vmm_setup_cpu_us=N]
- *             [marker_rss_kib=N marker_ram_rss_kib=N]
+ *             [vmm_setup_steps=NAME:US,...] [marker_rss_kib=N marker_ram_rss_kib=N]
  *
  * status is CMD's exit status, 128 + the signal that killed it, or
  * "timeout"; time_to_marker_ms is -1 when the marker never came.
  * vmm_setup_*: when CMD's stderr has a "first_entry_mono_ns=N" (and
  * "first_entry_cpu_us=N") line, as `shale run --stats` prints, the wall time
- * from exec to the first guest entry and CMD's CPU time by then.
+ * from exec to the first guest entry and CMD's CPU time by then;
+ * vmm_setup_steps is its "setup_cpu_us=" field as it was (the CPU time of
+ * each set-up step).
  * marker_*: with -m, /proc/PID/smaps is read when the marker arrives: the
  * whole RSS, and the RSS of the largest mapping (a VMM's guest RAM), so that
  * the VMM's own memory (the difference) can be told from the guest's.
  *
  * Exits 0 when the marker was seen and CMD exited 0, 1 otherwise.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -112,6 +115,25 @@ static int find_u64(const char *line, const char *name, unsigned long long *v)
 }
 
 /*
+ * The word after "name=" in line, up to a blank, into out (size bytes);
+ * only letters, digits, ':' and ',' are taken, so it can be printed as a
+ * field of the result line. Leaves out alone when name is absent.
+ */
+static void find_word(const char *line, const char *name, char *out, size_t size)
+{
+	const char *p = strstr(line, name);
+	size_t n = 0;
+
+	if (!p)
+		return;
+	p += strlen(name);
+	while (n + 1 < size && (isalnum((unsigned char)p[n]) || p[n] == ':' || p[n] == ','))
+		n++;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/*
  * Sums Rss over all mappings of pid and finds the Rss of the largest one
  * (by Size). Returns 0 when smaps could not be read.
  */
@@ -153,6 +175,7 @@ int main(int argc, char **argv)
 	uint64_t *exec_ns, marker_ns = 0, end_ns;
 	unsigned long long first_ns = 0, first_cpu_us = 0, v;
 	int have_first = 0, have_cpu = 0, have_snap = 0;
+	char steps[256] = "";
 	long snap_total = 0, snap_ram = 0;
 	struct pollfd fds[2];
 	struct rusage ru;
@@ -287,6 +310,7 @@ int main(int argc, char **argv)
 					first_cpu_us = v;
 					have_cpu = 1;
 				}
+				find_word(line, "setup_cpu_us=", steps, sizeof(steps));
 			}
 		}
 	}
@@ -314,6 +338,8 @@ int main(int argc, char **argv)
 		printf(" vmm_setup_wall_us=%.1f", (double)(first_ns - *exec_ns) / 1e3);
 		if (have_cpu)
 			printf(" vmm_setup_cpu_us=%llu", first_cpu_us);
+		if (steps[0])
+			printf(" vmm_setup_steps=%s", steps);
 	}
 	if (have_snap)
 		printf(" marker_rss_kib=%ld marker_ram_rss_kib=%ld", snap_total, snap_ram);

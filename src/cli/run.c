@@ -293,10 +293,37 @@ static long proc_status_kib(const char *name)
 	return kib;
 }
 
+/*
+ * "start:N,kvm:N,...,enter:N": the CPU microseconds of each set-up step,
+ * the first since exec, the last ("enter") up to the first KVM_RUN.
+ */
+static void format_setup(const struct vm *vm, char *buf, size_t size)
+{
+	uint64_t prev = 0;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i <= vm->nr_marks && len < size; i++) {
+		const char *name = i < vm->nr_marks ? vm->mark[i].name : "enter";
+		uint64_t at = i < vm->nr_marks ? vm->mark[i].cpu_ns : vm->first_entry_cpu_ns;
+		int n;
+
+		if (!at)
+			break; /* the guest never ran */
+		n = snprintf(buf + len, size - len, "%s%s:%llu", i ? "," : "", name,
+			     (unsigned long long)((at > prev ? at - prev : 0) / 1000));
+		if (n < 0)
+			break;
+		len += (size_t)n;
+		prev = at;
+	}
+}
+
 void print_stats(const struct vm *vm, uint64_t start_ns)
 {
 	size_t pages = vm->ram_size / 4096, touched = 0;
 	unsigned char *vec = malloc(pages);
+	char setup[256];
 
 	if (vec && !mincore(vm->ram, vm->ram_size, vec))
 		for (size_t i = 0; i < pages; i++)
@@ -306,13 +333,14 @@ void print_stats(const struct vm *vm, uint64_t start_ns)
 	 * VmHWM, not getrusage(): ru_maxrss carries over across exec, so it
 	 * would report the peak of whatever process started shale.
 	 */
+	format_setup(vm, setup, sizeof(setup));
 	fprintf(stderr,
 		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu "
-		"first_entry_mono_ns=%llu first_entry_cpu_us=%llu\n",
+		"first_entry_mono_ns=%llu first_entry_cpu_us=%llu setup_cpu_us=%s\n",
 		touched * 4, proc_status_kib("VmHWM"),
 		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000),
 		(unsigned long long)vm->first_entry_ns,
-		(unsigned long long)(vm->first_entry_cpu_ns / 1000));
+		(unsigned long long)(vm->first_entry_cpu_ns / 1000), setup);
 }
 
 void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con)
@@ -398,10 +426,12 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 		goto out;
 	vm.unclaimed_io = VM_IO_STRICT;
 	ret = vm_add_ram(&vm, o->memory, VM_NO_HOLE);
+	vm_mark(&vm, "memory");
 	if (!ret)
 		ret = vcpu_create(&vm, 0, &vcpu);
 	if (!ret)
 		ret = pv_setup(pv, &vm, vcpu, &cfg);
+	vm_mark(&vm, "load");
 	if (!ret) {
 		log_info("starting guest %s with %llu MiB", cfg.name,
 			 (unsigned long long)(o->memory / MiB));

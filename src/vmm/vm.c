@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -69,6 +70,7 @@ int vm_create(struct vm *vm)
 	pthread_mutex_init(&vm->lock, NULL);
 	iobus_init(&vm->pio);
 	iobus_init(&vm->mmio);
+	vm_mark(vm, "start");
 
 	vm->kvm_fd = open_kvm();
 	if (vm->kvm_fd < 0)
@@ -93,7 +95,21 @@ int vm_create(struct vm *vm)
 		log_err("eventfd: %s", strerror(errno));
 		return ret;
 	}
+	vm_mark(vm, "kvm");
 	return 0;
+}
+
+void vm_mark(struct vm *vm, const char *name)
+{
+	struct timespec cpu;
+
+	if (vm->nr_marks == VM_MAX_MARKS)
+		return;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	vm->mark[vm->nr_marks++] = (struct vm_mark){
+		.name = name,
+		.cpu_ns = (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec,
+	};
 }
 
 static int add_slot(struct vm *vm, unsigned slot, gpa_t gpa, uint64_t size, uint8_t *host)

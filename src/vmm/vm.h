@@ -15,6 +15,7 @@
 #include "vmm/iobus.h"
 
 #define VM_MAX_VCPUS 64
+#define VM_MAX_MARKS 12
 
 enum vm_stop_reason {
 	VM_RUNNING = 0,
@@ -69,10 +70,22 @@ struct vm {
 	/* When the first vCPU first entered the guest (CLOCK_MONOTONIC, ns). */
 	atomic_uint_fast64_t first_entry_ns;
 	atomic_uint_fast64_t first_entry_cpu_ns; /* process CPU time by then */
+
+	/* Set-up steps, for --stats: the process CPU time as each ended. */
+	struct vm_mark {
+		const char *name;
+		uint64_t cpu_ns;
+	} mark[VM_MAX_MARKS];
+	unsigned nr_marks;
 };
 
-/* Opens /dev/kvm and creates an empty VM. -errno with a message logged. */
+/*
+ * Opens /dev/kvm and creates an empty VM. -errno with a message logged.
+ * Marks "start" (everything since exec) and "kvm" (creating the VM).
+ */
 int vm_create(struct vm *vm);
+/* Records that the set-up step `name` (a string literal) ends now. */
+void vm_mark(struct vm *vm, const char *name);
 /*
  * Maps `size` bytes of lazily allocated RAM from guest address 0; the part
  * that would lie in [hole_start, hole_end) starts at hole_end instead.

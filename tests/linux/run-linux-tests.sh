@@ -129,7 +129,8 @@ expect terminal-escape 0 'quit from the console' '' \
 grep -q 'L2-TTY 42' "$T_OUT" && ok terminal-input || fail terminal-input "no answer from the guest"
 
 # Power-off, reboot, panic and triple fault.
-expect poweroff 0 'L2-INIT' '' $RUN --kernel "$BZ" --cmdline "$BASE"
+expect poweroff 0 'L2-INIT' 'setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,acpi:[0-9]+,load:[0-9]+,devices:[0-9]+,vcpus:[0-9]+,enter:[0-9]+$' \
+	$RUN --stats --kernel "$BZ" --cmdline "$BASE"
 expect reboot-exit 0 'L2-INIT' 'guest rebooted' \
 	$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
 expect reboot-restart 124 'L2-INIT' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \

@@ -278,8 +278,10 @@ int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 	ret = pc_create_irqchip(vm);
 	if (!ret)
 		ret = vm_add_ram(vm, cfg->boot.mem_size, PC_HOLE_START, PC_HOLE_END);
+	vm_mark(vm, "memory");
 	if (!ret)
 		ret = write_acpi(vm, cfg->nr_cpus, &rsdp_gpa);
+	vm_mark(vm, "acpi");
 	if (ret)
 		return ret;
 
@@ -290,8 +292,10 @@ int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 		return -EINVAL;
 	}
 	linux_write_boot_tables(&vm->gmem);
+	vm_mark(vm, "load");
 
 	ret = create_devices(vm, cfg, pc);
+	vm_mark(vm, "devices");
 	for (unsigned i = 0; !ret && i < cfg->nr_cpus; i++) {
 		struct vcpu *vcpu;
 
@@ -299,6 +303,7 @@ int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
 		if (!ret)
 			ret = pc_setup_vcpu(vm, vcpu, cfg->nr_cpus, &lb);
 	}
+	vm_mark(vm, "vcpus");
 	return ret;
 }
 
