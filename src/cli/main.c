@@ -1,5 +1,7 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <shale/abi/hypercall.h>
 
@@ -75,10 +77,28 @@ static int cmd_help(int argc, char **argv)
 	return c->fn(2, help_argv);
 }
 
+/*
+ * Standard input, output and error that were closed are opened on
+ * /dev/null: otherwise the next file shale opens (a disk image, a kernel)
+ * would take their number, and log lines or guest output would be written
+ * into it.
+ */
+static void hold_stdio(void)
+{
+	int fd;
+
+	do
+		fd = open("/dev/null", O_RDWR);
+	while (fd >= 0 && fd <= STDERR_FILENO);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	hold_stdio();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

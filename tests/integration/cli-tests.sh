@@ -28,6 +28,11 @@ expect timeout-junk 125 '' '--timeout soon' "$SHALE" run --timeout soon "$HELLO"
 expect timeout-zero 125 '' '--timeout 0' "$SHALE" run --timeout 0 "$HELLO"
 expect net-junk 125 '' "unknown setting 'bridge=br0'" "$SHALE" run --net bridge=br0 "$HELLO"
 expect net-mac 125 '' 'bad MAC' "$SHALE" run --net tap=t0,mac=01:00:00:00:00:01 "$HELLO"
+# Closed standard streams: nothing shale writes may land in the files it opens.
+head -c 1000 /dev/urandom >"$W/odd.img"
+cp "$W/odd.img" "$W/odd.orig"
+"$SHALE" run --disk "$W/odd.img" >/dev/null 2>&-
+if cmp -s "$W/odd.img" "$W/odd.orig"; then ok closed-stdio; else fail closed-stdio "the disk image changed"; fi
 expect disk-missing 125 '' "--disk $W/nope.img: No such file" "$SHALE" run --disk "$W/nope.img" "$HELLO"
 expect disk-dir 125 '' '(Is a directory|not a regular file or block device)' "$SHALE" run --disk "$W" "$HELLO"
 expect guest-missing 125 '' 'No such file' "$SHALE" run "$W/nope.elf"
