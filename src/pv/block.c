@@ -112,7 +112,8 @@ void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_wri
 		arg->ret = SHALE_ENOSPC;
 		return;
 	}
-	buf = gmem_ptr(&pv->vm->gmem, arg->data, arg->len);
+	/* A read writes guest memory, a write reads it. */
+	buf = pv_guest_ptr(pv, arg->data, arg->len, !is_write);
 	if (!buf) {
 		arg->ret = SHALE_EFAULT;
 		return;

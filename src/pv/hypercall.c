@@ -44,7 +44,7 @@ static void hc_console_write(struct pv_guest *pv, union hc_arg *a)
 		c->ret = SHALE_EINVAL;
 		return;
 	}
-	p = gmem_ptr(&pv->vm->gmem, c->data, c->len);
+	p = pv_guest_ptr(pv, c->data, c->len, false);
 	if (!p) {
 		c->ret = SHALE_EFAULT;
 		return;
@@ -117,7 +117,7 @@ static void hc_random(struct pv_guest *pv, union hc_arg *a)
 		b->ret = SHALE_EINVAL;
 		return;
 	}
-	p = gmem_ptr(&pv->vm->gmem, b->data, b->len);
+	p = pv_guest_ptr(pv, b->data, b->len, true);
 	if (!p) {
 		b->ret = SHALE_EFAULT;
 		return;
@@ -139,11 +139,15 @@ static void hc_random(struct pv_guest *pv, union hc_arg *a)
 static void hc_args(struct pv_guest *pv, union hc_arg *a)
 {
 	struct shale_hc_buffer *b = &a->buffer;
+	uint8_t *p;
 
 	b->ret = pv->args_size;
 	if (b->len < pv->args_size)
 		return; /* too small (or 0, asking for the size): copy nothing */
-	if (!gmem_write(&pv->vm->gmem, b->data, pv->args, pv->args_size))
+	p = pv_guest_ptr(pv, b->data, pv->args_size, true);
+	if (p)
+		memcpy(p, pv->args, pv->args_size);
+	else
 		b->ret = SHALE_EFAULT;
 }
 
@@ -206,6 +210,7 @@ static const struct {
 void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t gpa)
 {
 	union hc_arg arg;
+	uint8_t *p;
 	size_t size;
 
 	if (nr == SHALE_HC_EXCEPTION) {
@@ -219,13 +224,16 @@ void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t 
 	size = hc_table[nr].size;
 	if (!size)
 		return;
-	if (!gmem_read(&pv->vm->gmem, &arg, gpa, size)) {
+	/* The struct's ret field is written back: it must be writable memory. */
+	p = pv_guest_ptr(pv, gpa, size, true);
+	if (!p) {
 		vm_stop(pv->vm, VM_STOP_CRASH, 0,
-			"guest crashed: hypercall %s: argument struct at 0x%x is outside guest RAM",
+			"guest crashed: hypercall %s: argument struct at 0x%x is not in "
+			"guest-writable memory",
 			hc_table[nr].name, gpa);
 		return;
 	}
+	memcpy(&arg, p, size);
 	hc_table[nr].fn(pv, &arg);
-	/* Checked above; the range cannot have left RAM since. */
-	gmem_write(&pv->vm->gmem, gpa, &arg, size);
+	memcpy(p, &arg, size);
 }

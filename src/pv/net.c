@@ -76,7 +76,8 @@ void pv_net_info(struct pv_guest *pv, struct shale_hc_net_info *arg)
 	arg->ret = SHALE_OK;
 }
 
-static uint8_t *net_buffer(struct pv_guest *pv, struct shale_hc_buffer *arg, uint64_t len)
+static uint8_t *net_buffer(struct pv_guest *pv, struct shale_hc_buffer *arg, uint64_t len,
+			   bool write)
 {
 	uint8_t *p;
 
@@ -84,7 +85,7 @@ static uint8_t *net_buffer(struct pv_guest *pv, struct shale_hc_buffer *arg, uin
 		arg->ret = SHALE_ENODEV;
 		return NULL;
 	}
-	p = gmem_ptr(&pv->vm->gmem, arg->data, len);
+	p = pv_guest_ptr(pv, arg->data, len, write);
 	if (!p)
 		arg->ret = SHALE_EFAULT;
 	return p;
@@ -94,7 +95,7 @@ void pv_net_read(struct pv_guest *pv, struct shale_hc_buffer *arg)
 {
 	/* A read never needs more than one frame's worth of buffer. */
 	uint64_t len = MIN(arg->len, (uint64_t)pv->net.mtu + ETH_HLEN);
-	uint8_t *p = net_buffer(pv, arg, len);
+	uint8_t *p = net_buffer(pv, arg, len, true);
 	ssize_t n;
 
 	if (!p)
@@ -117,7 +118,7 @@ void pv_net_write(struct pv_guest *pv, struct shale_hc_buffer *arg)
 		arg->ret = SHALE_EINVAL;
 		return;
 	}
-	p = net_buffer(pv, arg, arg->len);
+	p = net_buffer(pv, arg, arg->len, false);
 	if (!p)
 		return;
 	do

@@ -13,6 +13,8 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
+#define PAGE 4096ull /* the guest's page tables map 4 KiB pages here */
+
 static int hc_port(void *opaque, struct vcpu *vcpu, uint64_t offset, uint8_t *data,
 		   unsigned size, bool is_write)
 {
@@ -61,6 +63,37 @@ int pv_check_image(const char *name, const uint8_t *image, size_t size, uint64_t
 	return 0;
 }
 
+static void add_range(struct pv_guest *pv, uint64_t start, uint64_t end, bool writable)
+{
+	if (pv->nr_ranges == PV_MAX_RANGES)
+		die("too many guest memory ranges");
+	if (start < end)
+		pv->range[pv->nr_ranges++] = (struct pv_range){ start, end, writable };
+}
+
+void *pv_guest_ptr(const struct pv_guest *pv, uint64_t gpa, uint64_t len, bool write)
+{
+	uint64_t pos = gpa;
+
+	if (gpa + len < gpa)
+		return NULL;
+	/* Ranges may touch (a data segment, then the heap): walk across them. */
+	while (pos < gpa + len) {
+		unsigned i;
+
+		for (i = 0; i < pv->nr_ranges; i++) {
+			const struct pv_range *r = &pv->range[i];
+
+			if (pos >= r->start && pos < r->end && (r->writable || !write))
+				break;
+		}
+		if (i == pv->nr_ranges)
+			return NULL;
+		pos = pv->range[i].end;
+	}
+	return gmem_ptr(&pv->vm->gmem, gpa, len);
+}
+
 int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 	     const struct pv_config *cfg)
 {
@@ -81,6 +114,16 @@ int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 	ret = build_args(pv, cfg);
 	if (ret)
 		return ret;
+
+	/* As x86_pv_setup_memory() mapped them for the guest (docs/abi.md). */
+	pv->nr_ranges = 0;
+	add_range(pv, SHALE_BOOT_INFO_GPA, SHALE_BOOT_INFO_GPA + PAGE, false);
+	for (unsigned i = 0; i < img->nr_segs; i++)
+		add_range(pv, ALIGN_DOWN(img->seg[i].vaddr, PAGE),
+			  ALIGN_UP(img->seg[i].vaddr + img->seg[i].memsz, PAGE),
+			  img->seg[i].prot & ELF_PROT_W);
+	add_range(pv, layout.heap_start, layout.heap_end, true);
+	add_range(pv, layout.stack_top - SHALE_STACK_SIZE, layout.stack_top, true);
 
 	bi = gmem_ptr(&vm->gmem, SHALE_BOOT_INFO_GPA, sizeof(*bi));
 	if (!bi)

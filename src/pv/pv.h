@@ -25,6 +25,13 @@ struct pv_net {
 	uint32_t mtu;
 };
 
+/* Guest memory the guest itself may read (and, if writable, write). */
+struct pv_range {
+	uint64_t start, end;
+	bool writable;
+};
+#define PV_MAX_RANGES 16
+
 struct pv_guest {
 	struct vm *vm;
 	int console_fd;
@@ -33,7 +40,22 @@ struct pv_guest {
 	uint32_t argc;
 	struct pv_block block;
 	struct pv_net net;
+	/*
+	 * What the guest's page tables let it access: boot info, its
+	 * segments, heap and stack. Hypercalls may name nothing else, so the
+	 * VMM never writes, on a guest's request, where the guest could not:
+	 * its page tables, GDT, IDT and stubs, or its own code.
+	 */
+	struct pv_range range[PV_MAX_RANGES];
+	unsigned nr_ranges;
 };
+
+/*
+ * The host address of [gpa, gpa + len) when the guest may read it all (and
+ * write it all, with `write`); NULL otherwise. Every hypercall buffer and
+ * argument struct goes through here.
+ */
+void *pv_guest_ptr(const struct pv_guest *pv, uint64_t gpa, uint64_t len, bool write);
 
 /* Where the guest image and its arguments come from. */
 struct pv_config {

@@ -58,6 +58,9 @@ static void init(void)
 	vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	pv.vm = &vm;
+	/* The guest may use all of its RAM (test_hypercall checks less). */
+	pv.range[0] = (struct pv_range){ 0, RAM_SIZE, true };
+	pv.nr_ranges = 1;
 	pv.console_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	pv.args = (char *)args;
 	pv.args_size = sizeof(args);

@@ -134,6 +134,27 @@ static void mode_hc_struct(void)
 	out32(SHALE_HC_PORT(SHALE_HC_CLOCK), 0xfffffff0u);
 }
 
+/*
+ * Hypercalls asked to write where the guest itself may not: the VMM's page
+ * tables and the guest's own code. Both are refused (the guest exits 0 if
+ * so); the argument struct in read-only data ends the VM.
+ */
+static void mode_hc_guarded(void)
+{
+	int64_t pt = shale_random((void *)(uintptr_t)0x8000, 64);
+	int64_t text = shale_random((void *)(uintptr_t)&mode_hc_guarded, 16);
+
+	printf("hc-guarded page-tables %lld text %lld\n", (long long)pt, (long long)text);
+	shale_exit(pt == SHALE_EFAULT && text == SHALE_EFAULT ? 0 : 1);
+}
+
+static void mode_hc_struct_ro(void)
+{
+	static const struct shale_hc_clock ro = { 1, 1 }; /* in .rodata */
+
+	out32(SHALE_HC_PORT(SHALE_HC_CLOCK), (uint32_t)(uintptr_t)&ro);
+}
+
 static void mode_hc_byte(void)
 {
 	__asm__ __volatile__("outb %0, %w1" : : "a"((uint8_t)0), "Nd"(SHALE_HC_PORT(SHALE_HC_NOP)));
@@ -193,6 +214,7 @@ static const struct {
 	{ "int3", mode_int3 }, { "div0", mode_div0 }, { "port", mode_port },
 	{ "port-in", mode_port_in }, { "hc-unknown", mode_hc_unknown },
 	{ "hc-struct", mode_hc_struct }, { "hc-byte", mode_hc_byte },
+	{ "hc-guarded", mode_hc_guarded }, { "hc-struct-ro", mode_hc_struct_ro },
 	{ "exc-port", mode_exc_port }, { "loop", mode_loop }, { "sleep", mode_sleep },
 	{ "stack", mode_stack }, { "exit", mode_exit }, { "exit-big", mode_exit_big },
 };

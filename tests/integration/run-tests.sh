@@ -75,8 +75,10 @@ crash div0 'divide error'
 crash port 'I/O port 0x80, which no device claims'
 crash port-in 'bad 4-byte read of I/O port'
 crash hc-unknown 'unknown hypercall 40'
-crash hc-struct 'outside guest RAM'
+crash hc-struct 'not in guest-writable memory'
 crash hc-byte 'bad 1-byte write of I/O port'
+crash hc-struct-ro 'hypercall clock: argument struct at 0x[0-9a-f]+ is not in guest-writable memory'
+expect hc-guarded 0 '^hc-guarded page-tables -1 text -1' '' "$SHALE" run "$M" hc-guarded
 crash exc-port 'exception port'
 crash stack 'page fault'
 expect exit-status 42 '' '' "$SHALE" run "$M" exit

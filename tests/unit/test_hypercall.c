@@ -61,6 +61,9 @@ static int setup(void **state)
 	f->pv.argc = 3;
 	f->pv.block.fd = -1;
 	f->pv.net.fd = -1;
+	/* The guest may use all of RAM, unless a test says less. */
+	f->pv.range[0] = (struct pv_range){ 0, RAM_SIZE, true };
+	f->pv.nr_ranges = 1;
 	f->net_peer = -1;
 	*state = f;
 	return 0;
@@ -445,6 +448,52 @@ static void test_args_bad_buffer(void **state)
 }
 
 /* Block. */
+
+/*
+ * Hypercalls may name only memory the guest itself can access, and write
+ * only where it could write: not its page tables (unlisted here), not its
+ * code (read-only here). Ranges that touch count as one.
+ */
+static void test_guest_access(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t code[32] = "code that must stay as it is...";
+	uint8_t check[32];
+	int status;
+
+	f->pv.range[0] = (struct pv_range){ ARG_GPA, ARG_GPA + 0x1000, true };
+	f->pv.range[1] = (struct pv_range){ 0x4000, 0x6000, false }; /* code */
+	f->pv.range[2] = (struct pv_range){ 0x6000, 0x8000, true };  /* data */
+	f->pv.nr_ranges = 3;
+	put(f, 0x4ff0, code, sizeof(code));
+
+	/* Reading: code and data, across their border; nothing unlisted. */
+	assert_int_equal(console_write(f, 0x4000, 16), 16);
+	assert_int_equal(console_write(f, 0x5ff0, 32), 32);
+	assert_int_equal(console_write(f, 0x3ff0, 32), SHALE_EFAULT);
+	assert_int_equal(console_write(f, 0x7ff0, 32), SHALE_EFAULT);
+	assert_int_equal(console_write(f, 0x2000, 1), SHALE_EFAULT);
+
+	/* Writing: data only; code, unlisted pages and mixtures are refused. */
+	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, 0x6ff0, 32), 32);
+	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, 0x5ff0, 32), SHALE_EFAULT);
+	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, 0x4ff0, 16), SHALE_EFAULT);
+	assert_int_equal(buffer_call(f, SHALE_HC_RANDOM, 0x2000, 16), SHALE_EFAULT);
+	assert_int_equal(buffer_call(f, SHALE_HC_ARGS, 0x4000, 64), SHALE_EFAULT);
+	assert_int_equal(buffer_call(f, SHALE_HC_ARGS, 0x6000, 64), sizeof(guest_args));
+	get(f, 0x4ff0, check, sizeof(check));
+	assert_memory_equal(check, code, sizeof(code));
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
+
+	/* The argument struct is written back: in code it is a crash. */
+	put(f, 0x4000, &(struct shale_hc_buffer){ .data = 0x6000, .len = 16 },
+	    sizeof(struct shale_hc_buffer));
+	hc(f, SHALE_HC_RANDOM, 0x4000);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, &status), VM_STOP_CRASH);
+	assert_int_equal(status, SHALE_EXIT_GUEST_CRASH);
+	get(f, 0x4ff0, check, sizeof(check));
+	assert_memory_equal(check, code, sizeof(code));
+}
 
 static void make_disk(struct fixture *f, uint64_t size)
 {
@@ -884,6 +933,7 @@ int main(void)
 		T(test_console_max),
 		T(test_console_bad_buffer),
 		T(test_console_host_error),
+		T(test_guest_access),
 		T(test_struct_outside_ram),
 		T(test_struct_at_end_of_ram),
 		T(test_unknown_hypercall),
