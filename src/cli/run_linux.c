@@ -34,12 +34,15 @@ static int read_boot_file(void *dst, const uint8_t *src, size_t len, void *opaqu
 	return image_read(&f->initrd, dst, src, len);
 }
 
-/* One boot; timeout_ns is what is left of --timeout (0: none). */
+/*
+ * One boot; timeout_ns is what is left of --timeout (0: none). The console
+ * lives across boots, with the input the guest has not taken yet.
+ */
 static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
-		     uint64_t start_ns, uint64_t timeout_ns, enum vm_stop_reason *reason)
+		     struct console *con, uint64_t start_ns, uint64_t timeout_ns,
+		     enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
-	struct console con;
 	struct vm vm;
 	int ret;
 
@@ -47,17 +50,17 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int 
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
 	if (!ret) {
-		console_open(&con, STDIN_FILENO, pc_console_input, &pc, pc_console_room_fd(&pc));
+		console_attach(con, &pc, pc_console_room_fd(&pc));
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
 		if (!ret)
-			wait_for_stop(&vm, sig_fd, timeout_ns, &con);
+			wait_for_stop(&vm, sig_fd, timeout_ns, con);
 		else
 			vm_stop(&vm, VM_STOP_ERROR, 0, NULL);
 		for (unsigned i = 0; i < vm.nr_vcpus; i++)
 			vcpu_join(vm.vcpu[i]);
-		console_close(&con);
-		if (!ret && o->stats)
+		/* One line for the run: the last boot's (a restart is not the end). */
+		if (!ret && o->stats && (vm.reason != VM_STOP_RESET || o->reboot_exit))
 			print_stats(&vm, start_ns);
 		if (!ret)
 			ret = vm_exit_status(&vm);
@@ -72,6 +75,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 {
 	struct boot_files files = { 0 };
 	enum vm_stop_reason reason;
+	struct console con;
 	struct pc_config cfg;
 	int sig_fd, ret;
 
@@ -99,13 +103,14 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 		goto out;
 
 	sig_fd = setup_signals();
+	console_open(&con, STDIN_FILENO, pc_console_input, NULL, -1);
 	for (;;) {
 		/* --timeout bounds the whole run, reboots included. */
 		uint64_t spent = clock_monotonic_ns() - start_ns, left = 0;
 
 		if (o->timeout_ns)
 			left = o->timeout_ns > spent ? o->timeout_ns - spent : 1;
-		ret = boot_once(o, &cfg, sig_fd, start_ns, left, &reason);
+		ret = boot_once(o, &cfg, sig_fd, &con, start_ns, left, &reason);
 		if (ret < 0 || reason != VM_STOP_RESET)
 			break;
 		if (o->reboot_exit) {
@@ -114,6 +119,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 		}
 		log_info("guest rebooted: starting it again");
 	}
+	console_close(&con);
 	close(sig_fd);
 out:
 	image_unmap(&files.kernel);

@@ -123,6 +123,19 @@ enum console_event console_read(struct console *con)
 	return ev;
 }
 
+void console_attach(struct console *con, void *opaque, int room_fd)
+{
+	size_t taken;
+
+	con->opaque = opaque;
+	con->room_fd = room_fd;
+	if (!con->pending_len)
+		return;
+	taken = con->input(con->opaque, con->pending, con->pending_len);
+	memmove(con->pending, con->pending + taken, con->pending_len - taken);
+	con->pending_len -= taken;
+}
+
 bool console_wants_read(const struct console *con)
 {
 	return con->tty || !con->pending_len;

@@ -44,6 +44,12 @@ struct console {
  */
 void console_open(struct console *con, int fd, console_input_fn input, void *opaque,
 		  int room_fd);
+/*
+ * Points the console at another guest device (a rebooted guest's): input
+ * read earlier and not taken yet is offered to it first, and waits for its
+ * room_fd if it is not taken.
+ */
+void console_attach(struct console *con, void *opaque, int room_fd);
 /* Restores the terminal. Safe to call twice. */
 void console_close(struct console *con);
 

@@ -133,10 +133,12 @@ expect poweroff 0 'L2-INIT' 'setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,
 	$RUN --stats --kernel "$BZ" --cmdline "$BASE"
 expect reboot-exit 0 'L2-INIT' 'guest rebooted' \
 	$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
-expect reboot-restart 124 'L2-INIT' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
-	--timeout 40s --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
+expect reboot-restart 124 'L2-INIT' 'timeout' "$SHALE" run --stats --memory 256M \
+	--initrd "$INITRD" --timeout 40s --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
 boots=$(grep -c L2-INIT "$T_OUT")
 [ "$boots" -ge 2 ] && ok reboot-restarted || fail reboot-restarted "booted $boots time(s)"
+stats=$(grep -c '^shale-stats: ' "$T_ERR")
+[ "$stats" = 1 ] && ok stats-once || fail stats-once "$stats stats lines for one run"
 expect panic 126 'L2-INIT' 'guest kernel panic' \
 	$RUN --kernel "$BZ" --cmdline "$BASE shale.test=panic"
 expect triple-fault 126 'L2-INIT' 'triple fault' \

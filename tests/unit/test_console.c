@@ -147,6 +147,40 @@ static void test_pipe_waits_for_the_guest(void **state)
 	close(room_fd);
 }
 
+/* A rebooted guest's device gets what the old one had not taken. */
+static void test_attach_keeps_input(void **state)
+{
+	static struct sink old, new;
+	struct console con;
+	int p[2], room_fd = eventfd(0, EFD_NONBLOCK);
+
+	(void)state;
+	assert_true(room_fd >= 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "0123456789abcdef", 16), 16);
+	memset(&old, 0, sizeof(old));
+	memset(&new, 0, sizeof(new));
+	old.room = 4;
+	console_open(&con, p[0], sink_input, &old, room_fd);
+	assert_int_equal(console_read(&con), CONSOLE_OK);
+	assert_int_equal(old.len, 4);
+
+	new.room = 5;
+	console_attach(&con, &new, room_fd);
+	assert_int_equal(new.len, 5);
+	assert_memory_equal(new.got, "45678", 5);
+	make_room(room_fd, &new, 100);
+	console_retry(&con);
+	assert_int_equal(new.len, 12);
+	assert_memory_equal(new.got, "456789abcdef", 12);
+	assert_int_equal(old.len, 4);
+	assert_false(console_pending(&con));
+	console_close(&con);
+	close(p[0]);
+	close(p[1]);
+	close(room_fd);
+}
+
 static void test_terminal_reads_on(void **state)
 {
 	static struct sink k;
@@ -201,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_literal_escape),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_pipe_waits_for_the_guest),
+		cmocka_unit_test(test_attach_keeps_input),
 		cmocka_unit_test(test_terminal_reads_on),
 	};
 
