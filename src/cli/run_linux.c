@@ -110,6 +110,13 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 
 		if (o->timeout_ns)
 			left = o->timeout_ns > spent ? o->timeout_ns - spent : 1;
+		/* A kernel replaced in place since it was checked: not parsed again. */
+		if (image_shrank(&files.kernel) || image_shrank(&files.initrd)) {
+			log_err("%s: the kernel or initrd file shrank since shale started; not booting it",
+				o->kernel);
+			ret = -EIO;
+			break;
+		}
 		ret = boot_once(o, &cfg, sig_fd, &con, start_ns, left, &reason);
 		if (ret < 0 || reason != VM_STOP_RESET)
 			break;

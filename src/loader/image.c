@@ -56,6 +56,17 @@ void image_unmap(struct image *img)
 	img->map = NULL;
 }
 
+int image_shrank(const struct image *img)
+{
+	struct stat st;
+
+	if (!img->map)
+		return 0;
+	if (fstat(img->fd, &st) < 0)
+		return -errno;
+	return (uint64_t)st.st_size < img->size;
+}
+
 bool image_contains(const struct image *img, const uint8_t *src, size_t len)
 {
 	uintptr_t start = (uintptr_t)img->data, at = (uintptr_t)src;

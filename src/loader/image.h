@@ -23,6 +23,12 @@ struct image {
  */
 int image_map(const char *path, const char *what, size_t max, struct image *img);
 void image_unmap(struct image *img);
+/*
+ * Whether the file is now shorter than when it was mapped: reading the
+ * mapping past its new end would raise SIGBUS, so a caller about to parse
+ * it again (a reboot) checks first. -errno if fstat() fails.
+ */
+int image_shrank(const struct image *img);
 /* Whether [src, src + len) lies inside img->data. */
 bool image_contains(const struct image *img, const uint8_t *src, size_t len);
 /*

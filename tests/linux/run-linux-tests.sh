@@ -144,6 +144,28 @@ expect panic 126 'L2-INIT' 'guest kernel panic' \
 expect triple-fault 126 'L2-INIT' 'triple fault' \
 	$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE reboot=t shale.test=reboot"
 
+# The kernel file is emptied while its guest runs (a kernel replaced in
+# place): the reboot that would parse it again is refused with a message.
+cp "$BZ" "$W/bz-copy"
+mkfifo "$W/in2"
+$RUN --kernel "$W/bz-copy" --cmdline "$BASE shale.test=shell" <"$W/in2" >"$W/shrink.out" \
+	2>"$W/shrink.err" &
+pid=$!
+exec 4>"$W/in2"
+i=0
+while ! grep -q L2-SHELL-READY "$W/shrink.out" && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
+sleep 1
+: >"$W/bz-copy"
+echo 'reboot -f' >&4
+wait "$pid"
+got=$?
+exec 4>&-
+if [ "$got" = 125 ] && grep -q 'shrank since shale started' "$W/shrink.err"; then
+	ok kernel-shrank
+else
+	fail kernel-shrank "status $got; $(tail -n 2 "$W/shrink.err" | tr '\n' ' ')"
+fi
+
 # Bad kernels and initrds are refused with a message.
 printf 'not a kernel at all' >"$W/junk"
 head -c 600000 "$BZ" >"$W/short-bz"

@@ -97,7 +97,11 @@ static void test_shrunk_file(void **state)
 
 	(void)state;
 	assert_int_equal(image_map(path, "a test image", FILE_SIZE, &img), 0);
+	assert_int_equal(image_shrank(&img), 0);
+	assert_int_equal(truncate(path, FILE_SIZE + 100), 0);
+	assert_int_equal(image_shrank(&img), 0); /* grown: the mapping is still backed */
 	assert_int_equal(truncate(path, 4096), 0);
+	assert_int_equal(image_shrank(&img), 1);
 	assert_int_equal(image_read(&img, buf, img.data, 4096), 0);
 	assert_int_equal(buf[4095], pattern(4095));
 	assert_int_equal(image_read(&img, buf, img.data, FILE_SIZE), -EIO);
