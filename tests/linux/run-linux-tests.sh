@@ -80,19 +80,29 @@ d=$((host - ${guest:-0}))
 [ "$d" -lt 0 ] && d=$((-d))
 if [ -n "$guest" ] && [ "$d" -le 10 ]; then ok rtc-close; else fail rtc-close "guest ${guest:-?} host $host"; fi
 
+# shell_guest NAME KERNEL: boots KERNEL into a shell in the background,
+# its output in $W/NAME.out and .err, its input a fifo open on fd 3; waits
+# until the shell is ready. Sets pid; finish_shell waits for it (sets got).
+shell_guest() {
+	mkfifo "$W/$1.in"
+	$RUN --kernel "$2" --cmdline "$BASE shale.test=shell" <"$W/$1.in" >"$W/$1.out" \
+		2>"$W/$1.err" &
+	pid=$!
+	exec 3>"$W/$1.in"
+	i=0
+	while ! grep -q L2-SHELL-READY "$W/$1.out" && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
+	sleep 1
+}
+finish_shell() {
+	wait "$pid"
+	got=$?
+	exec 3>&-
+}
+
 # Serial input reaches a shell in the guest and its answer comes back.
-fifo=$W/in
-mkfifo "$fifo"
-$RUN --kernel "$BZ" --cmdline "$BASE shale.test=shell" <"$fifo" >"$W/shell.out" 2>&1 &
-pid=$!
-exec 3>"$fifo"
-i=0
-while ! grep -q L2-SHELL-READY "$W/shell.out" && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
-sleep 1
+shell_guest shell "$BZ"
 echo 'echo "L2-ANSWER $((6 * 7))"; poweroff -f' >&3
-wait "$pid"
-got=$?
-exec 3>&-
+finish_shell
 if [ "$got" = 0 ] && grep -q 'L2-ANSWER 42' "$W/shell.out"; then
 	ok serial-input
 else
@@ -147,19 +157,10 @@ expect triple-fault 126 'L2-INIT' 'triple fault' \
 # The kernel file is emptied while its guest runs (a kernel replaced in
 # place): the reboot that would parse it again is refused with a message.
 cp "$BZ" "$W/bz-copy"
-mkfifo "$W/in2"
-$RUN --kernel "$W/bz-copy" --cmdline "$BASE shale.test=shell" <"$W/in2" >"$W/shrink.out" \
-	2>"$W/shrink.err" &
-pid=$!
-exec 4>"$W/in2"
-i=0
-while ! grep -q L2-SHELL-READY "$W/shrink.out" && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
-sleep 1
+shell_guest shrink "$W/bz-copy"
 : >"$W/bz-copy"
-echo 'reboot -f' >&4
-wait "$pid"
-got=$?
-exec 4>&-
+echo 'reboot -f' >&3
+finish_shell
 if [ "$got" = 125 ] && grep -q 'shrank since shale started' "$W/shrink.err"; then
 	ok kernel-shrank
 else
