@@ -38,7 +38,6 @@ static void hc_console_write(struct pv_guest *pv, union hc_arg *a)
 {
 	struct shale_hc_console_write *c = &a->console;
 	const uint8_t *p;
-	uint64_t done = 0;
 
 	if (c->len > SHALE_CONSOLE_MAX) {
 		c->ret = SHALE_EINVAL;
@@ -49,18 +48,8 @@ static void hc_console_write(struct pv_guest *pv, union hc_arg *a)
 		c->ret = SHALE_EFAULT;
 		return;
 	}
-	while (done < c->len) {
-		ssize_t n = write(pv->console_fd, p + done, c->len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			c->ret = SHALE_EIO;
-			return;
-		}
-		done += (uint64_t)n;
-	}
-	c->ret = (int64_t)done;
+	/* A reader that stops reading holds the guest only until the VM stops. */
+	c->ret = vm_write_all(pv->vm, pv->console_fd, p, c->len) ? SHALE_EIO : (int64_t)c->len;
 }
 
 static void hc_exit(struct pv_guest *pv, union hc_arg *a)

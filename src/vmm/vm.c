@@ -1,6 +1,7 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
@@ -96,6 +97,39 @@ int vm_create(struct vm *vm)
 		return ret;
 	}
 	vm_mark(vm, "kvm");
+	return 0;
+}
+
+int vm_write_all(struct vm *vm, int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		struct pollfd fds[2] = {
+			{ .fd = fd, .events = POLLOUT },
+			{ .fd = vm->stop_fd, .events = POLLIN },
+		};
+		ssize_t n;
+
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!(fds[0].revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
+			if (fds[1].revents & POLLIN)
+				return -ECANCELED;
+			continue;
+		}
+		n = write(fd, p, MIN(len, (size_t)4096));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
 

@@ -84,6 +84,14 @@ struct vm {
  * Marks "start" (everything since exec) and "kvm" (creating the VM).
  */
 int vm_create(struct vm *vm);
+/*
+ * Writes all of buf to fd (guest output, from a vCPU or a device), a page
+ * at a time once poll() says fd takes more, so that a reader that stops
+ * reading holds the writer only until the VM stops: then -ECANCELED, and
+ * the rest is dropped. Output the fd takes at once is written even after
+ * the stop (the last lines of a guest that panicked). 0 or -errno.
+ */
+int vm_write_all(struct vm *vm, int fd, const void *buf, size_t len);
 /* Records that the set-up step `name` (a string literal) ends now. */
 void vm_mark(struct vm *vm, const char *name);
 /*

@@ -155,6 +155,13 @@ static void mode_hc_struct_ro(void)
 	out32(SHALE_HC_PORT(SHALE_HC_CLOCK), (uint32_t)(uintptr_t)&ro);
 }
 
+/* Prints for ever: into a pipe nobody reads, its writes block. */
+static void mode_spam(void)
+{
+	for (unsigned long i = 0;; i++)
+		printf("spam line %lu: nobody reads this\n", i);
+}
+
 static void mode_hc_byte(void)
 {
 	__asm__ __volatile__("outb %0, %w1" : : "a"((uint8_t)0), "Nd"(SHALE_HC_PORT(SHALE_HC_NOP)));
@@ -215,6 +222,7 @@ static const struct {
 	{ "port-in", mode_port_in }, { "hc-unknown", mode_hc_unknown },
 	{ "hc-struct", mode_hc_struct }, { "hc-byte", mode_hc_byte },
 	{ "hc-guarded", mode_hc_guarded }, { "hc-struct-ro", mode_hc_struct_ro },
+	{ "spam", mode_spam },
 	{ "exc-port", mode_exc_port }, { "loop", mode_loop }, { "sleep", mode_sleep },
 	{ "stack", mode_stack }, { "exit", mode_exit }, { "exit-big", mode_exit_big },
 };

@@ -85,6 +85,17 @@ expect exit-status 42 '' '' "$SHALE" run "$M" exit
 expect exit-status-truncated 69 '' '' "$SHALE" run "$M" exit-big
 expect timeout-loop 124 '' 'timeout' "$SHALE" run --timeout 1s "$M" loop
 expect timeout-poll 124 '' 'timeout' "$SHALE" run --timeout 300ms "$M" sleep
+# Output into a pipe nobody reads blocks the guest, but not its stop.
+mkfifo "$W/spam"
+exec 5<>"$W/spam"
+timeout -s KILL 30 "$SHALE" run --timeout 2s "$M" spam >"$W/spam" 2>"$W/spam.err"
+got=$?
+exec 5>&-
+if [ "$got" = 124 ] && grep -q 'timeout' "$W/spam.err"; then
+	ok timeout-output-blocked
+else
+	fail timeout-output-blocked "status $got; $(tail -n 1 "$W/spam.err")"
+fi
 
 for sig in TERM INT; do
 	"$SHALE" run "$M" loop >"$T_OUT" 2>"$T_ERR" &

@@ -126,30 +126,6 @@ struct serial {
 	unsigned tx_len;
 };
 
-/* Writes all of buf, waiting out a non-blocking descriptor. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-				if (poll(&p, 1, -1) < 0 && errno != EINTR)
-					return -errno;
-				continue;
-			}
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void flush_locked(struct serial *s)
 {
 	int err;
@@ -159,8 +135,10 @@ static void flush_locked(struct serial *s)
 	if (s->tx_hook)
 		s->tx_hook(s->tx_hook_opaque, s->tx, s->tx_len);
 	if (s->out_fd >= 0 && !s->out_broken) {
-		err = write_all(s->out_fd, s->tx, s->tx_len);
-		if (err) {
+		err = vm_write_all(s->vm, s->out_fd, s->tx, s->tx_len);
+		if (err == -ECANCELED) {
+			s->out_broken = true; /* the VM stops; its reader does not read */
+		} else if (err) {
 			/* Once: a console that went away is not worth a line per byte. */
 			s->out_broken = true;
 			log_err("serial 0x%x: output lost: %s", s->base, strerror(-err));
