@@ -147,21 +147,7 @@ run_bench() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
-	echo "== environment"
-	[ -f "$D/env.txt" ] && sed 's/^/  /' "$D/env.txt"
-	if [ "$LAB" = 1 ]; then
-		echo "  running in: the lab's L1 (Linux $(uname -r), CPUs: $(nproc)," \
-			"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo))," \
-			"guests are L2 under nested SVM"
-	else
-		echo "  running in: this host's /dev/kvm (Linux $(uname -r), $(nproc) CPUs)"
-	fi
-	if [ -d /sys/module/kvm_amd ]; then
-		echo "  kvm: kvm_amd, npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
-			"nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
-	elif [ -d /sys/module/kvm_intel ]; then
-		echo "  kvm: kvm_intel, ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
-	fi
+	show_environment
 	echo "  guest: $MEM RAM, 1 vCPU; QEMU firmware: bios-microvm.bin, linuxboot_dma.bin"
 
 	cfgs="s q"

@@ -47,3 +47,26 @@ print_results() {
 		echo "RESULT (lab: nested SVM under QEMU TCG; absolute times are not those of a KVM host)"
 	fi
 }
+
+# show_environment: the "== environment" block: what bench/run.sh or boot.sh
+# recorded of the host (env.txt in $D), where the benchmark runs (LAB=1: in
+# the lab's L1) and which KVM module serves it.
+show_environment() {
+	echo "== environment"
+	[ -f "$D/env.txt" ] && sed 's/^/  /' "$D/env.txt"
+	if [ "$LAB" = 1 ]; then
+		echo "  running in: the lab's L1 (Linux $(uname -r), CPUs: $(nproc)," \
+			"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo))," \
+			"guests are L2 under nested SVM"
+	else
+		echo "  running in: this host's /dev/kvm (Linux $(uname -r), $(nproc) CPUs)"
+	fi
+	if [ -d /sys/module/kvm_amd ]; then
+		echo "  kvm: kvm_amd, npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
+			"nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
+	elif [ -d /sys/module/kvm_intel ]; then
+		echo "  kvm: kvm_intel, ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
+	elif [ -d /sys/module/kvm_pvm ]; then
+		echo "  kvm: kvm_pvm"
+	fi
+}

@@ -86,23 +86,7 @@ run() { timeout 1800 "$@" >"$OUT" 2>"$ERR" </dev/null; }
 
 # --- environment ------------------------------------------------------------
 
-echo "== environment"
-[ -f "$D/env.txt" ] && sed 's/^/  /' "$D/env.txt"
-if [ "$LAB" = 1 ]; then
-	echo "  running in: the lab's L1 (Linux $(uname -r), CPUs: $(nproc)," \
-		"$(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo))," \
-		"guests are L2 under nested SVM"
-else
-	echo "  running in: this host's /dev/kvm (Linux $(uname -r), $(nproc) CPUs)"
-fi
-if [ -d /sys/module/kvm_amd ]; then
-	echo "  kvm: kvm_amd, npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
-		"nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
-elif [ -d /sys/module/kvm_intel ]; then
-	echo "  kvm: kvm_intel, ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
-elif [ -d /sys/module/kvm_pvm ]; then
-	echo "  kvm: kvm_pvm"
-fi
+show_environment
 
 # --- 1. lifecycle -----------------------------------------------------------
 # Baselines: a process that does nothing ($TRUE), and hcloop with one exit,
