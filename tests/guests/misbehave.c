@@ -115,6 +115,14 @@ static void mode_port(void)
 	out32(0x80, 0); /* no device there */
 }
 
+static void mode_port_in_low(void)
+{
+	uint8_t v;
+
+	__asm__ __volatile__("inb $0x61, %0" : "=a"(v)); /* the PC's system port */
+	sink = v;
+}
+
 static void mode_port_in(void)
 {
 	uint32_t v;
@@ -219,7 +227,7 @@ static const struct {
 	{ "cr3", mode_cr3 }, { "wrmsr", mode_wrmsr }, { "lgdt", mode_lgdt },
 	{ "ud2", mode_ud2 }, { "syscall", mode_syscall }, { "int", mode_int },
 	{ "int3", mode_int3 }, { "div0", mode_div0 }, { "port", mode_port },
-	{ "port-in", mode_port_in }, { "hc-unknown", mode_hc_unknown },
+	{ "port-in", mode_port_in }, { "port-in-low", mode_port_in_low }, { "hc-unknown", mode_hc_unknown },
 	{ "hc-struct", mode_hc_struct }, { "hc-byte", mode_hc_byte },
 	{ "hc-guarded", mode_hc_guarded }, { "hc-struct-ro", mode_hc_struct_ro },
 	{ "spam", mode_spam },

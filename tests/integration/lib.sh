@@ -37,6 +37,15 @@ expect() {
 	fi
 }
 
+# host_kind: this host's KVM as `shale host --kind` names it.
+host_kind() {
+	if [ -d /sys/module/kvm_pvm ]; then echo pvm
+	elif [ -d /sys/module/kvm_intel ]; then echo vmx
+	elif [ -d /sys/module/kvm_amd ]; then echo svm
+	else echo none
+	fi
+}
+
 summary() {
 	rm -f "$T_OUT" "$T_ERR"
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"

@@ -153,7 +153,8 @@ struct shale_hc_buffer {
 /*
  * Boot information: at SHALE_BOOT_INFO_GPA, read-only to the guest, its
  * address also in %rdi at entry. The guest starts at the ELF entry point
- * in 64-bit mode at CPL 3 with RFLAGS.IOPL = 3, %rsp = stack_top (16-byte
+ * in 64-bit mode at CPL 3 with RFLAGS.IOPL = 0 and the TSS I/O bitmap
+ * open for exactly the hypercall ports, %rsp = stack_top (16-byte
  * aligned), SSE enabled, interrupts off. Memory map (guest physical and
  * virtual addresses are equal):
  *

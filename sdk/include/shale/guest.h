@@ -1,9 +1,11 @@
 /*
  * shale guest SDK: hypercall wrappers for para-virtual guests.
  *
- * A guest runs at CPL 3 with IOPL 3 and reaches the VMM with one `outl` of
- * the address of an argument struct (include/shale/abi/hypercall.h). Each
- * call is a VM exit of several microseconds: batch work into few calls.
+ * A guest runs at CPL 3 (the TSS I/O bitmap opens the hypercall ports) and
+ * reaches the VMM with one `outl` of the address of an argument struct
+ * (include/shale/abi/hypercall.h). Each call is a VM exit: a microsecond
+ * or so on VMX/SVM, ~75-120 us on PVM. Batch work into few calls, or use
+ * the I/O queues (shale/queue.h).
  *
  * The wrappers keep the argument struct on the stack. Guest memory is
  * identity-mapped and below 4 GiB, so a pointer truncated to 32 bits is the

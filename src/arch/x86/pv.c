@@ -10,6 +10,7 @@
 #include <shale/abi/hypercall.h>
 
 #include "arch/x86/cpu.h"
+#include "arch/x86/insn.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -31,6 +32,20 @@
 #define PV_EXC_VECTORS 32
 #define PV_STUB_SIZE 16
 
+/*
+ * The guest runs with IOPL 0 (PVM ignores any other value), so ring-3 port
+ * I/O goes through the TSS I/O permission bitmap (SDM vol. 1, 19.5.2): a
+ * clear bit allows the port. The bitmap covers ports up to the last
+ * hypercall port and ends with the 0xff byte the CPU needs past it; every
+ * port past the TSS limit is refused with #GP.
+ */
+#define PV_TSS_BASE_SIZE 104
+#define PV_IOMAP_PORTS (SHALE_HC_PORT_BASE + SHALE_HC_MAX)
+#define PV_IOMAP_SIZE (PV_IOMAP_PORTS / 8 + 1)
+#define PV_TSS_LIMIT (PV_TSS_BASE_SIZE + PV_IOMAP_SIZE - 1)
+_Static_assert(PV_IOMAP_PORTS % 8 == 0, "hypercall ports end on a bitmap byte");
+_Static_assert(PV_TSS_GPA + PV_TSS_LIMIT < PV_IDT_GPA, "TSS overlaps the IDT");
+
 /* GDT selectors. */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
@@ -49,6 +64,13 @@ uint64_t x86_pv_image_limit(uint64_t mem_size)
 	return MIN(limit, mem_size - SHALE_STACK_SIZE - 4096);
 }
 
+static void write_iomap(uint8_t *map)
+{
+	memset(map, 0xff, PV_IOMAP_SIZE);
+	for (unsigned port = SHALE_HC_PORT_BASE; port < PV_IOMAP_PORTS; port++)
+		map[port / 8] &= (uint8_t)~(1u << (port % 8));
+}
+
 static void write_gdt(uint8_t *gdt, uint8_t *tss)
 {
 	uint64_t desc[7] = {
@@ -57,7 +79,7 @@ static void write_gdt(uint8_t *gdt, uint8_t *tss)
 		[SEL_UDATA >> 3] = 0x0000f20000000000ull, /* data, DPL 3 */
 		[SEL_UCODE >> 3] = 0x0020fa0000000000ull, /* 64-bit code, DPL 3 */
 	};
-	uint64_t base = PV_TSS_GPA, limit = 103;
+	uint64_t base = PV_TSS_GPA, limit = PV_TSS_LIMIT;
 
 	/* 64-bit TSS descriptor, type 0xb (busy): it is loaded already. */
 	desc[SEL_TSS >> 3] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
@@ -66,11 +88,13 @@ static void write_gdt(uint8_t *gdt, uint8_t *tss)
 	desc[(SEL_TSS >> 3) + 1] = base >> 32;
 	memcpy(gdt, desc, sizeof(desc));
 
-	/* rsp0 at offset 4; I/O bitmap offset past the limit: no bitmap. */
-	memset(tss, 0, 104);
+	/* rsp0 at offset 4; the I/O bitmap right after the 104-byte TSS. */
+	memset(tss, 0, PV_TSS_BASE_SIZE);
 	put_le64(tss + 4, PV_XSTACK_TOP);
-	put_le16(tss + 102, 104);
+	put_le16(tss + 102, PV_TSS_BASE_SIZE);
+	write_iomap(tss + PV_TSS_BASE_SIZE);
 }
+
 
 static void write_idt(uint8_t *idt)
 {
@@ -223,7 +247,7 @@ int x86_pv_setup_vcpu(struct vm *vm, struct vcpu *vcpu, uint64_t entry, uint64_t
 	set_seg(&sregs.ss, SEL_UDATA, 0x3, 3, false);
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss;
 	sregs.tr = (struct kvm_segment){
-		.base = PV_TSS_GPA, .limit = 103, .selector = SEL_TSS,
+		.base = PV_TSS_GPA, .limit = PV_TSS_LIMIT, .selector = SEL_TSS,
 		.type = 0xb, .present = 1,
 	};
 	sregs.ldt = (struct kvm_segment){ .type = 0x2, .unusable = 1 };
@@ -248,7 +272,7 @@ int x86_pv_setup_vcpu(struct vm *vm, struct vcpu *vcpu, uint64_t entry, uint64_t
 	regs.rip = entry;
 	regs.rsp = rsp;
 	regs.rdi = rdi;
-	regs.rflags = RFLAGS_FIXED | RFLAGS_IOPL3;
+	regs.rflags = RFLAGS_FIXED; /* IOPL 0: the TSS bitmap decides */
 	if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		goto fail;
 	return 0;
@@ -281,11 +305,43 @@ static const char *const exception_names[PV_EXC_VECTORS] = {
 	[21] = "control protection exception (#CP)",
 };
 
+/* What the exception stubs leave on the supervisor stack. */
+enum { FR_RDX, FR_VECTOR, FR_ERROR, FR_RIP, FR_CS, FR_RFLAGS, FR_RSP, FR_SS, FR_WORDS };
+
+/*
+ * A #GP with error code 0 is what a refused in/out raises: the TSS bitmap
+ * opens only the hypercall ports. Names the port when the instruction at
+ * the faulting rip is one; false otherwise.
+ */
+static bool report_port_fault(struct vcpu *vcpu, const uint64_t *frame)
+{
+	uint8_t code[X86_INSN_MAX];
+	struct x86_pio pio;
+	size_t len;
+
+	if (frame[FR_VECTOR] != 13 || frame[FR_ERROR] != 0)
+		return false;
+	for (len = sizeof(code); len; len--)
+		if (gmem_read(&vcpu->vm->gmem, code, frame[FR_RIP], len))
+			break;
+	if (!x86_decode_pio(code, len, (uint16_t)frame[FR_RDX], &pio))
+		return false;
+	vm_stop(vcpu->vm, VM_STOP_CRASH, 0,
+		"guest crashed: %s %s I/O port 0x%x at rip 0x%llx: %s the hypercall ports "
+		"0x%x-0x%x (general protection fault, #GP)",
+		x86_pio_name(&pio), pio.in ? "from" : "to", pio.port,
+		(unsigned long long)frame[FR_RIP],
+		pio.port >= SHALE_HC_PORT_BASE && pio.port < PV_IOMAP_PORTS
+			? "the access reaches past" : "the guest may use only",
+		SHALE_HC_PORT_BASE, PV_IOMAP_PORTS - 1);
+	return true;
+}
+
 void x86_pv_exception(struct vcpu *vcpu)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	uint64_t frame[7]; /* vector, error, rip, cs, rflags, rsp, ss */
+	uint64_t frame[FR_WORDS];
 	const char *name;
 	char extra[64] = "";
 
@@ -294,20 +350,27 @@ void x86_pv_exception(struct vcpu *vcpu)
 		vm_stop(vcpu->vm, VM_STOP_CRASH, 0, "guest crashed: exception (registers unavailable)");
 		return;
 	}
-	/* Only the stubs run in ring 0; a ring-3 write is the guest's forgery. */
+	/*
+	 * Only the stubs run in ring 0, and ring 3 cannot write the exception
+	 * port (a 4-byte access to it reaches past the bitmap's open ports);
+	 * still, a frame that is not the stubs' is reported as a forgery.
+	 */
 	if ((sregs.cs.selector & 3) != 0 ||
 	    !gmem_read(&vcpu->vm->gmem, frame, regs.rsp, sizeof(frame)) ||
-	    frame[0] >= PV_EXC_VECTORS) {
+	    frame[FR_VECTOR] >= PV_EXC_VECTORS) {
 		vm_stop(vcpu->vm, VM_STOP_CRASH, 0,
 			"guest crashed: write to the exception port from rip 0x%llx",
 			(unsigned long long)regs.rip);
 		return;
 	}
-	name = exception_names[frame[0]] ? exception_names[frame[0]] : "reserved exception";
-	if (frame[0] == 14)
+	if (report_port_fault(vcpu, frame))
+		return;
+	name = exception_names[frame[FR_VECTOR]] ? exception_names[frame[FR_VECTOR]]
+						 : "reserved exception";
+	if (frame[FR_VECTOR] == 14)
 		snprintf(extra, sizeof(extra), ", address 0x%llx", (unsigned long long)sregs.cr2);
 	vm_stop(vcpu->vm, VM_STOP_CRASH, 0,
 		"guest crashed: vector %llu, %s at rip 0x%llx%s, error code 0x%llx, rsp 0x%llx",
-		(unsigned long long)frame[0], name, (unsigned long long)frame[2], extra,
-		(unsigned long long)frame[1], (unsigned long long)frame[5]);
+		(unsigned long long)frame[FR_VECTOR], name, (unsigned long long)frame[FR_RIP], extra,
+		(unsigned long long)frame[FR_ERROR], (unsigned long long)frame[FR_RSP]);
 }

@@ -1,7 +1,8 @@
 /*
  * x86-64 set-up for para-virtual guests: the VMM-owned low megabyte (GDT,
  * TSS, IDT, exception stubs, page tables) and a vCPU that starts in 64-bit
- * ring 3 with IOPL 3. The guest can read only its boot info page there and
+ * ring 3 with IOPL 0, the TSS I/O permission bitmap allowing only the
+ * hypercall ports. The guest can read only its boot info page there and
  * can never change its page tables.
  */
 #ifndef SHALE_ARCH_X86_PV_H

@@ -1,8 +1,8 @@
 /*
  * Exception stubs for para-virtual guests, copied into guest memory at
  * PV_STUBS_GPA: 32 entry points 16 bytes apart, then common code. Each
- * stub makes the frame uniform (vector, error code, then the CPU's frame)
- * and reports it through the exception port; the VMM reads the frame from
+ * stub makes the frame uniform (the guest's %rdx, vector, error code, then
+ * the CPU's frame) and reports it through the exception port; the VMM reads the frame from
  * the supervisor stack and stops the VM. This code never returns to the
  * guest, so it is the only ring-0 code a para-virtual guest ever runs.
  */
@@ -30,6 +30,7 @@ x86_pv_stubs_start:
 
 	.balign 16
 report:
+	pushq %rdx /* the guest's: the port of a refused in/out */
 	movl $(SHALE_HC_PORT_BASE + SHALE_HC_EXCEPTION), %edx
 	outl %eax, %dx
 1:	hlt
