@@ -1,8 +1,12 @@
 /*
  * Disk read benchmark: reads the whole disk in requests of REQ bytes
- * (default 1 MiB) and prints one line a script can parse:
+ * (default 1 MiB), DEPTH of them in flight through the block I/O queue
+ * (default 8), or with DEPTH 0 one version 1 hypercall per request, and
+ * prints one line a script can parse:
  *
- *   bytes <total> requests <count> ns <elapsed>
+ *   bytes <total> requests <count> ns <elapsed> notifies <n> sleeps <n>
+ *
+ * usage: blockread [REQ [DEPTH]]
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -10,56 +14,108 @@
 #include <string.h>
 
 #include <shale/guest.h>
+#include <shale/queue.h>
+
+#define MAX_DEPTH 64
+
+static uint64_t parse(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	return *s && !*end ? v : UINT64_MAX;
+}
+
+/* One buffer per request in flight; each completion starts the next read. */
+static int read_queued(const struct shale_hc_block_info *disk, uint64_t req, unsigned depth,
+		       unsigned char *buf, uint64_t *count, struct shale_queue *q)
+{
+	uint64_t next = 0, done = 0;
+	struct shale_cqe cqe;
+	int64_t r;
+
+	r = shale_queue_open(q, SHALE_QUEUE_BLOCK, MAX_DEPTH);
+	if (r) {
+		printf("blockread: no block queue: %s\n", shale_strerror(r));
+		return 1;
+	}
+	for (;;) {
+		while (next < disk->capacity && q->held < depth) {
+			uint64_t n = disk->capacity - next < req ? disk->capacity - next : req;
+			unsigned slot = (unsigned)(next / req % depth);
+
+			shale_queue_prep(q, SHALE_OP_READ, buf + slot * req, (uint32_t)n, next, next);
+			next += n;
+			++*count;
+		}
+		shale_queue_submit(q);
+		if (done == disk->capacity)
+			return 0;
+		r = shale_queue_wait(q, &cqe, SHALE_NO_DEADLINE);
+		if (r || cqe.ret < 0) {
+			printf("blockread: read at %llu: %s\n", (unsigned long long)cqe.user_data,
+			       shale_strerror(r ? r : cqe.ret));
+			return 1;
+		}
+		done += (uint64_t)cqe.ret;
+	}
+}
+
+static int read_v1(const struct shale_hc_block_info *disk, uint64_t req, unsigned char *buf,
+		   uint64_t *count)
+{
+	for (uint64_t off = 0; off < disk->capacity; off += req, ++*count) {
+		uint64_t n = disk->capacity - off < req ? disk->capacity - off : req;
+		int64_t r = shale_hc_block_rw(SHALE_HC_BLOCK_READ, off, buf, n);
+
+		if (r < 0) {
+			printf("blockread: read at %llu: %s\n", (unsigned long long)off,
+			       shale_strerror(r));
+			return 1;
+		}
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
 	struct shale_hc_block_info disk;
-	uint64_t req = 1u << 20, off, count = 0, t0, t1;
+	struct shale_queue q = { 0 };
+	uint64_t req = argc > 1 ? parse(argv[1]) : 1u << 20;
+	uint64_t depth = argc > 2 ? parse(argv[2]) : 8;
+	uint64_t count = 0, t0, t1;
 	int64_t r = shale_block_info(&disk);
 	unsigned char *buf;
+	int fail;
 
-	if (argc > 1) {
-		char *end;
-
-		req = strtoull(argv[1], &end, 0);
-		if (!*argv[1] || *end)
-			req = 0;
-	}
 	if (r < 0) {
 		printf("blockread: %s\n", shale_strerror(r));
 		return r == SHALE_ENODEV ? 2 : 1;
 	}
-	if (!req || !disk.sector_size || req % disk.sector_size ||
-	    req > disk.max_io) {
-		printf("blockread: the request size must be a multiple of %u "
-		       "up to %llu bytes\n", disk.sector_size,
-		       (unsigned long long)disk.max_io);
+	if (!req || !disk.sector_size || req % disk.sector_size || req > disk.max_io ||
+	    depth > MAX_DEPTH) {
+		printf("blockread: the request size must be a multiple of %u up to %llu "
+		       "bytes, the depth at most %u\n", disk.sector_size,
+		       (unsigned long long)disk.max_io, MAX_DEPTH);
 		return 1;
 	}
-	buf = malloc(req);
+	buf = malloc(req * (depth ? depth : 1));
 	if (!buf) {
-		printf("blockread: no memory for a %llu-byte buffer\n",
-		       (unsigned long long)req);
+		printf("blockread: no memory for the buffers\n");
 		return 1;
 	}
-	/* Touch the buffer first: its first-use page faults are not I/O. */
-	memset(buf, 0, req);
+	/* Touch the buffers first: their first-use page faults are not I/O. */
+	memset(buf, 0, req * (depth ? depth : 1));
 
 	t0 = shale_clock_monotonic_ns();
-	for (off = 0; off < disk.capacity; off += req, count++) {
-		uint64_t n = disk.capacity - off < req ? disk.capacity - off : req;
-
-		r = shale_block_read(off, buf, n);
-		if (r < 0) {
-			printf("blockread: read at %llu: %s\n",
-			       (unsigned long long)off, shale_strerror(r));
-			return 1;
-		}
-	}
+	fail = depth ? read_queued(&disk, req, (unsigned)depth, buf, &count, &q)
+		     : read_v1(&disk, req, buf, &count);
 	t1 = shale_clock_monotonic_ns();
-
-	printf("bytes %llu requests %llu ns %llu\n",
+	if (fail)
+		return 1;
+	printf("bytes %llu requests %llu ns %llu notifies %llu sleeps %llu\n",
 	       (unsigned long long)disk.capacity, (unsigned long long)count,
-	       (unsigned long long)(t1 - t0));
+	       (unsigned long long)(t1 - t0), (unsigned long long)q.notifies,
+	       (unsigned long long)q.sleeps);
 	return 0;
 }

@@ -13,7 +13,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -nostdinc \
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,sdk/guest.ld \
 	-Wl,-z,max-page-size=4096 -Wl,--build-id=none -Wl,-z,noexecstack
 
-SDK_SRCS := sdk/lib/format.c sdk/lib/malloc.c sdk/lib/shale.c \
+SDK_SRCS := sdk/lib/format.c sdk/lib/io.c sdk/lib/malloc.c sdk/lib/queue.c sdk/lib/shale.c \
 	sdk/lib/start.c sdk/lib/stdio.c sdk/lib/stdlib.c sdk/lib/string.c
 SDK_OBJS := $(patsubst %.c,$(B)/g/%.o,$(SDK_SRCS))
 SDK_CRT0 := $(B)/g/sdk/crt0.o

@@ -6,7 +6,8 @@ VMM_SRCS := src/util/util.c \
 	src/arch/x86/cpu.c src/arch/x86/insn.c src/arch/x86/pv.c src/arch/x86/pv_stubs.S \
 	src/arch/x86/linux.c src/arch/x86/pc.c \
 	src/loader/elf.c src/loader/image.c \
-	src/pv/pv.c src/pv/hypercall.c src/pv/block.c src/pv/net.c
+	src/pv/pv.c src/pv/hypercall.c src/pv/block.c src/pv/net.c \
+	src/pv/queue.c src/pv/ioq.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))

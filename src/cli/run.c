@@ -444,6 +444,7 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 			print_stats(&vm, start_ns);
 		ret = vm_exit_status(&vm);
 	}
+	pv_stop(pv); /* the I/O thread, before guest RAM goes */
 	vm_destroy(&vm);
 out:
 	return ret;

@@ -89,50 +89,49 @@ void pv_block_info(struct pv_guest *pv, struct shale_hc_block_info *arg)
 	arg->ret = SHALE_OK;
 }
 
-void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write)
+int64_t pv_block_check(const struct pv_block *blk, uint64_t offset, uint64_t len, bool is_write)
 {
-	struct pv_block *blk = &pv->block;
-	uint8_t *buf;
+	if (blk->fd < 0)
+		return SHALE_ENODEV;
+	if (is_write && blk->readonly)
+		return SHALE_EROFS;
+	if (offset % SHALE_BLOCK_SECTOR || len % SHALE_BLOCK_SECTOR || len > SHALE_BLOCK_IO_MAX)
+		return SHALE_EINVAL;
+	if (offset > blk->capacity || len > blk->capacity - offset)
+		return SHALE_ENOSPC;
+	return SHALE_OK;
+}
+
+int64_t pv_block_transfer(const struct pv_block *blk, uint8_t *buf, uint64_t offset,
+			  uint64_t len, bool is_write)
+{
 	uint64_t done = 0;
 
-	if (blk->fd < 0) {
-		arg->ret = SHALE_ENODEV;
-		return;
-	}
-	if (is_write && blk->readonly) {
-		arg->ret = SHALE_EROFS;
-		return;
-	}
-	if (arg->offset % SHALE_BLOCK_SECTOR || arg->len % SHALE_BLOCK_SECTOR ||
-	    arg->len > SHALE_BLOCK_IO_MAX) {
-		arg->ret = SHALE_EINVAL;
-		return;
-	}
-	if (arg->offset > blk->capacity || arg->len > blk->capacity - arg->offset) {
-		arg->ret = SHALE_ENOSPC;
-		return;
-	}
-	/* A read writes guest memory, a write reads it. */
-	buf = pv_guest_ptr(pv, arg->data, arg->len, !is_write);
-	if (!buf) {
-		arg->ret = SHALE_EFAULT;
-		return;
-	}
-	while (done < arg->len) {
-		off_t off = (off_t)(arg->offset + done);
-		ssize_t n = is_write ? pwrite(blk->fd, buf + done, arg->len - done, off)
-				     : pread(blk->fd, buf + done, arg->len - done, off);
+	while (done < len) {
+		off_t off = (off_t)(offset + done);
+		ssize_t n = is_write ? pwrite(blk->fd, buf + done, len - done, off)
+				     : pread(blk->fd, buf + done, len - done, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			/* n == 0: the file shrank under us. */
-			arg->ret = SHALE_EIO;
-			return;
-		}
+		if (n <= 0)
+			return SHALE_EIO; /* n == 0: the file shrank under us */
 		done += (uint64_t)n;
 	}
-	arg->ret = (int64_t)done;
+	return (int64_t)done;
+}
+
+void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write)
+{
+	uint8_t *buf;
+
+	arg->ret = pv_block_check(&pv->block, arg->offset, arg->len, is_write);
+	if (arg->ret)
+		return;
+	/* A read writes guest memory, a write reads it. */
+	buf = pv_guest_ptr(pv, arg->data, arg->len, !is_write);
+	arg->ret = buf ? pv_block_transfer(&pv->block, buf, arg->offset, arg->len, is_write)
+		       : SHALE_EFAULT;
 }
 
 void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <shale/abi/hypercall.h>
+#include <shale/abi/queue.h>
 
 #include "arch/x86/pv.h"
 #include "pv/pv.h"
@@ -32,6 +33,8 @@ union hc_arg {
 	struct shale_hc_status status;
 	struct shale_hc_net_info net_info;
 	struct shale_hc_buffer buffer;
+	struct shale_hc_queue_setup queue_setup;
+	struct shale_hc_queue_wait queue_wait;
 };
 
 static void hc_console_write(struct pv_guest *pv, union hc_arg *a)
@@ -175,9 +178,24 @@ static void hc_net_write(struct pv_guest *pv, union hc_arg *a)
 	pv_net_write(pv, &a->buffer);
 }
 
+static void hc_queue_setup(struct pv_guest *pv, union hc_arg *a)
+{
+	pv_queue_setup(pv, &a->queue_setup);
+}
+
+static void hc_queue_notify(struct pv_guest *pv, union hc_arg *a)
+{
+	pv_queue_notify(pv);
+}
+
+static void hc_queue_wait(struct pv_guest *pv, union hc_arg *a)
+{
+	pv_queue_wait(pv, &a->queue_wait);
+}
+
 static const struct {
 	const char *name;
-	size_t size; /* of the argument struct; 0: none */
+	size_t size; /* of the argument struct; 0: none (fn gets NULL) */
 	void (*fn)(struct pv_guest *pv, union hc_arg *arg);
 } hc_table[SHALE_HC_COUNT] = {
 	[SHALE_HC_NOP] = { "nop", 0, NULL },
@@ -194,6 +212,9 @@ static const struct {
 	[SHALE_HC_NET_WRITE] = { "net_write", sizeof(struct shale_hc_buffer), hc_net_write },
 	[SHALE_HC_RANDOM] = { "random", sizeof(struct shale_hc_buffer), hc_random },
 	[SHALE_HC_ARGS] = { "args", sizeof(struct shale_hc_buffer), hc_args },
+	[SHALE_HC_QUEUE_SETUP] = { "queue_setup", sizeof(struct shale_hc_queue_setup), hc_queue_setup },
+	[SHALE_HC_QUEUE_NOTIFY] = { "queue_notify", 0, hc_queue_notify },
+	[SHALE_HC_QUEUE_WAIT] = { "queue_wait", sizeof(struct shale_hc_queue_wait), hc_queue_wait },
 };
 
 void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t gpa)
@@ -211,8 +232,11 @@ void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t 
 		return;
 	}
 	size = hc_table[nr].size;
-	if (!size)
+	if (!size) {
+		if (hc_table[nr].fn)
+			hc_table[nr].fn(pv, NULL);
 		return;
+	}
 	/* The struct's ret field is written back: it must be writable memory. */
 	p = pv_guest_ptr(pv, gpa, size, true);
 	if (!p) {

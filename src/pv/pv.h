@@ -12,6 +12,7 @@
 
 struct vm;
 struct vcpu;
+struct pv_io;
 
 struct pv_block {
 	int fd; /* -1: no disk */
@@ -48,6 +49,7 @@ struct pv_guest {
 	 */
 	struct pv_range range[PV_MAX_RANGES];
 	unsigned nr_ranges;
+	struct pv_io *io; /* the I/O queues and their thread, once the guest sets one up */
 };
 
 /*
@@ -83,6 +85,11 @@ int pv_check_image(const char *name, const uint8_t *image, size_t size, uint64_t
  */
 int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 	     const struct pv_config *cfg);
+/*
+ * Stops the VM if it still runs and joins the I/O thread, which then has
+ * no request left in flight: call it before the VM's memory goes away.
+ */
+void pv_stop(struct pv_guest *pv);
 void pv_destroy(struct pv_guest *pv);
 
 /* Handles the hypercall `nr` whose argument struct is at `gpa`. */
@@ -102,10 +109,22 @@ struct shale_hc_status;
 struct shale_hc_net_info;
 struct shale_hc_buffer;
 void pv_block_info(struct pv_guest *pv, struct shale_hc_block_info *arg);
+/* SHALE_OK when a request of `len` bytes at `offset` is valid, else SHALE_E*. */
+int64_t pv_block_check(const struct pv_block *blk, uint64_t offset, uint64_t len, bool is_write);
+/* Moves a checked request between the disk and buf: len, or SHALE_EIO. */
+int64_t pv_block_transfer(const struct pv_block *blk, uint8_t *buf, uint64_t offset,
+			  uint64_t len, bool is_write);
 void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write);
 void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg);
 void pv_net_info(struct pv_guest *pv, struct shale_hc_net_info *arg);
 void pv_net_read(struct pv_guest *pv, struct shale_hc_buffer *arg);
 void pv_net_write(struct pv_guest *pv, struct shale_hc_buffer *arg);
+
+/* The I/O queue calls (pv/ioq.c). */
+struct shale_hc_queue_setup;
+struct shale_hc_queue_wait;
+void pv_queue_setup(struct pv_guest *pv, struct shale_hc_queue_setup *arg);
+void pv_queue_notify(struct pv_guest *pv);
+void pv_queue_wait(struct pv_guest *pv, struct shale_hc_queue_wait *arg);
 
 #endif

@@ -27,7 +27,8 @@
 #include <stdint.h>
 #endif
 
-#define SHALE_ABI_VERSION 1u
+/* Version 2 adds the I/O queues (queue.h); every version 1 call stays. */
+#define SHALE_ABI_VERSION 2u
 
 /* Hypercall I/O ports: SHALE_HC_PORT_BASE + nr, nr < SHALE_HC_MAX. */
 #define SHALE_HC_PORT_BASE 0x0500
@@ -49,7 +50,11 @@
 #define SHALE_HC_NET_WRITE 11     /* struct shale_hc_buffer */
 #define SHALE_HC_RANDOM 12        /* struct shale_hc_buffer */
 #define SHALE_HC_ARGS 13          /* struct shale_hc_buffer */
-#define SHALE_HC_COUNT 14
+/* Version 2: the I/O queues, described in queue.h. */
+#define SHALE_HC_QUEUE_SETUP 14   /* struct shale_hc_queue_setup */
+#define SHALE_HC_QUEUE_NOTIFY 15  /* no struct: the value written names the queue */
+#define SHALE_HC_QUEUE_WAIT 16    /* struct shale_hc_queue_wait */
+#define SHALE_HC_COUNT 17
 /*
  * Used only by the exception stubs the VMM installs: the value written is
  * ignored; the VMM reads the exception frame from the supervisor stack. A

@@ -121,36 +121,31 @@ static inline int64_t shale_block_info(struct shale_hc_block_info *info)
 
 /*
  * Read or write LEN bytes at byte OFFSET of the disk. Both must be
- * multiples of the sector size, LEN at most info.max_io.
+ * multiples of the sector size, LEN at most info.max_io. These go through
+ * an I/O queue (shale/queue.h) opened on first use, so that a VMM that is
+ * polling serves them without a VM exit; with no disk they return
+ * SHALE_ENODEV as the version 1 calls do.
  */
-static inline int64_t shale_block_read(uint64_t offset, void *buf,
-				       uint64_t len)
-{
-	struct shale_hc_block_io a = {
-		.offset = offset,
-		.data = (uintptr_t)buf,
-		.len = len,
-	};
-
-	shale_hypercall(SHALE_HC_BLOCK_READ, &a);
-	return a.ret;
-}
-
-static inline int64_t shale_block_write(uint64_t offset, const void *buf,
-					uint64_t len)
-{
-	struct shale_hc_block_io a = {
-		.offset = offset,
-		.data = (uintptr_t)buf,
-		.len = len,
-	};
-
-	shale_hypercall(SHALE_HC_BLOCK_WRITE, &a);
-	return a.ret;
-}
-
+int64_t shale_block_read(uint64_t offset, void *buf, uint64_t len);
+int64_t shale_block_write(uint64_t offset, const void *buf, uint64_t len);
 /* Make completed writes durable on the host. */
-static inline int64_t shale_block_flush(void)
+int64_t shale_block_flush(void);
+
+/* The same as one version 1 hypercall each (SHALE_HC_BLOCK_READ, ...). */
+static inline int64_t shale_hc_block_rw(unsigned int nr, uint64_t offset,
+					const void *buf, uint64_t len)
+{
+	struct shale_hc_block_io a = {
+		.offset = offset,
+		.data = (uintptr_t)buf,
+		.len = len,
+	};
+
+	shale_hypercall(nr, &a);
+	return a.ret;
+}
+
+static inline int64_t shale_hc_block_flush(void)
 {
 	struct shale_hc_status a = { 0 };
 
