@@ -1,7 +1,8 @@
 # Tests: unit (cmocka), fuzz regression, CLI checks without KVM, and the
 # integration suite, which runs guests on /dev/kvm or inside the lab.
 
-TEST_GUESTS := $(B)/g/tests/guests/misbehave.elf $(B)/g/tests/guests/abi_check.elf
+TEST_GUESTS := $(B)/g/tests/guests/misbehave.elf $(B)/g/tests/guests/abi_check.elf \
+	$(B)/g/tests/guests/queue_check.elf
 
 guests: $(TEST_GUESTS)
 

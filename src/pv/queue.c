@@ -1,5 +1,6 @@
 #include "pv/queue.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,11 +40,15 @@ void pv_queue_init(struct pv_queue *q, void *mem, uint32_t entries)
 	store_vmm(&q->ctl->flags, 0);
 }
 
-/* `idx` should lie in [low, low + entries]. */
-static int64_t fail(struct pv_queue *q, const char *what, uint32_t idx, uint32_t low)
+static int broken(struct pv_queue *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int broken(struct pv_queue *q, const char *fmt, ...)
 {
-	snprintf(q->why, sizeof(q->why), "%s is %u, outside %u-%u (a queue of %u entries)",
-		 what, idx, low, low + q->entries, q->entries);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q->why, sizeof(q->why), fmt, ap);
+	va_end(ap);
 	q->flags |= SHALE_QF_BROKEN;
 	store_vmm(&q->ctl->flags, q->flags);
 	atomic_store(&q->broken, true);
@@ -71,13 +76,18 @@ int pv_queue_take(struct pv_queue *q, struct shale_sqe *sqe)
 	tail = load_guest(&q->ctl->sq_tail);
 	avail = tail - q->sq_head;
 	if (avail > q->entries)
-		return (int)fail(q, "sq_tail", tail, q->sq_head);
+		return broken(q, "sq_tail is %u, %u past the VMM's sq_head %u in a queue of %u",
+			      tail, avail, q->sq_head, q->entries);
 	if (!avail)
 		return 0;
 	unconsumed = pv_queue_unconsumed(q);
-	if (unconsumed < 0)
-		return (int)fail(q, "cq_head", load_guest(&q->ctl->cq_head),
-				 atomic_load(&q->cq_tail) - q->entries);
+	if (unconsumed < 0) {
+		uint32_t head = load_guest(&q->ctl->cq_head), ctail = atomic_load(&q->cq_tail);
+
+		return broken(q, "cq_head is %u, %s the VMM's cq_tail %u in a queue of %u", head,
+			      (int32_t)(ctail - head) < 0 ? "past" : "too far behind", ctail,
+			      q->entries);
+	}
 	/* Every request taken must find a completion slot. */
 	if (q->held + (uint64_t)unconsumed >= q->entries)
 		return 0;

@@ -45,6 +45,29 @@ if cmp -s "$disk" "$W/before.img"; then ok block-readonly-untouched; else fail b
 expect block-none 2 '' '' "$SHALE" run "$G/block.elf"
 expect abi-check 0 '0 failures' '' "$SHALE" run --disk "$disk" "$G/abi_check.elf"
 
+# --- I/O queues (ABI v2) ------------------------------------------------------
+qdisk=$W/queue.img
+dd if=/dev/zero of="$qdisk" bs=1M count=16 2>/dev/null
+expect queue-check 0 '^queue_check: 0 failures' '' "$SHALE" run --disk "$qdisk" "$G/queue_check.elf"
+if grep -q '^queue_check: console through its queue$' "$T_OUT"; then ok queue-console; else fail queue-console "no console line from the console queue"; fi
+# What the writes put on the disk: page i is all 0x40 + i; the write from
+# read-only guest memory reached 8 MiB.
+want=$(i=0; while [ $i -lt 64 ]; do printf '%02x' $((0x40 + i)); i=$((i + 1)); done)
+got=$(i=0; while [ $i -lt 64 ]; do dd if="$qdisk" bs=4096 skip=$i count=1 2>/dev/null | od -An -tx1 -N1 | tr -d ' \n'; i=$((i + 1)); done)
+if [ "$got" = "$want" ]; then ok queue-writes-reached-disk; else fail queue-writes-reached-disk "first bytes of the 64 pages: $got"; fi
+expect queue-corrupt-sq 126 '' "guest crashed: block queue: sq_tail is [0-9]+, 5000 past the VMM's sq_head" \
+	"$SHALE" run --disk "$qdisk" "$G/queue_check.elf" corrupt-sq
+expect queue-corrupt-cq 126 '' "guest crashed: block queue: cq_head is [0-9]+, past the VMM's cq_tail" \
+	"$SHALE" run --disk "$qdisk" "$G/queue_check.elf" corrupt-cq
+cp "$qdisk" "$W/q-before.img"
+expect queue-readonly 0 '' '' "$SHALE" run --disk "$qdisk,ro" "$G/blockread.elf" -- 65536 8
+if cmp -s "$qdisk" "$W/q-before.img"; then ok queue-readonly-untouched; else fail queue-readonly-untouched "read-only disk changed"; fi
+# blockread through the queue at several depths reads the whole disk.
+for depth in 1 8 64; do
+	expect "queue-blockread-depth-$depth" 0 '^bytes 16777216 requests 256 ns [0-9]+' '' \
+		"$SHALE" run --memory 64M --disk "$qdisk" "$G/blockread.elf" -- 65536 $depth
+done
+
 # A disk in use by a running VM is refused.
 "$SHALE" run --timeout 5s --disk "$disk" "$G/misbehave.elf" sleep >/dev/null 2>&1 &
 holder=$!
