@@ -1,9 +1,13 @@
 /*
  * A tiny IPv4 host: answers ARP requests and ICMP echo requests for the
  * address given as argv[1], and echoes UDP datagrams sent to port 7
- * (RFC 862). argv[2], if given, is how many seconds to run before exiting.
+ * (RFC 862). SECONDS, if given, is how long to run before exiting. With
+ * -q the frames go through the network I/O queue (shale/queue.h): receive
+ * buffers wait in the VMM for frames, and replies are sent without a VM
+ * exit while the VMM's I/O thread polls; without it, one hypercall per
+ * frame and per poll.
  *
- *   net 10.0.0.2 [SECONDS]
+ *   net [-q] 10.0.0.2 [SECONDS]
  *
  * Frames are answered in place: the request buffer becomes the reply.
  */
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include <shale/guest.h>
+#include <shale/queue.h>
 
 #define ETH_HLEN 14
 #define ETH_ZLEN 60 /* shortest frame, without the FCS */
@@ -29,6 +34,13 @@
 
 static uint8_t my_mac[6];
 static uint8_t my_ip[4];
+
+/* -q: the queue, and the buffer whose frame is being answered. */
+#define RX_BUFS 32
+#define TX_FLAG 0x10000u
+static struct shale_queue netq;
+static bool use_queue, replied;
+static unsigned cur_buf;
 
 /* Network byte order, from byte pointers: frame fields are unaligned. */
 static uint16_t get16(const uint8_t *p)
@@ -79,7 +91,16 @@ static bool parse_ip(const char *s, uint8_t ip[4])
 
 static void xmit(const uint8_t *frame, size_t len)
 {
-	int64_t r = shale_net_write(frame, len);
+	int64_t r;
+
+	if (use_queue) {
+		/* The receive buffer goes back to the VMM once this send completes. */
+		r = shale_queue_prep(&netq, SHALE_OP_WRITE, frame, (uint32_t)len, 0,
+				     TX_FLAG | cur_buf);
+		replied = r == SHALE_OK;
+	} else {
+		r = shale_net_write(frame, len);
+	}
 
 	if (r < 0)
 		printf("net: send: %s\n", shale_strerror(r));
@@ -182,6 +203,80 @@ static void ipv4(uint8_t *f, size_t len)
 	xmit(f, ETH_HLEN + tlen);
 }
 
+static void handle(uint8_t *frame, size_t len)
+{
+	if (len < ETH_HLEN)
+		return;
+	if (get16(frame + 12) == ETHERTYPE_ARP)
+		arp(frame, len);
+	else if (get16(frame + 12) == ETHERTYPE_IP)
+		ipv4(frame, len);
+}
+
+static int serve_v1(uint8_t *frame, size_t cap, uint64_t deadline)
+{
+	int64_t r;
+
+	for (;;) {
+		r = shale_poll(deadline, SHALE_POLL_NET);
+		if (r < 0) {
+			printf("net: poll: %s\n", shale_strerror(r));
+			return 1;
+		}
+		while ((r = shale_net_read(frame, cap)) >= 0)
+			handle(frame, (size_t)r);
+		if (r != SHALE_EAGAIN) {
+			printf("net: receive: %s\n", shale_strerror(r));
+			return 1;
+		}
+		if (shale_clock_monotonic_ns() >= deadline)
+			return 0;
+	}
+}
+
+/*
+ * RX_BUFS receive buffers wait in the queue. A received frame is answered
+ * from its own buffer, which is posted again when the reply has gone, or
+ * at once when there is no reply.
+ */
+static int serve_queue(uint8_t *bufs, size_t cap, uint64_t deadline)
+{
+	struct shale_cqe cqe;
+	int64_t r;
+
+	r = shale_queue_open(&netq, SHALE_QUEUE_NET, 2 * RX_BUFS);
+	if (r) {
+		printf("net: no network queue: %s\n", shale_strerror(r));
+		return 1;
+	}
+	for (unsigned i = 0; i < RX_BUFS; i++)
+		shale_queue_prep(&netq, SHALE_OP_READ, bufs + i * cap, (uint32_t)cap, 0, i);
+	shale_queue_submit(&netq);
+	for (;;) {
+		r = shale_queue_wait(&netq, &cqe, deadline);
+		if (r == SHALE_EAGAIN)
+			return 0;
+		if (r) {
+			printf("net: queue: %s\n", shale_strerror(r));
+			return 1;
+		}
+		cur_buf = (unsigned)(cqe.user_data & (TX_FLAG - 1));
+		replied = false;
+		if (cqe.user_data & TX_FLAG) {
+			if (cqe.ret < 0)
+				printf("net: send: %s\n", shale_strerror(cqe.ret));
+		} else if (cqe.ret >= 0) {
+			handle(bufs + cur_buf * cap, (size_t)cqe.ret);
+		} else {
+			printf("net: receive: %s\n", shale_strerror(cqe.ret));
+		}
+		if (!replied)
+			shale_queue_prep(&netq, SHALE_OP_READ, bufs + cur_buf * cap,
+					 (uint32_t)cap, 0, cur_buf);
+		shale_queue_submit(&netq);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct shale_hc_net_info info;
@@ -190,8 +285,13 @@ int main(int argc, char **argv)
 	uint8_t *frame;
 	size_t cap;
 
+	if (argc > 1 && !strcmp(argv[1], "-q")) {
+		use_queue = true;
+		argc--;
+		argv++;
+	}
 	if (argc < 2 || argc > 3 || !parse_ip(argv[1], my_ip)) {
-		printf("usage: net A.B.C.D [SECONDS]\n");
+		printf("usage: net [-q] A.B.C.D [SECONDS]\n");
 		return 1;
 	}
 	r = shale_net_info(&info);
@@ -201,36 +301,16 @@ int main(int argc, char **argv)
 	}
 	memcpy(my_mac, info.mac, 6);
 	cap = ETH_HLEN + 4 + (info.mtu > 1500 ? info.mtu : 1500);
-	frame = malloc(cap);
+	frame = malloc(use_queue ? RX_BUFS * cap : cap);
 	if (!frame) {
-		printf("net: no memory for a %zu-byte frame\n", cap);
+		printf("net: no memory for the frame buffers\n");
 		return 1;
 	}
 	if (argc == 3)
 		deadline = shale_clock_monotonic_ns() +
 			   strtoull(argv[2], NULL, 10) * 1000000000ull;
 
-	printf("net: listening on %u.%u.%u.%u\n", my_ip[0], my_ip[1], my_ip[2],
-	       my_ip[3]);
-	for (;;) {
-		r = shale_poll(deadline, SHALE_POLL_NET);
-		if (r < 0) {
-			printf("net: poll: %s\n", shale_strerror(r));
-			return 1;
-		}
-		while ((r = shale_net_read(frame, cap)) >= 0) {
-			if (r < ETH_HLEN)
-				continue;
-			if (get16(frame + 12) == ETHERTYPE_ARP)
-				arp(frame, r);
-			else if (get16(frame + 12) == ETHERTYPE_IP)
-				ipv4(frame, r);
-		}
-		if (r != SHALE_EAGAIN) {
-			printf("net: receive: %s\n", shale_strerror(r));
-			return 1;
-		}
-		if (shale_clock_monotonic_ns() >= deadline)
-			return 0;
-	}
+	printf("net: listening on %u.%u.%u.%u%s\n", my_ip[0], my_ip[1], my_ip[2], my_ip[3],
+	       use_queue ? " (I/O queue)" : "");
+	return use_queue ? serve_queue(frame, cap, deadline) : serve_v1(frame, cap, deadline);
 }

@@ -168,6 +168,21 @@ else
 	if [ "$reply" = shale-udp-echo ]; then ok net-udp-echo; else fail net-udp-echo "got '$reply'"; fi
 	kill -TERM "$guest" 2>/dev/null
 	wait "$guest"
+	# The same through the network I/O queue: answers, and many in a row.
+	nsx "$SHALE" run --timeout 30s --net tap=tap0,mac=02:00:00:00:00:02 "$G/net.elf" -- -q 10.77.0.2 >"$W/netq.out" 2>&1 &
+	guest=$!
+	sleep 1
+	if nsx ping -c 3 -W 2 10.77.0.2 >"$T_OUT" 2>&1; then ok net-queue-ping; else fail net-queue-ping "no answer to ping"; fi
+	reply=$(nsx "$G/udp_echo_client" 10.77.0.2 7 shale-udp-queue 2>&1)
+	if [ "$reply" = shale-udp-queue ]; then ok net-queue-udp-echo; else fail net-queue-udp-echo "got '$reply'"; fi
+	reply=$(nsx "$G/udp_echo_client" -n 500 10.77.0.2 7 shale-udp-queue 2>&1)
+	case $reply in
+	"echoes 500 ns "*) ok net-queue-udp-500 ;;
+	*) fail net-queue-udp-500 "got '$reply'" ;;
+	esac
+	kill -TERM "$guest" 2>/dev/null
+	wait "$guest"
+	grep -q 'listening on 10.77.0.2 (I/O queue)' "$W/netq.out" || fail net-queue-mode "$(cat "$W/netq.out")"
 	"$IP" netns del "$ns"
 fi
 
