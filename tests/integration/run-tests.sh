@@ -160,7 +160,8 @@ else
 	nsx "$IP" tuntap add dev tap0 mode tap
 	nsx "$IP" addr add 10.77.0.1/24 dev tap0
 	nsx "$IP" link set tap0 up
-	nsx "$SHALE" run --timeout 30s --net tap=tap0,mac=02:00:00:00:00:02 "$G/net.elf" -- 10.77.0.2 >"$W/net.out" 2>&1 &
+	# Not through nsx: $! must be shale itself (ip netns exec execs it).
+	"$IP" netns exec "$ns" "$SHALE" run --timeout 30s --net tap=tap0,mac=02:00:00:00:00:02 "$G/net.elf" -- 10.77.0.2 >"$W/net.out" 2>&1 &
 	guest=$!
 	sleep 1
 	if nsx ping -c 3 -W 2 10.77.0.2 >"$T_OUT" 2>&1; then ok net-ping; else fail net-ping "no answer to ping"; fi
@@ -169,7 +170,8 @@ else
 	kill -TERM "$guest" 2>/dev/null
 	wait "$guest"
 	# The same through the network I/O queue: answers, and many in a row.
-	nsx "$SHALE" run --timeout 30s --net tap=tap0,mac=02:00:00:00:00:02 "$G/net.elf" -- -q 10.77.0.2 >"$W/netq.out" 2>&1 &
+	# Not through nsx: $! must be shale itself (ip netns exec execs it).
+	"$IP" netns exec "$ns" "$SHALE" run --timeout 30s --net tap=tap0,mac=02:00:00:00:00:02 "$G/net.elf" -- -q 10.77.0.2 >"$W/netq.out" 2>&1 &
 	guest=$!
 	sleep 1
 	if nsx ping -c 3 -W 2 10.77.0.2 >"$T_OUT" 2>&1; then ok net-queue-ping; else fail net-queue-ping "no answer to ping"; fi
