@@ -9,8 +9,9 @@
 # usage: bench/boot.sh [BUILD_DIR]   (default: build) stages BUILD_DIR/shale,
 #          BUILD_DIR/bench/boottime, the Debian cloud kernel, a busybox
 #          initramfs and QEMU's firmware in BUILD_DIR/bench/boot-stage, then
-#          runs the measurement directly on a VMX/SVM /dev/kvm, otherwise in
-#          the nested-SVM lab (tests/lab/lab.sh)
+#          runs the measurement directly where Linux guests run (a vmx or
+#          svm /dev/kvm: `shale host --kind`, scripts/host-kind.sh),
+#          otherwise (pvm, none, ...) in the nested-SVM lab (tests/lab/lab.sh)
 #        boot.sh --run DIR           the measurement itself, on DIR as staged
 #          (POSIX sh: it runs under busybox in the lab)
 #
@@ -283,20 +284,16 @@ linkage() {
 		echo "statically linked"
 	fi
 }
-kvm_hw() {
-	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
-		{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }
-}
-if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && kvm_hw; then
-	mode=direct
-else
-	mode=lab
-fi
+# guest_place
+. "$top/scripts/host-kind.sh"
+guest_place "$B/shale" linux
+mode=$PLACE
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "source: ${BENCH_SOURCE_REV:-$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)}"
 	echo "host: Linux $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
 	echo "host load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "host kvm: $HOST_KIND (shale host --kind)"
 	echo "shale: $(stat -c %s "$B/shale") bytes, $(linkage "$B/shale")"
 	echo "baseline: $qemu ($("$qemu" --version | head -n 1)), $(linkage "$qemu")"
 	echo "kernel: $bz ($(stat -c %s "$bz") bytes); initramfs: busybox + tests/linux/init ($(stat -c %s "$stage/initrd.cpio") bytes)"
@@ -306,7 +303,7 @@ fi
 } >"$stage/env.txt"
 
 if [ "$mode" = direct ]; then
-	echo "bench boot: running guests on this host's /dev/kvm"
+	echo "bench boot: running guests on this host's /dev/kvm ($HOST_KIND)"
 	{
 		# shellcheck disable=SC1091 # written above
 		(. "$stage/knobs.sh" && sh "$stage/boot.sh" --run "$stage") 2>&1
@@ -317,9 +314,9 @@ if [ "$mode" = direct ]; then
 fi
 
 if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
-	skip "no VMX/SVM /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+	skip "$PLACE_WHY and the lab cannot run: ${reason#SKIP: }"
 fi
-echo "bench boot: no VMX/SVM /dev/kvm on this host; booting the guests in the nested-SVM lab"
+echo "bench boot: $PLACE_WHY; booting the guests in the nested-SVM lab"
 cat >"$stage/run.sh" <<'RUN'
 #!/bin/sh
 cd /payload

@@ -1,9 +1,11 @@
 /*
  * hcloop: the raw cost of a port-I/O exit to userspace and back, the
  * baseline for shale's null hypercall. A minimal VMM in one function: one
- * VM, one vCPU started straight in 64-bit mode at CPL 3 with IOPL 3 (as
- * shale starts its guests), and a KVM_RUN loop in the main thread that does
- * nothing but count exits.
+ * VM, one vCPU started straight in 64-bit mode at CPL 3 with IOPL 0 and a
+ * TSS whose I/O permission bitmap allows the two ports it writes (as shale
+ * starts its guests: PVM ignores IOPL, so only the bitmap works on every
+ * KVM), and a KVM_RUN loop in the main thread that does nothing but count
+ * exits.
  *
  *   hcloop [N]      prints "exits <N> ns <elapsed>"
  *
@@ -13,8 +15,9 @@
  *
  * Guest memory (2 MiB at GPA 0, identity mapped by one 2 MiB page with the
  * U bit set at every level):
- *   0x1000 PML4   0x2000 PDPT   0x3000 PD   0x4000 GDT   0x5000 TSS
- *   0x10000 code  stack below 0x1ff000
+ *   0x1000 PML4   0x2000 PDPT   0x3000 PD   0x4000 GDT
+ *   0x5000 TSS (104 bytes) and its I/O bitmap   0x10000 code
+ *   stack below 0x1ff000
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,19 @@
 #define CODE_GPA 0x10000
 #define PORT_LOOP 0x500
 #define PORT_DONE 0x501
+
+/*
+ * The TSS and its I/O permission bitmap (SDM vol. 1, 19.5.2): a clear bit
+ * allows its port at any CPL, and a 4-byte `outl` to port p needs the bits
+ * of p to p + 3 clear. The bitmap covers the ports up to the last one used
+ * and ends with the 0xff byte the CPU reads past it; ports past the TSS
+ * limit are refused.
+ */
+#define TSS_GPA 0x5000
+#define TSS_SIZE 104
+#define IOMAP_PORTS (PORT_DONE + 4)
+#define IOMAP_SIZE ((IOMAP_PORTS + 7) / 8 + 1)
+#define TSS_LIMIT (TSS_SIZE + IOMAP_SIZE - 1)
 
 extern const unsigned char hcloop_guest[], hcloop_guest_end[];
 __asm__(".pushsection .rodata\n"
@@ -61,6 +77,18 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * The type of the loaded TSS in TR. VMX refuses to enter a 64-bit guest
+ * whose TR is not a busy TSS (11); QEMU's software CPU, which runs the
+ * lab's nested guests, checks the I/O bitmap only for an available one (9)
+ * and raises #GP for any other. AMD's SVM and PVM accept both. So 11 where
+ * kvm_intel serves /dev/kvm, 9 elsewhere.
+ */
+static uint8_t tss_type(void)
+{
+	return access("/sys/module/kvm_intel", F_OK) ? 9 : 11;
+}
+
 static struct kvm_segment seg(uint16_t sel, uint8_t type, uint8_t l, uint8_t db)
 {
 	return (struct kvm_segment){
@@ -76,7 +104,7 @@ static uint8_t *setup_memory(int vm)
 		.memory_size = MEM_SIZE,
 	};
 	uint64_t *pml4, *pdpt, *pd, *gdt;
-	uint8_t *mem;
+	uint8_t *mem, *iomap;
 
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
@@ -99,9 +127,15 @@ static uint8_t *setup_memory(int vm)
 	gdt[2] = 0x00cf93000000ffffull;
 	gdt[3] = 0x00cff3000000ffffull;
 	gdt[4] = 0x00affb000000ffffull;
-	gdt[5] = 0x0000890000000067ull | (0x5000ull << 16);
+	/* 64-bit TSS descriptor (type 9, available; base below 16 MiB). */
+	gdt[5] = 0x0000890000000000ull | ((uint64_t)TSS_GPA << 16) | TSS_LIMIT;
 	gdt[6] = 0;
-	*(uint16_t *)(mem + 0x5000 + 0x66) = 0x68; /* no I/O bitmap */
+	/* The bitmap right after the TSS: offset 0x66 holds where it starts. */
+	*(uint16_t *)(mem + TSS_GPA + 0x66) = TSS_SIZE;
+	iomap = mem + TSS_GPA + TSS_SIZE;
+	memset(iomap, 0xff, IOMAP_SIZE);
+	for (unsigned port = PORT_LOOP; port < IOMAP_PORTS; port++)
+		iomap[port / 8] &= (uint8_t)~(1u << (port % 8));
 
 	memcpy(mem + CODE_GPA, hcloop_guest, (size_t)(hcloop_guest_end - hcloop_guest));
 	return mem;
@@ -129,8 +163,8 @@ static void setup_vcpu(int kvm, int vcpu, uint64_t n)
 	sregs.cs = seg(0x23, 11, 1, 0);
 	sregs.ss = seg(0x1b, 3, 0, 1);
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss;
-	sregs.tr = (struct kvm_segment){ .base = 0x5000, .limit = 0x67, .selector = 0x28,
-					 .type = 11, .present = 1 };
+	sregs.tr = (struct kvm_segment){ .base = TSS_GPA, .limit = TSS_LIMIT, .selector = 0x28,
+					 .type = tss_type(), .present = 1 };
 	sregs.ldt = (struct kvm_segment){ .type = 2, .unusable = 1 };
 	sregs.gdt.base = 0x4000;
 	sregs.gdt.limit = 7 * 8 - 1;
@@ -147,7 +181,7 @@ static void setup_vcpu(int kvm, int vcpu, uint64_t n)
 	regs.rip = CODE_GPA;
 	regs.rsp = MEM_SIZE - 0x1000;
 	regs.rcx = n;
-	regs.rflags = 0x3002; /* IOPL 3 */
+	regs.rflags = 0x2; /* IOPL 0: the TSS bitmap decides */
 	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
 		fail("KVM_SET_REGS");
 }

@@ -27,7 +27,7 @@ verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
 row() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >>"$TABLE"; }
 
 # print_results: the table in $TABLE as aligned RESULT lines, with a word on
-# the lab when LAB=1.
+# the lab when LAB=1 and on PVM when KIND=pvm.
 print_results() {
 	echo "== results"
 	{
@@ -45,12 +45,15 @@ print_results() {
 		}'
 	if [ "$LAB" = 1 ]; then
 		echo "RESULT (lab: nested SVM under QEMU TCG; absolute times are not those of a KVM host)"
+	elif [ "${KIND:-}" = pvm ]; then
+		echo "RESULT (PVM host: guest ring 3 runs natively, but a VM exit costs ~100x a VMX/SVM exit)"
 	fi
 }
 
 # show_environment: the "== environment" block: what bench/run.sh or boot.sh
 # recorded of the host (env.txt in $D), where the benchmark runs (LAB=1: in
-# the lab's L1) and which KVM module serves it.
+# the lab's L1) and what `$SHALE host` says of the KVM there: its kind,
+# module and the cost of one VM exit.
 show_environment() {
 	echo "== environment"
 	[ -f "$D/env.txt" ] && sed 's/^/  /' "$D/env.txt"
@@ -61,12 +64,12 @@ show_environment() {
 	else
 		echo "  running in: this host's /dev/kvm (Linux $(uname -r), $(nproc) CPUs)"
 	fi
+	echo "  kvm (shale host):"
+	"$SHALE" host 2>&1 | sed 's/^/    /'
 	if [ -d /sys/module/kvm_amd ]; then
-		echo "  kvm: kvm_amd, npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
+		echo "  kvm_amd: npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
 			"nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
 	elif [ -d /sys/module/kvm_intel ]; then
-		echo "  kvm: kvm_intel, ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
-	elif [ -d /sys/module/kvm_pvm ]; then
-		echo "  kvm: kvm_pvm"
+		echo "  kvm_intel: ept=$(cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)"
 	fi
 }

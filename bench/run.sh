@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs the benchmarks (bench/suite.sh) where guests can run: directly on
-# this host's /dev/kvm when it is usable, otherwise inside the nested-SVM
-# lab (tests/lab/lab.sh). `make bench` builds everything and calls this.
+# Runs the benchmarks (bench/suite.sh), whose guests are para-virtual, where
+# they can run: directly on a vmx, svm or pvm /dev/kvm (`shale host --kind`,
+# scripts/host-kind.sh), otherwise inside the nested-SVM lab
+# (tests/lab/lab.sh). `make bench` builds everything and calls this.
 #
 # usage: bench/run.sh [BUILD_DIR]     (default: build)
 #
@@ -12,8 +13,8 @@
 # passed on. The output is also kept in BUILD_DIR/bench/results.log.
 #
 # The Linux boot benchmark ("boot" in BENCH_ONLY, or all when it is empty)
-# is bench/boot.sh: it runs after the suite, in a lab run of its own, and
-# keeps its output in BUILD_DIR/bench/boot-results.log.
+# is bench/boot.sh: it runs after the suite, where Linux guests run (in the
+# lab on pvm), and keeps its output in BUILD_DIR/bench/boot-results.log.
 set -u
 B=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,14 +63,10 @@ true_bin=/usr/bin/true
 dd_bin=/usr/bin/dd
 [ -x "$dd_bin" ] || dd_bin=/bin/dd
 
-kvm_usable() {
-	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
-}
-if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && kvm_usable; then
-	mode=direct
-else
-	mode=lab
-fi
+# guest_place
+. "$top/scripts/host-kind.sh"
+guest_place "$B/shale" pv
+mode=$PLACE
 
 linkage() {
 	if readelf -l "$1" 2>/dev/null | grep -q 'program interpreter'; then
@@ -83,11 +80,7 @@ linkage() {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "source: ${BENCH_SOURCE_REV:-$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)}"
 	echo "host: Linux $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ { printf "%d MiB", $2 / 1024 }' /proc/meminfo)"
-	if [ -e /dev/kvm ]; then
-		echo "host /dev/kvm: present$(kvm_usable || echo ', not usable by this user')"
-	else
-		echo "host /dev/kvm: absent"
-	fi
+	echo "host kvm: $HOST_KIND (shale host --kind)"
 	echo "host load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "compiler: $(${CC:-gcc} --version | head -n 1)"
 	echo "shale: $(stat -c %s "$B/shale") bytes, $(linkage "$B/shale")"
@@ -99,7 +92,7 @@ linkage() {
 
 mkdir -p "$(dirname "$log")"
 if [ "$mode" = direct ]; then
-	echo "bench: running guests on this host's /dev/kvm"
+	echo "bench: running guests on this host's /dev/kvm ($HOST_KIND)"
 	{
 		BENCH_TRUE=$true_bin BENCH_DD=$dd_bin "$stage/suite.sh" "$stage" 2>&1
 		echo $? >"$stage/status"
@@ -109,10 +102,10 @@ if [ "$mode" = direct ]; then
 fi
 
 if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
-	echo "bench: SKIP: no usable /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+	echo "bench: SKIP: $PLACE_WHY and the lab cannot run: ${reason#SKIP: }"
 	finish 0
 fi
-echo "bench: no usable /dev/kvm on this host; running the benchmarks in the nested-SVM lab"
+echo "bench: $PLACE_WHY; running the benchmarks in the nested-SVM lab"
 
 # The BENCH_* settings of this environment, passed on to the lab.
 env | grep -E '^BENCH_[A-Z_]*=[A-Za-z0-9_./ -]*$' | grep -v '^BENCH_LAB_MEM=' |

@@ -11,9 +11,11 @@
 #   lines describing the host that are printed first.
 #
 # Environment (defaults in brackets; in the lab, where LAB=1 is set, smaller
-# counts: there a VM exit costs ~40 us and every instruction is emulated):
+# counts: there a VM exit costs ~40 us and every instruction is emulated;
+# on PVM (`shale host --kind` says pvm) fewer hypercalls: an exit costs
+# ~75-120 us there, though guest code runs at native speed):
 #   BENCH_TRUE [/usr/bin/true]   BENCH_DD [/usr/bin/dd, GNU: it reports its time]
-#   BENCH_LIFECYCLE_RUNS [200; lab 30]   BENCH_HC_CALLS [200000; lab 20000]
+#   BENCH_LIFECYCLE_RUNS [200; lab 30]   BENCH_HC_CALLS [200000; lab, pvm 20000]
 #   BENCH_HC_REPEAT [7]   BENCH_TOUCH_MIB [32]
 #   BENCH_COMPUTE_ITERS [300000000; lab 100000000]   BENCH_COMPUTE_REPEAT [5]
 #   BENCH_BLOCK_MIB [1024]   BENCH_BLOCK_REPEAT [5]
@@ -27,10 +29,15 @@ SHALE=$D/shale
 SPAWN=$D/spawn
 TRUE=${BENCH_TRUE:-/usr/bin/true}
 DD=${BENCH_DD:-/usr/bin/dd}
+KIND=$("$SHALE" host --kind 2>/dev/null) || KIND=unknown
 if [ "$LAB" = 1 ]; then
 	LC_RUNS=${BENCH_LIFECYCLE_RUNS:-30}
 	HC_CALLS=${BENCH_HC_CALLS:-20000}
 	CP_ITERS=${BENCH_COMPUTE_ITERS:-100000000}
+elif [ "$KIND" = pvm ]; then
+	LC_RUNS=${BENCH_LIFECYCLE_RUNS:-200}
+	HC_CALLS=${BENCH_HC_CALLS:-20000}
+	CP_ITERS=${BENCH_COMPUTE_ITERS:-300000000}
 else
 	LC_RUNS=${BENCH_LIFECYCLE_RUNS:-200}
 	HC_CALLS=${BENCH_HC_CALLS:-200000}

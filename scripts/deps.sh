@@ -3,7 +3,7 @@
 #
 # usage: scripts/deps.sh build|check|fuzz
 #   build  compiler and libraries for `make` and `make run`
-#   check  build + unit-test and lab packages for `make check`
+#   check  build + unit-test, lab and network-test packages for `make check`
 #   fuzz   build + clang's libFuzzer for `make fuzz`
 #
 # As root, missing packages are installed with apt-get. Otherwise the exact
@@ -16,6 +16,8 @@ BUILD="gcc make libc6-dev binutils liburing-dev"
 UNIT="libcmocka-dev"
 LAB=$(grep -v '^#' "$here/lab-deps.txt" | tr '\n' ' ')
 FUZZ="clang libclang-rt-14-dev"
+# The network integration test pings the guest from the host.
+NET="iputils-ping"
 
 missing() {
 	for p in "$@"; do
@@ -39,7 +41,7 @@ install() {
 
 case "${1:-build}" in
 build) need="$BUILD" want="" ;;
-check) need="$BUILD $UNIT" want="$LAB acpica-tools" ;;
+check) need="$BUILD $UNIT" want="$LAB acpica-tools $NET" ;;
 fuzz) need="$BUILD" want="$FUZZ" ;;
 *) echo "usage: $0 build|check|fuzz" >&2; exit 2 ;;
 esac

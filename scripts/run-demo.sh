@@ -1,18 +1,24 @@
 #!/bin/sh
-# `make run`: the built-in demo guest. On a host without a usable /dev/kvm
-# it runs inside the nested-SVM lab (tests/lab/), when the lab can run here.
+# `make run`: the built-in demo guest, a para-virtual guest: directly on
+# this host's /dev/kvm where para-virtual guests run (vmx, svm, pvm: see
+# scripts/host-kind.sh), otherwise inside the nested-SVM lab (tests/lab/)
+# when the lab can run here.
 # usage: scripts/run-demo.sh BUILD_DIR
 set -u
 B=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+# guest_place
+. "$top/scripts/host-kind.sh"
+guest_place "$B/shale" pv
+if [ "$PLACE" = direct ]; then
 	exec "$B/shale" run
 fi
 if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
-	echo "make run: this host has no usable /dev/kvm, and the lab cannot run: ${reason#SKIP: }" >&2
+	echo "make run: $PLACE_WHY, and the lab cannot run: ${reason#SKIP: }" >&2
+	[ "${SHALE_FORCE_LAB:-0}" = 1 ] && exit 125
 	exec "$B/shale" run # says what is missing, with status 125
 fi
-echo "make run: this host has no usable /dev/kvm: running the demo guest in the nested-SVM lab" >&2
+echo "make run: $PLACE_WHY: running the demo guest in the nested-SVM lab" >&2
 stage=$B/demo-stage
 rm -rf "$stage"
 mkdir -p "$stage"

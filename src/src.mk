@@ -3,6 +3,7 @@
 
 VMM_SRCS := src/util/util.c \
 	src/vmm/gmem.c src/vmm/iobus.c src/vmm/vm.c src/vmm/vcpu.c src/vmm/console.c \
+	src/vmm/host.c \
 	src/arch/x86/cpu.c src/arch/x86/insn.c src/arch/x86/pv.c src/arch/x86/pv_stubs.S \
 	src/arch/x86/linux.c src/arch/x86/pc.c \
 	src/loader/elf.c src/loader/image.c \
@@ -13,7 +14,7 @@ include src/devices/legacy/legacy.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))
 VMM_LIB := $(B)/libshale-vmm.a
 
-CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c
+CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
 
 $(VMM_LIB): $(VMM_OBJS)

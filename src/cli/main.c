@@ -21,6 +21,7 @@ static const struct command {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "run", "run a guest in a new virtual machine", cmd_run },
+	{ "host", "say what this host's KVM is and which guests run on it", cmd_host },
 	{ "version", "print the version and the guest ABI version", cmd_version },
 	{ "help", "show help for shale or one command", cmd_help },
 };

@@ -13,6 +13,7 @@
 #include "cli/run.h"
 #include "util/util.h"
 #include "vmm/console.h"
+#include "vmm/host.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -77,8 +78,24 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 	enum vm_stop_reason reason;
 	struct console con;
 	struct pc_config cfg;
+	struct host_info host;
 	int sig_fd, ret;
 
+	/*
+	 * PVM opens and runs VMs like any KVM but cannot run a kernel: say so
+	 * at once rather than after a minute of emulated ring 0. No KVM at
+	 * all, or no access to it, is refused when the VM is created.
+	 */
+	host_detect(&host, 0);
+	if (host.kind == HOST_PVM) {
+		char name[64] = "PVM";
+
+		if (host.module)
+			snprintf(name, sizeof(name), "PVM (%s)", host.module);
+		log_err("this host's KVM is %s, which cannot run unmodified kernels: %s", name,
+			HOST_LINUX_ELSEWHERE);
+		return -ENOTSUP;
+	}
 	ret = image_map(o->kernel, "a kernel", MAX_KERNEL_SIZE, &files.kernel);
 	if (!ret && o->initrd)
 		ret = image_map(o->initrd, "an initrd", MAX_INITRD_SIZE, &files.initrd);

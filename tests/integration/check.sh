@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the integration suite (run-tests.sh) where guests can run: directly
-# when this host has a usable /dev/kvm, otherwise inside the nested-SVM lab
+# Runs the integration suite (run-tests.sh), whose guests are para-virtual,
+# where they can run: directly on a vmx, svm or pvm /dev/kvm (`shale host
+# --kind`, scripts/host-kind.sh), otherwise inside the nested-SVM lab
 # (tests/lab/lab.sh), otherwise says SKIP with the reason.
 #
 # usage: check.sh BUILD_DIR
@@ -17,22 +18,21 @@ cp "$B"/g/examples/*.elf "$B"/g/tests/guests/*.elf "$B/examples/compute-native" 
 	"$B/tests/tools/udp_echo_client" "$stage/guests/"
 cp "$B/shale" "$here/run-tests.sh" "$here/lib.sh" "$stage/"
 
-kvm_usable() {
-	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]
-}
-
-if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && kvm_usable; then
-	echo "integration: running guests on this host's /dev/kvm"
+# guest_place
+. "$top/scripts/host-kind.sh"
+guest_place "$B/shale" pv
+if [ "$PLACE" = direct ]; then
+	echo "integration: running guests on this host's /dev/kvm ($HOST_KIND)"
 	exec "$stage/run-tests.sh" "$stage/shale" "$stage/guests"
 fi
 
 if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
-	echo "SKIP integration: no usable /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+	echo "SKIP integration: $PLACE_WHY and the lab cannot run: ${reason#SKIP: }"
 	echo "0 passed, 0 failed, 1 skipped"
 	exit 0
 fi
 
-echo "integration: no usable /dev/kvm on this host; running guests in the nested-SVM lab"
+echo "integration: $PLACE_WHY; running guests in the nested-SVM lab"
 ip_path=$(command -v ip || true)
 cat >"$stage/run.sh" <<RUN
 #!/bin/sh

@@ -15,7 +15,9 @@ HELLO=$B/g/examples/hello.elf
 expect help 0 'Usage: shale COMMAND' '' "$SHALE" --help
 expect run-help 0 'Usage: shale run' '' "$SHALE" run --help
 expect help-run 0 'Usage: shale run' '' "$SHALE" help run
-expect version 0 '^shale [0-9.]+ \(guest ABI 1\)$' '' "$SHALE" --version
+abi=$(sed -n 's/^#define SHALE_ABI_VERSION \([0-9]*\)u.*/\1/p' \
+	"$(dirname "$0")/../../include/shale/abi/hypercall.h")
+expect version 0 "^shale [0-9.]+ \\(guest ABI ${abi:-?}\\)\$" '' "$SHALE" --version
 expect no-command 2 '' 'Usage' "$SHALE"
 expect unknown-command 2 '' "unknown command 'frob'" "$SHALE" frob
 expect unknown-option 125 '' "bad option '--frob'" "$SHALE" run --frob
@@ -75,6 +77,77 @@ bad low 'outside guest memory'
 # entry point (offset 24) into the data segment's page range.
 patch entry 24 '\000\000\000\100'
 bad entry 'entry point is not in an executable segment'
+
+# `shale host`: what this host's KVM is. Its text and JSON must agree with
+# --kind, whatever the kind; the guest kinds and the measured exit follow
+# from the kind.
+expect host-help 0 'Usage: shale host' '' "$SHALE" host --help
+expect help-lists-host 0 '^  host +' '' "$SHALE" --help
+expect host-bad-flag 2 '' "bad option '--frob'" "$SHALE" host --frob
+expect host-bad-arg 2 '' "unexpected argument 'now'" "$SHALE" host now
+expect host-json-kind 2 '' 'exclude each other' "$SHALE" host --json --kind
+expect host-kind 0 '^(vmx|svm|pvm|none|inaccessible|unknown)$' '' "$SHALE" host --kind
+kind=$("$SHALE" host --kind 2>/dev/null)
+if [ "$(printf '%s\n' "$kind" | wc -l)" != 1 ]; then
+	fail host-kind-one-word "'$kind' is not one line"
+else
+	ok host-kind-one-word
+fi
+case $kind in
+vmx | svm) pv=yes linux=yes exit_re='[0-9.]+ us \(median of [0-9]+ ' ;;
+pvm) pv=yes linux=no exit_re='[0-9.]+ us \(median of [0-9]+ ' ;;
+none | inaccessible) pv=no linux=no exit_re='not measured' ;;
+*) pv=no linux=no exit_re='' ;;
+esac
+T_LIMIT=10 expect host-text 0 "^kind: +$kind\$" '' "$SHALE" host
+for re in "^para-virtual guests: +$pv" "^Linux guests: +$linux" "^VM exit round trip: +$exit_re" \
+	'^device: +/dev/kvm \(' '^module: +' '^reason: +.'; do
+	if ! grep -Eq -- "$re" "$T_OUT"; then
+		fail host-text-lines "no line matches /$re/"
+		re=
+		break
+	fi
+done
+[ -z "$re" ] || ok host-text-lines
+# The JSON parses, and says what --kind and the text say.
+if ! command -v python3 >/dev/null 2>&1; then
+	skip host-json "python3 is not installed"
+elif ! out=$(timeout 10 "$SHALE" host --json 2>"$T_ERR"); then
+	fail host-json "exit status $?"
+elif ! printf '%s\n' "$out" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+kind, pv, linux = sys.argv[1], sys.argv[2] == "yes", sys.argv[3] == "yes"
+assert h["kind"] == kind, "kind %r, --kind says %r" % (h["kind"], kind)
+assert h["device"] == "/dev/kvm", h["device"]
+assert h["pv_guests"] is pv and h["linux_guests"] is linux, (h["pv_guests"], h["linux_guests"])
+assert isinstance(h["accessible"], bool) and isinstance(h["reason"], str) and h["reason"]
+assert h["module"] is None or h["module"].startswith("kvm")
+rt = h["exit_round_trip_ns"]
+if kind in ("vmx", "svm", "pvm"):
+    assert isinstance(rt, int) and rt > 0 and h["exit_samples"] > 0, (rt, h["exit_error"])
+if kind in ("none", "inaccessible"):
+    assert rt is None and not h["accessible"]
+' "$kind" "$pv" "$linux" >"$T_OUT" 2>&1; then
+	fail host-json "$(tail -n 1 "$T_OUT"): $out"
+else
+	ok host-json
+fi
+
+# A Linux guest on PVM is refused at once: before the kernel is even read.
+if [ "$kind" = pvm ]; then
+	expect run-kernel-pvm 125 '' \
+		"KVM is PVM.*cannot run unmodified kernels: run Linux guests on a VMX or SVM host" \
+		"$SHALE" run --kernel "$W/no-such-kernel"
+	if [ "$(wc -l <"$T_ERR")" = 1 ]; then
+		ok run-kernel-pvm-one-line
+	else
+		fail run-kernel-pvm-one-line "not one line"
+	fi
+else
+	skip run-kernel-pvm "this host's KVM is $kind, not pvm"
+	skip run-kernel-pvm-one-line "this host's KVM is $kind, not pvm"
+fi
 
 # Without /dev/kvm, a good guest is refused with a clear message.
 if [ -e /dev/kvm ]; then

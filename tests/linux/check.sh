@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the Linux-guest suite (run-linux-tests.sh) where unmodified kernels
-# can run: directly on a host whose /dev/kvm is VMX or SVM, otherwise in the
+# can run: directly on a host whose /dev/kvm is vmx or svm (`shale host
+# --kind`, scripts/host-kind.sh), otherwise (pvm, none, ...) in the
 # nested-SVM lab, otherwise says SKIP with the reason. The guest is the
 # Debian cloud kernel from /boot and an initramfs made from busybox-static.
 #
@@ -30,17 +31,18 @@ cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
 "$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5"
 
-# Real VMX/SVM KVM (not PVM, whose ring 0 is emulated) runs them directly.
-if [ "${SHALE_FORCE_LAB:-0}" != 1 ] && [ -c /dev/kvm ] &&
-	{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
-	echo "linux-guests: running on this host's /dev/kvm"
+# guest_place
+. "$top/scripts/host-kind.sh"
+guest_place "$B/shale" linux
+if [ "$PLACE" = direct ]; then
+	echo "linux-guests: running on this host's /dev/kvm ($HOST_KIND)"
 	cd "$stage" && exec ./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
 fi
 if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
-	skip_all "no VMX/SVM /dev/kvm here and the lab cannot run: ${reason#SKIP: }"
+	skip_all "$PLACE_WHY and the lab cannot run: ${reason#SKIP: }"
 fi
 
-echo "linux-guests: no VMX/SVM /dev/kvm on this host; booting them in the nested-SVM lab"
+echo "linux-guests: $PLACE_WHY; booting them in the nested-SVM lab"
 cat >"$stage/run.sh" <<'RUN'
 #!/bin/sh
 cd /payload
