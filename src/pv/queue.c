@@ -124,8 +124,9 @@ bool pv_queue_arm(struct pv_queue *q)
 	 * consume first; it notifies after that when it sees the flag.
 	 */
 	int64_t unconsumed = pv_queue_unconsumed(q);
-	if (unconsumed < 0 || q->held + (uint64_t)unconsumed >= q->entries)
+	if (unconsumed >= 0 && q->held + (uint64_t)unconsumed >= q->entries)
 		return true;
+	/* Impossible indices: stay awake, and the next take breaks the queue. */
 	pv_queue_disarm(q);
 	return false;
 }

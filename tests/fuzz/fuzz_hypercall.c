@@ -12,7 +12,9 @@
  * The VMM must never crash or touch memory outside guest RAM, and the
  * results it writes back must be ones the ABI allows. SHALE_HC_EXCEPTION
  * needs a vCPU and is skipped; a poll's deadline is forced to 0 so that
- * no input sleeps.
+ * no input sleeps. A QUEUE_SETUP that succeeds starts the real I/O thread
+ * over the ring in the fuzzed RAM; it is stopped (pv_stop) before the next
+ * input, and may have stopped the VM as crashed by then (a ring of junk).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <shale/abi/hypercall.h>
+#include <shale/abi/queue.h>
 
 #include "fuzz.h"
 #include "pv/pv.h"
@@ -173,6 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case SHALE_HC_NET_WRITE:
 	case SHALE_HC_RANDOM:
 	case SHALE_HC_ARGS: arg_size = sizeof(struct shale_hc_buffer); break;
+	case SHALE_HC_QUEUE_SETUP: arg_size = sizeof(struct shale_hc_queue_setup); break;
+	case SHALE_HC_QUEUE_WAIT: arg_size = sizeof(struct shale_hc_queue_wait); break;
 	default: break;
 	}
 	in_ram = gmem_ptr(&vm.gmem, gpa, arg_size) != NULL;
@@ -184,13 +189,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	pv_hypercall(&pv, NULL, nr, gpa);
+	if (pv.io) {
+		/* Only the I/O thread may have stopped the VM since. */
+		FUZZ_CHECK(nr == SHALE_HC_QUEUE_SETUP);
+		FUZZ_CHECK(ret_at(gpa, offsetof(struct shale_hc_queue_setup, ret)) == SHALE_OK);
+		FUZZ_CHECK(vm.reason == VM_RUNNING || vm.reason == VM_STOP_CRASH);
+		pv_stop(&pv);
+		FUZZ_CHECK(!pv.io);
+		return 0;
+	}
 
 	/* Who stops the VM: unknown calls, structs outside RAM, and exit. */
 	if (nr >= SHALE_HC_COUNT) {
 		FUZZ_CHECK(vm.reason == VM_STOP_CRASH);
 		return 0;
 	}
-	if (nr == SHALE_HC_NOP) {
+	if (nr == SHALE_HC_NOP || nr == SHALE_HC_QUEUE_NOTIFY) {
 		FUZZ_CHECK(vm.reason == VM_RUNNING);
 		return 0;
 	}
@@ -239,6 +253,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case SHALE_HC_ARGS:
 		check_ret(ret_at(gpa, offsetof(struct shale_hc_buffer, ret)));
+		break;
+	case SHALE_HC_QUEUE_SETUP: {
+		/* It failed (or pv.io would be set): with an error the ABI lists. */
+		int64_t r = ret_at(gpa, offsetof(struct shale_hc_queue_setup, ret));
+
+		FUZZ_CHECK(r == SHALE_EINVAL || r == SHALE_EFAULT || r == SHALE_ENODEV ||
+			   r == SHALE_EIO);
+		break;
+	}
+	case SHALE_HC_QUEUE_WAIT:
+		/* No queue is ever set up when a wait comes. */
+		FUZZ_CHECK(ret_at(gpa, offsetof(struct shale_hc_queue_wait, ret)) == SHALE_EINVAL);
 		break;
 	default:
 		break;

@@ -2,15 +2,17 @@
  * Writes the seed corpus of the fuzz harnesses: small ELF images, good
  * and subtly bad; one hypercall input per call with its argument struct
  * laid out as a guest would; Linux kernels reduced to their boot headers
- * (bzImage setup headers, an ELF vmlinux with a PVH note); and port I/O
- * sequences like those of Linux's drivers for the legacy PC devices.
- * `make fuzz-seeds` runs it into tests/fuzz/corpus/; the files it wrote
- * are checked in, beside inputs kept from fuzzing runs that once found a
- * bug (linux/pvh-entry-outside-ram, pcdev/rtc-negative-year), which it
- * does not write.
+ * (bzImage setup headers, an ELF vmlinux with a PVH note); port I/O
+ * sequences like those of Linux's drivers for the legacy PC devices; and
+ * scripts of guest and VMM steps on an I/O queue ring. `make fuzz-seeds`
+ * runs it into tests/fuzz/corpus/; the files it wrote are checked in,
+ * beside inputs kept from fuzzing runs that once found a bug
+ * (linux/pvh-entry-outside-ram, pcdev/rtc-negative-year), which it does
+ * not write.
  *
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
- *                              DIR/linux/... and DIR/pcdev/...; with a
+ *                              DIR/linux/..., DIR/pcdev/... and
+ *                              DIR/queue/...; with a
  *                              real bzImage, also DIR/linux/bzimage-head:
  *                              its first BZ_HEAD_SIZE bytes, with syssize
  *                              cut down to what is left of the kernel
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include <shale/abi/hypercall.h>
+#include <shale/abi/queue.h>
 
 #include "../support/elfgen.h"
 
@@ -164,6 +167,12 @@ static void hc_seeds(void)
 	struct shale_hc_buffer rnd = { .data = DATA, .len = 32 };
 	struct shale_hc_buffer args0 = { .data = DATA, .len = 0 };
 	struct shale_hc_buffer args = { .data = DATA, .len = 64 };
+	/* A ring of 4 at 4 KiB, zero (the harness's RAM past the input is). */
+	struct shale_hc_queue_setup qs = { .queue = SHALE_QUEUE_BLOCK, .entries = 4, .ring = 0x1000 };
+	struct shale_hc_queue_setup qs_con = { .queue = SHALE_QUEUE_CONSOLE, .entries = 1,
+					       .ring = 0x2000 };
+	struct shale_hc_queue_setup qs_bad = { .queue = SHALE_QUEUE_NET, .entries = 3, .ring = 0x1040 };
+	struct shale_hc_queue_wait qw = { .queue = SHALE_QUEUE_BLOCK, .min = 1, .deadline_ns = 0 };
 	uint8_t sector[512];
 
 	for (unsigned i = 0; i < sizeof(frame); i++)
@@ -196,6 +205,12 @@ static void hc_seeds(void)
 	hc_seed("args-size", SHALE_HC_ARGS, 0, ARG, &args0, sizeof(args0), NULL, 0);
 	hc_seed("args", SHALE_HC_ARGS, 0, ARG, &args, sizeof(args), NULL, 0);
 	hc_seed("unknown", 20, 0, ARG, &st, sizeof(st), NULL, 0);
+	hc_seed("queue-setup", SHALE_HC_QUEUE_SETUP, 0, ARG, &qs, sizeof(qs), NULL, 0);
+	hc_seed("queue-setup-console", SHALE_HC_QUEUE_SETUP, F_NO_DISK | F_NO_NET, ARG, &qs_con,
+		sizeof(qs_con), NULL, 0);
+	hc_seed("queue-setup-bad", SHALE_HC_QUEUE_SETUP, 0, ARG, &qs_bad, sizeof(qs_bad), NULL, 0);
+	hc_seed("queue-wait", SHALE_HC_QUEUE_WAIT, 0, ARG, &qw, sizeof(qw), NULL, 0);
+	hc_seed("queue-notify", SHALE_HC_QUEUE_NOTIFY, 0, 1, NULL, 0, NULL, 0);
 }
 
 /*
@@ -902,6 +917,259 @@ static void pcdev_seeds(void)
 	wild_seed();
 }
 
+/* I/O queue seeds: the ring's size, then steps as fuzz_queue.c reads them. */
+
+enum { Q_WRITE, Q_SUBMIT, Q_CONSUME, Q_SET, Q_TAKE, Q_COMPLETE, Q_ARM, Q_UNCONSUMED };
+enum { Q_SQ_TAIL, Q_CQ_HEAD, Q_SQ_HEAD, Q_CQ_TAIL, Q_FLAGS };
+#define Q_JUNK 0x10u
+
+static uint8_t q_buf[1024];
+static size_t q_len;
+
+static void q_byte(uint8_t b)
+{
+	if (q_len == sizeof(q_buf))
+		abort();
+	q_buf[q_len++] = b;
+}
+
+static void q_start(unsigned log2_entries, uint8_t flags)
+{
+	q_len = 0;
+	q_byte((uint8_t)(log2_entries | flags));
+}
+
+/* `a` is 0-31. */
+static void q_op(unsigned what, unsigned a)
+{
+	if (a > 31)
+		abort();
+	q_byte((uint8_t)(what | a << 3));
+}
+
+static void q_submit(unsigned n)
+{
+	q_op(Q_SUBMIT, n);
+}
+
+static void q_consume(unsigned n)
+{
+	q_op(Q_CONSUME, n);
+}
+
+static void q_take(unsigned n)
+{
+	q_op(Q_TAKE, n - 1);
+}
+
+/* Completes the held requests picked[0..n), n from 1 to 4. */
+static void q_complete(const uint8_t *picked, unsigned n)
+{
+	q_op(Q_COMPLETE, n - 1);
+	for (unsigned i = 0; i < n; i++)
+		q_byte(picked[i]);
+}
+
+static void q_set(unsigned field, uint32_t v)
+{
+	q_op(Q_SET, field);
+	for (unsigned i = 0; i < 4; i++)
+		q_byte((uint8_t)(v >> (8 * i)));
+}
+
+static void q_add(unsigned field, int8_t delta)
+{
+	q_op(Q_SET, field + 5);
+	q_byte((uint8_t)delta);
+}
+
+/* The guest writes n (1 to 32) bytes at `off` in the ring. */
+static void q_write(uint16_t off, const void *p, unsigned n)
+{
+	q_op(Q_WRITE, n - 1);
+	q_byte((uint8_t)off);
+	q_byte((uint8_t)(off >> 8));
+	for (unsigned i = 0; i < n; i++)
+		q_byte(((const uint8_t *)p)[i]);
+}
+
+static void q_done(const char *name)
+{
+	write_file("queue", name, q_buf, q_len);
+}
+
+static void queue_seeds(void)
+{
+	static const uint8_t first[4] = { 0, 0, 0, 0 }, mixed[4] = { 2, 0, 5, 1 };
+	static const uint8_t junk[32] = { 0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0xff,
+					  0x01, 0x00, 0x00, 0x80, 0x07 };
+	const struct { uint16_t op, flags; uint32_t len; uint64_t user_data, addr, offset; }
+		raw = { 2, 0, 4096, 0x1234, 0x200000, 512 };
+
+	/* The way a guest drives it: submit, take, complete, consume, sleep. */
+	q_start(2, 0);
+	q_submit(3);
+	q_take(8);
+	q_complete(first, 3);
+	q_consume(3);
+	q_op(Q_UNCONSUMED, 0);
+	q_op(Q_ARM, 0);
+	q_submit(1);
+	q_op(Q_ARM, 0);
+	q_take(1);
+	q_complete(first, 1);
+	q_op(Q_UNCONSUMED, 0);
+	q_consume(1);
+	q_op(Q_ARM, 0);
+	q_op(Q_ARM, 1);
+	q_done("basic");
+
+	/* No completion slot left: requests wait in the ring. */
+	q_start(2, 0);
+	q_submit(4);
+	q_take(4);
+	q_submit(3);
+	q_take(4);
+	q_op(Q_ARM, 0);
+	q_complete(mixed + 3, 1);
+	q_take(1);
+	q_consume(1);
+	q_take(4);
+	q_complete(mixed, 4);
+	q_op(Q_UNCONSUMED, 0);
+	q_consume(4);
+	q_take(4);
+	q_op(Q_ARM, 0);
+	q_complete(first, 3);
+	q_consume(31);
+	q_op(Q_ARM, 0);
+	q_done("full-ring");
+
+	/* Completions in any order, round the ring twice. */
+	q_start(3, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		q_submit(8);
+		q_take(8);
+		q_complete(mixed, 4);
+		q_consume(2);
+		q_complete(mixed + 1, 3);
+		q_complete(first, 1);
+		q_consume(8);
+	}
+	q_op(Q_UNCONSUMED, 0);
+	q_done("out-of-order");
+
+	/* A ring of one. */
+	q_start(0, 0);
+	q_submit(2);
+	q_take(2);
+	q_op(Q_ARM, 0);
+	q_complete(first, 1);
+	q_take(1);
+	q_consume(1);
+	q_take(1);
+	q_complete(first, 1);
+	q_consume(1);
+	q_op(Q_ARM, 0);
+	q_done("one-entry");
+
+	/* The biggest ring, filled and emptied. */
+	q_start(10, 0);
+	for (unsigned i = 0; i < 33; i++) {
+		q_submit(31);
+		q_take(32);
+	}
+	q_submit(31);
+	q_take(32);
+	for (unsigned i = 0; i < 8; i++)
+		q_complete(mixed, 4);
+	q_consume(31);
+	q_take(32);
+	q_op(Q_UNCONSUMED, 0);
+	q_done("max-entries");
+
+	/* sq_tail runs more than a ring ahead. */
+	q_start(2, 0);
+	q_submit(2);
+	q_take(1);
+	q_add(Q_SQ_TAIL, 10);
+	q_take(1);
+	q_op(Q_ARM, 0);
+	q_op(Q_UNCONSUMED, 0);
+	q_op(Q_ARM, 1);
+	q_complete(first, 1);
+	q_add(Q_SQ_TAIL, -10);
+	q_take(1);
+	q_done("bad-sq-tail");
+
+	/* cq_head past cq_tail. */
+	q_start(1, 0);
+	q_submit(1);
+	q_take(1);
+	q_complete(first, 1);
+	q_set(Q_CQ_HEAD, 5);
+	q_op(Q_UNCONSUMED, 0);
+	q_submit(1);
+	q_take(1);
+	q_op(Q_ARM, 0);
+	q_done("bad-cq-head");
+
+	/* cq_head a whole ring behind, then more. */
+	q_start(2, 0);
+	for (unsigned i = 0; i < 5; i++) {
+		q_submit(1);
+		q_take(1);
+		q_complete(first, 1);
+		q_consume(1);
+	}
+	q_add(Q_CQ_HEAD, -4);
+	q_op(Q_UNCONSUMED, 0);
+	q_submit(1);
+	q_take(1);
+	q_op(Q_ARM, 0);
+	q_add(Q_CQ_HEAD, -1);
+	q_take(1);
+	q_done("cq-head-behind");
+
+	/* The guest writes over the VMM's indices and flags. */
+	q_start(4, 0);
+	q_submit(5);
+	q_set(Q_SQ_HEAD, 0xdeadbeef);
+	q_set(Q_CQ_TAIL, 1234);
+	q_set(Q_FLAGS, 0xffffffff);
+	q_take(3);
+	q_write(64, junk, 13);
+	q_complete(mixed, 2);
+	q_op(Q_ARM, 0);
+	q_set(Q_FLAGS, 0);
+	q_take(4);
+	q_op(Q_ARM, 1);
+	q_consume(2);
+	q_op(Q_UNCONSUMED, 0);
+	q_done("scribble-vmm");
+
+	/* Requests the guest writes byte by byte, and rewrites once taken. */
+	q_start(3, 0);
+	q_write(128, &raw, sizeof(raw));
+	q_write(128 + 32, &raw, sizeof(raw));
+	q_set(Q_SQ_TAIL, 2);
+	q_take(1);
+	q_write(128, junk, 32);
+	q_take(1);
+	q_write(128 + 32, junk, 32);
+	q_complete(mixed, 2);
+	q_write(128 + 32 * 8, junk, 16); /* over a completion */
+	q_consume(2);
+	q_done("raw-requests");
+
+	/* A ring the guest did not zero. */
+	q_start(10, Q_JUNK);
+	q_take(1);
+	q_op(Q_ARM, 0);
+	q_op(Q_UNCONSUMED, 0);
+	q_done("junk-ring");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -915,5 +1183,6 @@ int main(int argc, char **argv)
 	if (argc == 3)
 		bzimage_head_seed(argv[2]);
 	pcdev_seeds();
+	queue_seeds();
 	return 0;
 }
