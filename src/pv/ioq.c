@@ -194,6 +194,19 @@ static bool block_start(struct pv_io *io, const struct shale_sqe *sqe, int64_t *
 	return true;
 }
 
+static bool block_reap(struct pv_io *io);
+
+/* Submits what block_submit() prepared and posts what that finished. */
+static void block_flush_submit(struct pv_io *io)
+{
+	int r = io_uring_submit(&io->ring);
+
+	if (r < 0)
+		die("io_uring_submit: %s", strerror(-r));
+	io->to_submit = 0;
+	block_reap(io);
+}
+
 /* Posts what io_uring finished; true if there was anything. */
 static bool block_reap(struct pv_io *io)
 {
@@ -333,21 +346,24 @@ static bool serve(struct pv_io *io)
 			continue;
 		/* Block requests wait in the guest's ring while io_uring is full. */
 		while ((n != SHALE_QUEUE_BLOCK || !io->have_ring || io->nr_free) &&
-		       (r = pv_queue_take(q, &sqe)) == 1)
+		       (r = pv_queue_take(q, &sqe)) == 1) {
 			any |= start(io, n, &sqe);
+			/*
+			 * io_uring runs a read from the page cache inside the
+			 * submit: one at a time, so that its completion reaches
+			 * the guest before the next copy, not after all of them.
+			 */
+			if (io->to_submit)
+				block_flush_submit(io);
+		}
 		if (r < 0) {
 			vm_stop(io->pv->vm, VM_STOP_CRASH, 0, "guest crashed: %s queue: %s",
 				queue_names[n], q->why);
 			return false;
 		}
 	}
-	if (io->to_submit) {
-		int r = io_uring_submit(&io->ring);
-
-		if (r < 0)
-			die("io_uring_submit: %s", strerror(-r));
-		io->to_submit = 0;
-	}
+	if (io->to_submit)
+		block_flush_submit(io);
 	any |= block_reap(io);
 	if (io->rx_count)
 		any |= net_receive(io);
