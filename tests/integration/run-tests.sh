@@ -185,6 +185,20 @@ else
 	kill -TERM "$guest" 2>/dev/null
 	wait "$guest"
 	grep -q 'listening on 10.77.0.2 (I/O queue)' "$W/netq.out" || fail net-queue-mode "$(cat "$W/netq.out")"
+	# Out-of-order completion: the guest's receive completes after its NOP,
+	# when the ping from the host side arrives.
+	"$IP" netns exec "$ns" "$SHALE" run --timeout 30s --net tap=tap0 "$G/queue_check.elf" \
+		net-order >"$T_OUT" 2>"$T_ERR" &
+	guest=$!
+	sleep 1
+	nsx ping -c 2 -W 1 10.77.0.9 >/dev/null 2>&1
+	wait "$guest"
+	got=$?
+	if [ "$got" = 0 ] && grep -q '^queue_check: net-order: 0 failures' "$T_OUT"; then
+		ok queue-out-of-order
+	else
+		fail queue-out-of-order "exit status $got"
+	fi
 	"$IP" netns del "$ns"
 fi
 
