@@ -3,16 +3,17 @@
  * and subtly bad; one hypercall input per call with its argument struct
  * laid out as a guest would; Linux kernels reduced to their boot headers
  * (bzImage setup headers, an ELF vmlinux with a PVH note); port I/O
- * sequences like those of Linux's drivers for the legacy PC devices; and
- * scripts of guest and VMM steps on an I/O queue ring. `make fuzz-seeds`
+ * sequences like those of Linux's drivers for the legacy PC devices;
+ * scripts of guest and VMM steps on an I/O queue ring; and in/out
+ * instructions (with %dx) for the port-fault decoder. `make fuzz-seeds`
  * runs it into tests/fuzz/corpus/; the files it wrote are checked in,
  * beside inputs kept from fuzzing runs that once found a bug
  * (linux/pvh-entry-outside-ram, pcdev/rtc-negative-year), which it does
  * not write.
  *
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
- *                              DIR/linux/..., DIR/pcdev/... and
- *                              DIR/queue/...; with a
+ *                              DIR/linux/..., DIR/pcdev/...,
+ *                              DIR/queue/... and DIR/insn/...; with a
  *                              real bzImage, also DIR/linux/bzimage-head:
  *                              its first BZ_HEAD_SIZE bytes, with syssize
  *                              cut down to what is left of the kernel
@@ -1170,6 +1171,27 @@ static void queue_seeds(void)
 	q_done("junk-ring");
 }
 
+/* Decoder seeds: %dx (little-endian), then the code bytes. */
+static void insn_seed(const char *name, const char *bytes, size_t size)
+{
+	write_file("insn", name, bytes, size);
+}
+
+#define INSN_SEED(name, lit) insn_seed(name, lit, sizeof(lit) - 1)
+
+static void insn_seeds(void)
+{
+	INSN_SEED("outb-imm", "\x80\x00\xe6\x80");
+	INSN_SEED("outb-dx", "\xf8\x03\xee");
+	INSN_SEED("outl-hypercall", "\x00\x05\xef");
+	INSN_SEED("inw-imm", "\x61\x00\x66\xe5\x61");
+	INSN_SEED("rep-outsb", "\xf8\x03\xf3\x6e");
+	INSN_SEED("prefixes-rex", "\x00\x00\x2e\x67\x66\x41\xed");
+	INSN_SEED("ud2", "\x00\x00\x0f\x0b");
+	INSN_SEED("too-long", "\x00\x00\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66\x66"
+			      "\x66\x66\x66\xef");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1184,5 +1206,6 @@ int main(int argc, char **argv)
 		bzimage_head_seed(argv[2]);
 	pcdev_seeds();
 	queue_seeds();
+	insn_seeds();
 	return 0;
 }
