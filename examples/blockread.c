@@ -3,7 +3,8 @@
  * (default 1 MiB), DEPTH of them in flight through the block I/O queue
  * (default 8), or with DEPTH 0 one version 1 hypercall per request, and
  * prints one line a script can parse. A wait for a completion spins for
- * SPIN_US (default 1000) before it sleeps in the VMM.
+ * SPIN_US (default 1000) before it sleeps in the VMM, where the VMM
+ * polls (SHALE_BOOT_F_IO_POLL).
  *
  *   bytes <total> requests <count> ns <elapsed> notifies <n> sleeps <n>
  *
@@ -39,9 +40,11 @@ static int read_queued(const struct shale_hc_block_info *disk, uint64_t req, uns
 	r = shale_queue_open(q, SHALE_QUEUE_BLOCK, MAX_DEPTH);
 	/*
 	 * A 1 MiB read from the page cache takes ~150 us: spin long enough
-	 * that a slow one does not cost a sleep in the VMM (a VM exit).
+	 * that a slow one does not cost a sleep in the VMM (a VM exit), where
+	 * spinning pays at all (the SDK's default is 0 where it does not).
 	 */
-	q->spin_ns = spin_ns;
+	if (q->spin_ns)
+		q->spin_ns = q->spin_now = spin_ns;
 	if (r) {
 		printf("blockread: no block queue: %s\n", shale_strerror(r));
 		return 1;

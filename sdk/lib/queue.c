@@ -12,6 +12,7 @@
 
 #define RING_ALIGN 4096u
 #define DEFAULT_SPIN_NS 200000u /* about two exits on PVM */
+#define SPIN_FLOOR_NS 2000u     /* the least a spin lasts: much less than an exit */
 
 static uint32_t load_vmm(const uint32_t *p)
 {
@@ -60,7 +61,9 @@ int64_t shale_queue_open(struct shale_queue *q, unsigned queue, unsigned entries
 		.cq = (struct shale_cqe *)(mem + SHALE_QUEUE_CQ_OFFSET(entries)),
 		.queue = queue,
 		.entries = entries,
-		.spin_ns = DEFAULT_SPIN_NS,
+		/* Spinning pays only while the VMM's I/O thread polls. */
+		.spin_ns = shale_boot_info()->flags & SHALE_BOOT_F_IO_POLL ? DEFAULT_SPIN_NS : 0,
+		.spin_now = shale_boot_info()->flags & SHALE_BOOT_F_IO_POLL ? DEFAULT_SPIN_NS : 0,
 	};
 	return SHALE_OK;
 }
@@ -124,19 +127,21 @@ bool shale_queue_reap(struct shale_queue *q, struct shale_cqe *cqe)
 int64_t shale_queue_wait(struct shale_queue *q, struct shale_cqe *cqe, uint64_t deadline_ns)
 {
 	const struct shale_boot_info *bi = shale_boot_info();
-	uint64_t spin_cycles = bi->tsc_khz ? q->spin_ns * bi->tsc_khz / 1000000 : 0;
-	uint64_t t0 = rdtsc();
+	uint64_t khz = bi->tsc_khz;
+	uint64_t spin_cycles = khz ? q->spin_now * khz / 1000000 : 0;
+	uint64_t t0 = rdtsc(), slept;
 
 	if (q->held == 0 || (load_vmm(&q->ctl->flags) & SHALE_QF_BROKEN))
 		return SHALE_EINVAL;
 	/* rdtsc now and then only: it is cheap in ring 3, but not free. */
-	for (unsigned i = 0;; i++) {
+	for (unsigned i = 0; spin_cycles; i++) {
 		if (shale_queue_reap(q, cqe))
 			return SHALE_OK;
 		if (i % 64 == 63 && rdtsc() - t0 >= spin_cycles)
 			break;
 		__builtin_ia32_pause();
 	}
+	t0 = rdtsc();
 	for (;;) {
 		struct shale_hc_queue_wait a = {
 			.queue = q->queue,
@@ -145,12 +150,26 @@ int64_t shale_queue_wait(struct shale_queue *q, struct shale_cqe *cqe, uint64_t 
 		};
 
 		if (shale_queue_reap(q, cqe))
-			return SHALE_OK;
+			break;
 		shale_hypercall(SHALE_HC_QUEUE_WAIT, &a);
 		q->sleeps++;
-		if (a.ret != SHALE_OK)
-			return shale_queue_reap(q, cqe) ? SHALE_OK : a.ret;
+		if (a.ret != SHALE_OK) {
+			if (!shale_queue_reap(q, cqe))
+				return a.ret;
+			break;
+		}
 	}
+	/*
+	 * As KVM's halt polling: a sleep shorter than spin_ns would have been
+	 * a spin had the spin been longer, so spin longer next time; a longer
+	 * one would have been spun in vain, so spin less.
+	 */
+	slept = khz ? (rdtsc() - t0) * 1000000 / khz : UINT64_MAX;
+	if (slept < q->spin_ns)
+		q->spin_now = q->spin_now * 2 > q->spin_ns ? q->spin_ns : q->spin_now * 2;
+	else
+		q->spin_now = q->spin_now / 2 < SPIN_FLOOR_NS ? SPIN_FLOOR_NS : q->spin_now / 2;
+	return SHALE_OK;
 }
 
 int64_t shale_queue_call(struct shale_queue *q, uint16_t op, const void *buf, uint32_t len,

@@ -20,6 +20,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -37,8 +38,11 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-/* About one exit's cost on PVM: polling longer than a sleep and wake-up costs
- * buys nothing; polling shorter makes a busy guest notify. */
+/*
+ * About one exit's cost on PVM: polling longer than a sleep and wake-up
+ * costs buys nothing; polling shorter makes a busy guest notify. Only with
+ * a CPU to poll on: on one CPU, polling takes it from the vCPU.
+ */
 #define PV_IO_POLL_NS 100000ull
 #define PV_IO_URING_DEPTH 64u
 #define ETH_HLEN 14
@@ -91,6 +95,13 @@ struct pv_io {
 	unsigned rx_head, rx_count;
 	bool tap_watched;
 };
+
+bool pv_io_polls(void)
+{
+	cpu_set_t cpus;
+
+	return !sched_getaffinity(0, sizeof(cpus), &cpus) && CPU_COUNT(&cpus) >= 2;
+}
 
 static uint64_t now_ns(void)
 {
@@ -408,13 +419,19 @@ static void sleep_until_work(struct pv_io *io)
 static void *io_thread(void *opaque)
 {
 	struct pv_io *io = opaque;
+	uint64_t poll_ns = pv_io_polls() ? PV_IO_POLL_NS : 0;
 	uint64_t last = now_ns();
 
 	while (!vm_stopping(io->pv->vm)) {
 		if (serve(io)) {
 			last = now_ns();
-		} else if (now_ns() - last < PV_IO_POLL_NS) {
-			__builtin_ia32_pause();
+		} else if (now_ns() - last < poll_ns) {
+			/*
+			 * Polling pays only on a CPU nobody else wants: where the
+			 * vCPU or another VM's thread waits for this CPU, let it
+			 * run (sched_yield returns at once otherwise).
+			 */
+			sched_yield();
 		} else {
 			sleep_until_work(io);
 			last = now_ns();

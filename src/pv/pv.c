@@ -138,6 +138,7 @@ int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 		.tsc_khz = x86_tsc_khz(vcpu),
 		.argc = pv->argc,
 		.args_size = pv->args_size,
+		.flags = pv_io_polls() ? SHALE_BOOT_F_IO_POLL : 0,
 	};
 
 	/* A 4-byte access to the last port also covers the 3 ports after it. */

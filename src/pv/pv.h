@@ -126,5 +126,7 @@ struct shale_hc_queue_wait;
 void pv_queue_setup(struct pv_guest *pv, struct shale_hc_queue_setup *arg);
 void pv_queue_notify(struct pv_guest *pv);
 void pv_queue_wait(struct pv_guest *pv, struct shale_hc_queue_wait *arg);
+/* Whether the I/O thread polls: this process may run on two CPUs or more. */
+bool pv_io_polls(void);
 
 #endif

@@ -250,6 +250,7 @@ int main(int argc, char **argv)
 		.queue = SHALE_QUEUE_BLOCK,
 		.entries = DEPTH,
 		.spin_ns = 100000,
+		.spin_now = 2000,
 	};
 	many_in_flight(&q);
 	bad_requests(&q);

@@ -178,6 +178,14 @@ struct shale_hc_buffer {
 #define SHALE_IMAGE_BASE 0x100000u
 #define SHALE_STACK_SIZE (1u << 20)
 
+/*
+ * The VMM's I/O thread polls the I/O queues on a CPU of its own before it
+ * sleeps: a guest waiting for a completion does well to spin for a while.
+ * Without it (a host with one CPU for the VM) spinning only delays the
+ * thread that would complete the request.
+ */
+#define SHALE_BOOT_F_IO_POLL 0x1u
+
 struct shale_boot_info {
 	uint32_t magic;       /* SHALE_BOOT_MAGIC */
 	uint32_t abi_version; /* SHALE_ABI_VERSION */
@@ -188,7 +196,9 @@ struct shale_boot_info {
 	uint64_t tsc_khz;     /* TSC frequency, 0 when the VMM does not know */
 	uint32_t argc;        /* number of arguments, argv[0] included */
 	uint32_t args_size;   /* bytes SHALE_HC_ARGS needs */
-	uint64_t _reserved[8];
+	uint32_t flags;       /* SHALE_BOOT_F_* (version 2) */
+	uint32_t _pad;
+	uint64_t _reserved[7];
 };
 
 #define SHALE_ABI_ASSERT_SIZE(type, size) \

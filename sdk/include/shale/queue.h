@@ -36,8 +36,15 @@ struct shale_queue {
 	uint32_t sq_tail;  /* ours; published by shale_queue_submit() */
 	uint32_t cq_head;
 	uint32_t held;     /* prepared or submitted, completion not yet reaped */
-	/* How long shale_queue_wait() spins before it sleeps in the VMM. */
+	/*
+	 * How long shale_queue_wait() may spin before it sleeps in the VMM:
+	 * 200 us where the boot info says SHALE_BOOT_F_IO_POLL, else 0. The
+	 * spin adapts within that (spin_now, at least 2 us), as KVM's halt
+	 * polling does: a sleep shorter than spin_ns doubles it, a longer one
+	 * halves it. Set both to change it.
+	 */
 	uint64_t spin_ns;
+	uint64_t spin_now;
 	uint64_t notifies; /* VM exits spent on notifying (statistics) */
 	uint64_t sleeps;   /* waits that slept in the VMM */
 };
