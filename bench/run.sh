@@ -41,7 +41,8 @@ done
 
 for f in shale bench/spawn bench/hcloop examples/compute-native \
 	g/examples/hello.elf g/examples/compute.elf g/examples/blockread.elf \
-	g/bench/guests/nop.elf g/bench/guests/touch.elf; do
+	g/bench/guests/nop.elf g/bench/guests/touch.elf g/examples/net.elf \
+	tests/tools/udp_echo_client; do
 	if [ ! -f "$B/$f" ]; then
 		echo "bench: $B/$f is missing: run 'make bench-build' first" >&2
 		exit 1
@@ -54,8 +55,8 @@ rm -rf "$stage"
 mkdir -p "$stage"
 cp "$B/shale" "$B/bench/spawn" "$B/bench/hcloop" "$B/examples/compute-native" \
 	"$B/g/examples/hello.elf" "$B/g/examples/compute.elf" "$B/g/examples/blockread.elf" \
-	"$B/g/bench/guests/nop.elf" "$B/g/bench/guests/touch.elf" \
-	"$here/suite.sh" "$here/lib.sh" "$stage/"
+	"$B/g/bench/guests/nop.elf" "$B/g/bench/guests/touch.elf" "$B/g/examples/net.elf" \
+	"$B/tests/tools/udp_echo_client" "$here/suite.sh" "$here/lib.sh" "$stage/"
 
 # The baselines: coreutils' true and dd (GNU dd reports its own copy time).
 true_bin=/usr/bin/true

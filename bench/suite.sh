@@ -18,10 +18,13 @@
 #   BENCH_LIFECYCLE_RUNS [200; lab 30]   BENCH_HC_CALLS [200000; lab, pvm 20000]
 #   BENCH_HC_REPEAT [7]   BENCH_TOUCH_MIB [32]
 #   BENCH_COMPUTE_ITERS [300000000; lab 100000000]   BENCH_COMPUTE_REPEAT [5]
-#   BENCH_BLOCK_MIB [1024]   BENCH_BLOCK_REPEAT [5]
+#   BENCH_BLOCK_MIB [1024]   BENCH_BLOCK_REPEAT [5]   BENCH_BLOCK_DEPTH [8]
+#   BENCH_QUEUE_CALLS [200000]: NOP requests through an I/O queue
+#   BENCH_NET_ECHOES [3000]   BENCH_NET_BULK [20000 datagrams of 1400 bytes]
+#   BENCH_NET_WINDOW [8]   BENCH_NET_REPEAT [3]
 #   BENCH_WORK [a new directory under $TMPDIR or /tmp]: the disk image
 #   BENCH_ONLY: names of the benchmarks to run (lifecycle hypercall memory
-#     compute block), separated by spaces; all when empty
+#     compute block net), separated by spaces; all when empty
 set -u
 D=$1
 LAB=${LAB:-0}
@@ -48,6 +51,12 @@ TOUCH_MIB=${BENCH_TOUCH_MIB:-32}
 CP_REPEAT=${BENCH_COMPUTE_REPEAT:-5}
 BLK_MIB=${BENCH_BLOCK_MIB:-1024}
 BLK_REPEAT=${BENCH_BLOCK_REPEAT:-5}
+BLK_DEPTH=${BENCH_BLOCK_DEPTH:-8}
+Q_CALLS=${BENCH_QUEUE_CALLS:-200000}
+NET_ECHOES=${BENCH_NET_ECHOES:-3000}
+NET_BULK=${BENCH_NET_BULK:-20000}
+NET_WINDOW=${BENCH_NET_WINDOW:-8}
+NET_REPEAT=${BENCH_NET_REPEAT:-3}
 ONLY=${BENCH_ONLY:-}
 
 if [ -n "${BENCH_WORK:-}" ]; then
@@ -131,7 +140,7 @@ if want lifecycle; then
 		row lifecycle "$(ms "$s_med") ms (p90 $(ms "$s_p90"))" "true: $(ms "$t_med") ms" \
 			"$(calc "$s_med / $t_med")x" "< 3 ms" "$v"
 		row "lifecycle vs raw KVM" "$(ms "$s_med") ms" "hcloop 1: $(ms "$k_med") ms" \
-			"$(calc "$s_med / $k_med")x" "(none)" "info"
+			"$(calc "$s_med / $k_med")x" "<= 1.30x" "$(verdict "$s_med <= 1.3 * $k_med")"
 	fi
 fi
 
@@ -140,7 +149,7 @@ fi
 if want hypercall; then
 	echo "== hypercall: shale_nop() vs a raw KVM_RUN port-exit loop," \
 		"$HC_CALLS calls, median of $HC_REPEAT"
-	raw='' pv='' ok=1
+	raw='' pv='' qn='' ok=1
 	i=0
 	while [ $i -lt "$HC_REPEAT" ] && [ $ok = 1 ]; do
 		i=$((i + 1))
@@ -157,6 +166,13 @@ if want hypercall; then
 			failed "shale run nop.elf" hypercall
 			ok=0
 		fi
+		# The same NOP as a request through an I/O queue, one at a time.
+		if run "$SHALE" run "$D/nop.elf" "$Q_CALLS" queue; then
+			qn="$qn $(calc "$(field ns "$OUT") / $(field calls "$OUT")" %.1f)"
+		else
+			failed "shale run nop.elf $Q_CALLS queue" hypercall
+			ok=0
+		fi
 	done
 	if [ $ok = 1 ]; then
 		# shellcheck disable=SC2086 # word splitting wanted
@@ -171,6 +187,15 @@ if want hypercall; then
 		echo "  shale / raw: ${ratio}x"
 		row hypercall "$(calc "$pv_m / 1000" %.2f) us/call" "$(calc "$raw_m / 1000" %.2f) us/exit" \
 			"${ratio}x" "<= 1.10x" "$(verdict "$pv_m <= 1.10 * $raw_m")"
+		# shellcheck disable=SC2086
+		q_m=$(median $qn)
+		# shellcheck disable=SC2086
+		echo "  queue:    ns/request$qn -> median $q_m ($Q_CALLS NOP requests each)"
+		cheaper=$(calc "$raw_m / $q_m" %.1f)
+		echo "  one exit / one queued request: ${cheaper}x"
+		row "queued NOP" "$(calc "$q_m / 1000" %.3f) us/request" \
+			"$(calc "$raw_m / 1000" %.2f) us/exit" "${cheaper}x cheaper" ">= 10x cheaper" \
+			"$(verdict "$raw_m >= 10 * $q_m")"
 	fi
 fi
 
@@ -284,12 +309,13 @@ fi
 if want block; then
 	img=$W/disk.img
 	echo "== block: $BLK_MIB MiB image, 1 MiB requests: blockread.elf vs '$DD bs=1M'," \
-		"page cache warm, median of $BLK_REPEAT"
+		"page cache warm, median of $BLK_REPEAT; one v1 hypercall per request, and" \
+		"$BLK_DEPTH requests in flight through the block I/O queue"
 	if ! run "$DD" if=/dev/zero of="$img" bs=1M count="$BLK_MIB" ||
 		! run "$DD" if="$img" of=/dev/null bs=1M; then
 		failed "cannot write or read a $BLK_MIB MiB image in $W" block
 	else
-		d='' s='' sw='' ok=1 i=0
+		d='' s='' sw='' q='' qw='' ok=1 i=0
 		while [ $i -lt "$BLK_REPEAT" ]; do
 			i=$((i + 1))
 			# GNU dd reports its own copy time: "..., 0.1234 s, 8.7 GB/s".
@@ -305,14 +331,22 @@ if want block; then
 				break
 			fi
 			d="$d $(calc "$BLK_MIB * 1048576 / ($secs * 1e6)" %.1f)"
-			if ! run "$SPAWN" -k -n 1 -w 0 -- "$SHALE" run --disk "$img,ro" "$D/blockread.elf" ||
-				! grep -q '^bytes ' "$OUT"; then
-				failed "shale run blockread.elf" block
+			if ! run "$SPAWN" -k -n 1 -w 0 -- "$SHALE" run --disk "$img,ro" "$D/blockread.elf" \
+				1048576 0 || ! grep -q '^bytes ' "$OUT"; then
+				failed "shale run blockread.elf 1048576 0" block
 				ok=0
 				break
 			fi
 			s="$s $(calc "$(field bytes "$OUT") * 1000 / $(field ns "$OUT")" %.1f)"
 			sw="$sw $(calc "$(field bytes "$OUT") / $(field median_us "$OUT")" %.1f)"
+			if ! run "$SPAWN" -k -n 1 -w 0 -- "$SHALE" run --memory 256M --disk "$img,ro" \
+				"$D/blockread.elf" 1048576 "$BLK_DEPTH" || ! grep -q '^bytes ' "$OUT"; then
+				failed "shale run blockread.elf 1048576 $BLK_DEPTH" block
+				ok=0
+				break
+			fi
+			q="$q $(calc "$(field bytes "$OUT") * 1000 / $(field ns "$OUT")" %.1f)"
+			qw="$qw $(calc "$(field bytes "$OUT") / $(field median_us "$OUT")" %.1f)"
 		done
 		if [ $ok = 1 ]; then
 			# shellcheck disable=SC2086
@@ -321,15 +355,99 @@ if want block; then
 			s_m=$(median $s)
 			# shellcheck disable=SC2086
 			sw_m=$(median $sw)
+			# shellcheck disable=SC2086
+			q_m=$(median $q)
+			# shellcheck disable=SC2086
+			qw_m=$(median $qw)
 			echo "  dd:    MB/s$d -> median $d_m"
-			echo "  shale: MB/s$s -> median $s_m (reads only; whole process:$sw -> median $sw_m)"
+			echo "  v1:    MB/s$s -> median $s_m (reads only; whole process:$sw -> median $sw_m)"
+			echo "  queue: MB/s$q -> median $q_m (reads only; whole process:$qw -> median $qw_m)"
 			ratio=$(calc "$s_m / $d_m" %.3f)
-			echo "  shale / dd: ${ratio}x"
-			row block "$s_m MB/s ($sw_m whole run)" "$d_m MB/s" "${ratio}x" ">= 0.90x" \
-				"$(verdict "$s_m >= 0.9 * $d_m")"
+			qratio=$(calc "$q_m / $d_m" %.3f)
+			echo "  v1 / dd: ${ratio}x, queue / dd: ${qratio}x"
+			row "block (v1 calls)" "$s_m MB/s ($sw_m whole run)" "$d_m MB/s" "${ratio}x" \
+				"(none)" "info"
+			row "block (queue, depth $BLK_DEPTH)" "$q_m MB/s ($qw_m whole run)" "$d_m MB/s" \
+				"${qratio}x" ">= 0.90x" "$(verdict "$q_m >= 0.9 * $d_m")"
 		fi
 	fi
 	rm -f "$img"
+fi
+
+# --- 6. network -------------------------------------------------------------
+# examples/net.c on a tap device in a network namespace of its own, driven
+# from the host side by udp_echo_client: one datagram at a time (round
+# trips per second, median latency), and bulk with NET_WINDOW datagrams of
+# 1400 bytes in flight (MB/s). The same guest with v1 calls and with -q
+# (its network I/O queue). Needs root and iproute2.
+
+# net_run MODE: sets e_rate, e_med (us), b_mbs for the guest in MODE ("" or -q).
+net_run() {
+	e='' m='' b='' i=0
+	while [ $i -lt "$NET_REPEAT" ]; do
+		i=$((i + 1))
+		"$IP" netns exec "$ns" "$SHALE" run --timeout 300s --net tap=tap0 "$D/net.elf" -- \
+			$1 10.78.0.2 >"$W/net.out" 2>&1 &
+		guest=$!
+		tries=0
+		until "$IP" netns exec "$ns" "$D/udp_echo_client" 10.78.0.2 7 ready >/dev/null 2>&1; do
+			tries=$((tries + 1))
+			if [ $tries -gt 10 ]; then
+				kill -TERM "$guest" 2>/dev/null
+				wait "$guest"
+				cp "$W/net.out" "$OUT"
+				return 1
+			fi
+		done
+		if ! run "$IP" netns exec "$ns" "$D/udp_echo_client" -n "$NET_ECHOES" 10.78.0.2 7 \
+			shale-bench-echo; then
+			kill -TERM "$guest" 2>/dev/null
+			wait "$guest"
+			return 1
+		fi
+		e="$e $(calc "$(field echoes "$OUT") * 1e9 / $(field ns "$OUT")" %.0f)"
+		m="$m $(calc "$(field median_ns "$OUT") / 1000" %.1f)"
+		if ! run "$IP" netns exec "$ns" "$D/udp_echo_client" -w "$NET_WINDOW" -n "$NET_BULK" \
+			10.78.0.2 7 1400; then
+			kill -TERM "$guest" 2>/dev/null
+			wait "$guest"
+			return 1
+		fi
+		b="$b $(calc "$(field bytes "$OUT") * 1000 / $(field ns "$OUT")" %.1f)"
+		kill -TERM "$guest" 2>/dev/null
+		wait "$guest"
+	done
+	# shellcheck disable=SC2086
+	e_rate=$(median $e) e_med=$(median $m) b_mbs=$(median $b)
+	echo "  ${2}: echoes/s$e -> median $e_rate; median round trip$m -> $e_med us;" \
+		"bulk MB/s$b -> median $b_mbs"
+}
+
+if want net; then
+	IP=${IP:-ip}
+	ns=shale-bench$$
+	echo "== net: UDP echo through a tap device, $NET_ECHOES round trips one at a time and" \
+		"$NET_BULK x 1400 bytes with $NET_WINDOW in flight, median of $NET_REPEAT;" \
+		"v1 calls vs the I/O queue"
+	if ! command -v "$IP" >/dev/null 2>&1 || ! "$IP" netns add "$ns" 2>/dev/null; then
+		echo "  SKIP: cannot create a network namespace (needs root and iproute2)"
+		row net SKIP - - - "skip"
+	else
+		"$IP" netns exec "$ns" "$IP" link set lo up
+		"$IP" netns exec "$ns" "$IP" tuntap add dev tap0 mode tap
+		"$IP" netns exec "$ns" "$IP" addr add 10.78.0.1/24 dev tap0
+		"$IP" netns exec "$ns" "$IP" link set tap0 up
+		if net_run "" v1 && v_rate=$e_rate v_med=$e_med v_mbs=$b_mbs &&
+			net_run -q queue; then
+			row "net echo" "$e_rate/s (queue), $e_med us" "$v_rate/s (v1), $v_med us" \
+				"$(calc "$e_rate / $v_rate" %.1f)x" "(none)" "info"
+			row "net bulk" "$b_mbs MB/s (queue)" "$v_mbs MB/s (v1)" \
+				"$(calc "$b_mbs / $v_mbs" %.1f)x" "(none)" "info"
+		else
+			failed "the network guest or its client" net
+		fi
+		"$IP" netns del "$ns"
+	fi
 fi
 
 # --- results ----------------------------------------------------------------

@@ -9,6 +9,13 @@
  *   echoes COUNT ns TOTAL median_ns MEDIAN
  *
  * A reply that does not come within 3 seconds, or differs, is an error.
+ *
+ * udp_echo_client -w WINDOW -n COUNT ADDR PORT SIZE: bulk throughput, with
+ * WINDOW datagrams of SIZE bytes in flight until COUNT replies came back;
+ * a datagram whose reply does not come within 100 ms counts as lost and
+ * is sent anew. Prints
+ *
+ *   bytes BYTES ns TOTAL lost LOST
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -35,6 +42,41 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int bulk(int fd, long window, long count, size_t size)
+{
+	struct timeval tv = { .tv_usec = 100000 };
+	char *msg = malloc(size), buf[65536];
+	long sent = 0, got = 0, lost = 0;
+	uint64_t t0 = now_ns();
+
+	if (!msg || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		perror("udp_echo_client");
+		return 1;
+	}
+	memset(msg, 'u', size);
+	while (got < count) {
+		while (sent - got - lost < window && sent - lost < count) {
+			if (send(fd, msg, size, 0) < 0) {
+				perror("send");
+				return 1;
+			}
+			sent++;
+		}
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			/* Every datagram still out is taken as lost, and sent again. */
+			lost += sent - got - lost;
+			continue;
+		}
+		if ((size_t)n == size)
+			got++;
+	}
+	printf("bytes %llu ns %llu lost %ld\n", (unsigned long long)got * size,
+	       (unsigned long long)(now_ns() - t0), lost);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct timeval tv = { .tv_sec = 3 };
@@ -46,6 +88,23 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int fd;
 
+	if (argc == 8 && !strcmp(argv[1], "-w") && !strcmp(argv[3], "-n")) {
+		long window = atol(argv[2]), total = atol(argv[4]);
+		size_t size = (size_t)atol(argv[7]);
+
+		if (window < 1 || window > 1024 || total < 1 || size < 1 || size > 1472 ||
+		    inet_pton(AF_INET, argv[5], &sa.sin_addr) != 1) {
+			fprintf(stderr, "udp_echo_client: -w 1..1024 -n COUNT ADDR PORT 1..1472\n");
+			return 2;
+		}
+		sa.sin_port = htons((uint16_t)atoi(argv[6]));
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			perror("socket");
+			return 1;
+		}
+		return bulk(fd, window, total, size);
+	}
 	if (argc == 6 && !strcmp(argv[1], "-n")) {
 		count = atol(argv[2]);
 		argv += 2;
@@ -53,7 +112,8 @@ int main(int argc, char **argv)
 	}
 	if (argc != 4 || inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 || count < 0 ||
 	    count > 10000000) {
-		fprintf(stderr, "usage: udp_echo_client [-n COUNT] IPV4-ADDR PORT MESSAGE\n");
+		fprintf(stderr, "usage: udp_echo_client [-n COUNT] IPV4-ADDR PORT MESSAGE\n"
+				"       udp_echo_client -w WINDOW -n COUNT IPV4-ADDR PORT SIZE\n");
 		return 2;
 	}
 	sa.sin_port = htons((uint16_t)atoi(argv[2]));
