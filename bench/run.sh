@@ -9,7 +9,9 @@
 # Environment: SHALE_FORCE_LAB=1 uses the lab even where /dev/kvm works;
 # BENCH_SOURCE_REV names the source revision when this is no git tree;
 # BENCH_LAB_MEM (MiB, default 3072) sizes the lab's L1, whose tmpfs holds
-# the block benchmark's image; BENCH_* knobs (see bench/suite.sh) are
+# the block benchmark's image; BENCH_LAB_SMP (default 2) gives L1 as many
+# CPUs as such a host has, so that a VM's I/O thread runs beside its vCPU
+# as it would there; BENCH_* knobs (see bench/suite.sh) are
 # passed on. The output is also kept in BUILD_DIR/bench/results.log.
 #
 # The Linux boot benchmark ("boot" in BENCH_ONLY, or all when it is empty)
@@ -87,7 +89,7 @@ linkage() {
 	echo "shale: $(stat -c %s "$B/shale") bytes, $(linkage "$B/shale")"
 	echo "baselines: $true_bin, $dd_bin ($("$dd_bin" --version 2>/dev/null | head -n 1))"
 	if [ "$mode" = lab ]; then
-		echo "lab: $(qemu-system-x86_64 --version | head -n 1), TCG, -cpu max,-erms, L1 ${BENCH_LAB_MEM:-3072} MiB"
+		echo "lab: $(qemu-system-x86_64 --version | head -n 1), TCG, -cpu max,-erms, L1 ${BENCH_LAB_SMP:-2} CPUs, ${BENCH_LAB_MEM:-3072} MiB"
 	fi
 } >"$stage/env.txt"
 
@@ -109,7 +111,7 @@ fi
 echo "bench: $PLACE_WHY; running the benchmarks in the nested-SVM lab"
 
 # The BENCH_* settings of this environment, passed on to the lab.
-env | grep -E '^BENCH_[A-Z_]*=[A-Za-z0-9_./ -]*$' | grep -v '^BENCH_LAB_MEM=' |
+env | grep -E '^BENCH_[A-Z_]*=[A-Za-z0-9_./ -]*$' | grep -v -e '^BENCH_LAB_MEM=' -e '^BENCH_LAB_SMP=' |
 	sed "s/^\([A-Z_]*\)=\(.*\)$/export \1='\2'/" >"$stage/knobs.sh"
 cat >"$stage/run.sh" <<RUN
 #!/bin/sh
@@ -131,7 +133,7 @@ suite_lines() { lab_payload_lines | tee "$log"; }
 
 raw=$B/bench/lab-console.log
 lab_run "$raw" suite_lines "$top/tests/lab/lab.sh" --timeout 1800 \
-	--mem "${BENCH_LAB_MEM:-3072}" "$stage"
+	--mem "${BENCH_LAB_MEM:-3072}" --smp "${BENCH_LAB_SMP:-2}" "$stage"
 echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
 if [ -z "$lab_status" ]; then
 	echo "bench: the lab did not finish (console: $raw)"
