@@ -58,10 +58,9 @@ static int read_queued(const struct shale_hc_block_info *disk, uint64_t req, uns
 			next += n;
 			++*count;
 		}
-		shale_queue_submit(q);
 		if (done == disk->capacity)
 			return 0;
-		r = shale_queue_wait(q, &cqe, SHALE_NO_DEADLINE);
+		r = shale_queue_submit_wait(q, &cqe, SHALE_NO_DEADLINE);
 		if (r || cqe.ret < 0) {
 			printf("blockread: read at %llu: %s\n", (unsigned long long)cqe.user_data,
 			       shale_strerror(r ? r : cqe.ret));

@@ -251,9 +251,8 @@ static int serve_queue(uint8_t *bufs, size_t cap, uint64_t deadline)
 	}
 	for (unsigned i = 0; i < RX_BUFS; i++)
 		shale_queue_prep(&netq, SHALE_OP_READ, bufs + i * cap, (uint32_t)cap, 0, i);
-	shale_queue_submit(&netq);
 	for (;;) {
-		r = shale_queue_wait(&netq, &cqe, deadline);
+		r = shale_queue_submit_wait(&netq, &cqe, deadline);
 		if (r == SHALE_EAGAIN)
 			return 0;
 		if (r) {
@@ -273,7 +272,6 @@ static int serve_queue(uint8_t *bufs, size_t cap, uint64_t deadline)
 		if (!replied)
 			shale_queue_prep(&netq, SHALE_OP_READ, bufs + cur_buf * cap,
 					 (uint32_t)cap, 0, cur_buf);
-		shale_queue_submit(&netq);
 	}
 }
 

@@ -172,6 +172,19 @@ int64_t shale_queue_wait(struct shale_queue *q, struct shale_cqe *cqe, uint64_t 
 	return SHALE_OK;
 }
 
+int64_t shale_queue_submit_wait(struct shale_queue *q, struct shale_cqe *cqe,
+				uint64_t deadline_ns)
+{
+	store_guest(&q->ctl->sq_tail, q->sq_tail);
+	/*
+	 * QUEUE_WAIT takes and starts what waits in the ring itself. Only a
+	 * VMM that polls, which the spin below waits for, needs a notify.
+	 */
+	if (shale_boot_info()->flags & SHALE_BOOT_F_IO_POLL)
+		notify_if_needed(q);
+	return shale_queue_wait(q, cqe, deadline_ns);
+}
+
 int64_t shale_queue_call(struct shale_queue *q, uint16_t op, const void *buf, uint32_t len,
 			 uint64_t offset)
 {
@@ -181,11 +194,8 @@ int64_t shale_queue_call(struct shale_queue *q, uint16_t op, const void *buf, ui
 
 	if (r)
 		return r;
-	shale_queue_submit(q);
-	do {
+	r = shale_queue_submit_wait(q, &cqe, SHALE_NO_DEADLINE);
+	while (!r && cqe.user_data != tag)
 		r = shale_queue_wait(q, &cqe, SHALE_NO_DEADLINE);
-		if (r)
-			return r;
-	} while (cqe.user_data != tag);
-	return cqe.ret;
+	return r ? r : cqe.ret;
 }

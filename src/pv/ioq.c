@@ -3,7 +3,9 @@
  * and the thread that serves them.
  *
  * Threads: QUEUE_SETUP and QUEUE_WAIT run on the vCPU; everything else runs
- * on one I/O thread per VM, started by the first QUEUE_SETUP. The thread
+ * on one I/O thread per VM, started by the first QUEUE_SETUP, except that
+ * QUEUE_WAIT serves the rings itself first when the I/O thread is not
+ * serving them (io->lock). The thread
  * takes requests, starts them (block requests in io_uring, so they complete
  * in any order; console and network requests at once, network receives
  * when a frame arrives), posts completions, and polls for PV_IO_POLL_NS
@@ -12,8 +14,8 @@
  * ioeventfd where KVM offers one, so even that exit stays in the kernel.
  *
  * Every buffer goes through pv_guest_ptr(); the ring itself was checked
- * once at set-up (guest RAM never moves). The request tables belong to the
- * I/O thread alone.
+ * once at set-up (guest RAM never moves). The request tables belong to
+ * whichever thread holds io->lock.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -74,6 +76,14 @@ struct pv_io {
 	struct pv_guest *pv;
 	struct pv_queue q[SHALE_QUEUE_COUNT];
 	atomic_bool active[SHALE_QUEUE_COUNT];
+	/*
+	 * Held by the thread that serves the rings: the I/O thread, or the
+	 * vCPU in QUEUE_WAIT, which serves them itself when the I/O thread
+	 * does not (on one CPU that saves the guest a notify). It covers the
+	 * VMM's side of the rings, the io_uring, the request tables and rx.
+	 */
+	pthread_mutex_t lock;
+	bool polls; /* the I/O thread polls: SHALE_BOOT_F_IO_POLL */
 
 	int notify_fd; /* eventfd: written by KVM (ioeventfd) or by pv_queue_notify() */
 	int done_fd;   /* eventfd: completions arrived while the vCPU waits */
@@ -399,11 +409,14 @@ static void sleep_until_work(struct pv_io *io)
 	bool idle = true;
 	int n;
 
+	pthread_mutex_lock(&io->lock);
 	for (unsigned i = 0; i < SHALE_QUEUE_COUNT; i++)
 		if (atomic_load(&io->active[i]) && !pv_queue_arm(&io->q[i]))
 			idle = false;
-	if (idle) {
+	if (idle)
 		watch_tap(io, io->rx_count > 0);
+	pthread_mutex_unlock(&io->lock);
+	if (idle) {
 		n = epoll_wait(io->epoll_fd, ev, ARRAY_SIZE(ev), -1);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
@@ -411,19 +424,26 @@ static void sleep_until_work(struct pv_io *io)
 		if (io->have_ring)
 			drain(io->ring_fd);
 	}
+	pthread_mutex_lock(&io->lock);
 	for (unsigned i = 0; i < SHALE_QUEUE_COUNT; i++)
 		if (atomic_load(&io->active[i]))
 			pv_queue_disarm(&io->q[i]);
+	pthread_mutex_unlock(&io->lock);
 }
 
 static void *io_thread(void *opaque)
 {
 	struct pv_io *io = opaque;
-	uint64_t poll_ns = pv_io_polls() ? PV_IO_POLL_NS : 0;
+	uint64_t poll_ns = io->polls ? PV_IO_POLL_NS : 0;
 	uint64_t last = now_ns();
 
 	while (!vm_stopping(io->pv->vm)) {
-		if (serve(io)) {
+		bool any;
+
+		pthread_mutex_lock(&io->lock);
+		any = serve(io);
+		pthread_mutex_unlock(&io->lock);
+		if (any) {
 			last = now_ns();
 		} else if (now_ns() - last < poll_ns) {
 			/*
@@ -473,6 +493,7 @@ static void io_free(struct pv_io *io)
 	free(io->req);
 	free(io->free_req);
 	free(io->rx);
+	pthread_mutex_destroy(&io->lock);
 	free(io);
 }
 
@@ -486,6 +507,8 @@ static int io_create(struct pv_guest *pv, struct pv_io **out)
 	if (!io)
 		return -ENOMEM;
 	io->pv = pv;
+	io->polls = pv_io_polls();
+	pthread_mutex_init(&io->lock, NULL);
 	io->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	io->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	io->ring_fd = -1;
@@ -526,7 +549,13 @@ static int io_create(struct pv_guest *pv, struct pv_io **out)
 	if (ret == 0) {
 		io->have_ring = true;
 		io->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (io->ring_fd < 0 || io_uring_register_eventfd(&io->ring, io->ring_fd) ||
+		/*
+		 * Only for completions that come later (io-wq): a read from the
+		 * page cache completes inside the submit, and whoever submitted
+		 * it reaps it, so waking the I/O thread for it would only cost a
+		 * context switch.
+		 */
+		if (io->ring_fd < 0 || io_uring_register_eventfd_async(&io->ring, io->ring_fd) ||
 		    epoll_add(io->epoll_fd, io->ring_fd)) {
 			ret = -EIO;
 			log_err("I/O queues: cannot watch io_uring completions");
@@ -616,10 +645,22 @@ void pv_queue_wait(struct pv_guest *pv, struct shale_hc_queue_wait *a)
 		return;
 	}
 	for (;;) {
-		atomic_store(&io->waiting, true);
+		/*
+		 * Take and start what waits, unless the I/O thread is at it:
+		 * a guest about to wait need not notify (docs/abi.md).
+		 */
+		if (!pthread_mutex_trylock(&io->lock)) {
+			serve(io);
+			pthread_mutex_unlock(&io->lock);
+		}
+		/* The second look pairs with complete(): after it, no kick is lost. */
 		int64_t have = pv_queue_unconsumed(q);
 		uint64_t now = now_ns();
 
+		if (have >= 0 && have < a->min) {
+			atomic_store(&io->waiting, true);
+			have = pv_queue_unconsumed(q);
+		}
 		if (have < 0 || have >= a->min || now >= a->deadline_ns || vm_stopping(pv->vm)) {
 			atomic_store(&io->waiting, false);
 			a->ret = have < 0 ? SHALE_EINVAL : have >= a->min ? SHALE_OK : SHALE_EAGAIN;

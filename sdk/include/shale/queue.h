@@ -78,6 +78,15 @@ bool shale_queue_reap(struct shale_queue *q, struct shale_cqe *cqe);
 int64_t shale_queue_wait(struct shale_queue *q, struct shale_cqe *cqe, uint64_t deadline_ns);
 
 /*
+ * shale_queue_submit(), then shale_queue_wait(), without the notify where
+ * the VMM does not poll: there QUEUE_WAIT starts the requests itself, and
+ * a request costs one VM exit instead of two. For a guest that has
+ * nothing else to do until a completion comes.
+ */
+int64_t shale_queue_submit_wait(struct shale_queue *q, struct shale_cqe *cqe,
+				uint64_t deadline_ns);
+
+/*
  * Submits one request and waits for its completion: its ret. For a queue
  * with nothing else outstanding (other completions would be dropped).
  */
