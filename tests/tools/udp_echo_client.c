@@ -74,6 +74,7 @@ static int bulk(int fd, long window, long count, size_t size)
 	}
 	printf("bytes %llu ns %llu lost %ld\n", (unsigned long long)got * size,
 	       (unsigned long long)(now_ns() - t0), lost);
+	free(msg);
 	return 0;
 }
 
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
 		printf("echoes %ld ns %llu median_ns %llu\n", count, (unsigned long long)total,
 		       (unsigned long long)lat[count / 2]);
 	}
+	free(lat);
 	close(fd);
 	return 0;
 }
