@@ -46,6 +46,11 @@ static int open_kvm(void)
 		return -err;
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		log_err("/dev/kvm: not a KVM device (%s): this host offers no KVM", strerror(errno));
+		close(fd);
+		return -ENODEV;
+	}
 	if (version != KVM_API_VERSION) {
 		log_err("/dev/kvm: KVM API version %d, shale needs %d", version,
 			KVM_API_VERSION);
