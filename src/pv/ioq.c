@@ -651,7 +651,16 @@ void pv_queue_wait(struct pv_guest *pv, struct shale_hc_queue_wait *a)
 		 */
 		if (!pthread_mutex_trylock(&io->lock)) {
 			serve(io);
+			/*
+			 * Receive buffers posted here, while the I/O thread sleeps
+			 * without watching the tap: wake it, or no frame ever
+			 * completes them.
+			 */
+			bool wake = io->rx_count && !io->tap_watched;
+
 			pthread_mutex_unlock(&io->lock);
+			if (wake)
+				kick(io->notify_fd);
 		}
 		/* The second look pairs with complete(): after it, no kick is lost. */
 		int64_t have = pv_queue_unconsumed(q);
