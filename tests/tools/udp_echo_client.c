@@ -16,6 +16,8 @@
  * is sent anew. Prints
  *
  *   bytes BYTES ns TOTAL lost LOST
+ *
+ * 3 seconds without any reply is an error: the echo server is gone.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -42,12 +44,15 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+#define BULK_TIMEOUT_US 100000
+#define SILENCE_NS 3000000000ull
+
 static int bulk(int fd, long window, long count, size_t size)
 {
-	struct timeval tv = { .tv_usec = 100000 };
+	struct timeval tv = { .tv_usec = BULK_TIMEOUT_US };
 	char *msg = malloc(size), buf[65536];
 	long sent = 0, got = 0, lost = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), last_reply = t0;
 
 	if (!msg || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
 		perror("udp_echo_client");
@@ -65,10 +70,17 @@ static int bulk(int fd, long window, long count, size_t size)
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
 		if (n < 0) {
+			if (now_ns() - last_reply >= SILENCE_NS) {
+				fprintf(stderr, "udp_echo_client: no reply in %llu s (%ld of %ld came)\n",
+					SILENCE_NS / 1000000000ull, got, count);
+				free(msg);
+				return 1;
+			}
 			/* Every datagram still out is taken as lost, and sent again. */
 			lost += sent - got - lost;
 			continue;
 		}
+		last_reply = now_ns();
 		if ((size_t)n == size)
 			got++;
 	}
