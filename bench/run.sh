@@ -11,8 +11,12 @@
 # BENCH_LAB_MEM (MiB, default 3072) sizes the lab's L1, whose tmpfs holds
 # the block benchmark's image; BENCH_LAB_SMP (default 2) gives L1 as many
 # CPUs as such a host has, so that a VM's I/O thread runs beside its vCPU
-# as it would there; BENCH_* knobs (see bench/suite.sh) are
-# passed on. The output is also kept in BUILD_DIR/bench/results.log.
+# as it would there; BENCH_LAB_NPT (default 0 with more than one L1 CPU,
+# else 1) is kvm-amd's npt in L1: with nested paging, QEMU's multi-threaded
+# TCG now and then corrupts a guest that runs beside its I/O thread
+# (docs/benchmarks.md, "The lab and nested paging"). BENCH_* knobs (see
+# bench/suite.sh) are passed on. The output is also kept in
+# BUILD_DIR/bench/results.log.
 #
 # The Linux boot benchmark ("boot" in BENCH_ONLY, or all when it is empty)
 # is bench/boot.sh: it runs after the suite, where Linux guests run (in the
@@ -36,7 +40,7 @@ finish() {
 }
 
 suite=0
-for b in lifecycle hypercall memory compute block; do
+for b in lifecycle hypercall memory compute block net; do
 	if want "$b"; then suite=1; fi
 done
 [ "$suite" = 1 ] || finish 0
@@ -66,6 +70,13 @@ true_bin=/usr/bin/true
 dd_bin=/usr/bin/dd
 [ -x "$dd_bin" ] || dd_bin=/bin/dd
 
+lab_smp=${BENCH_LAB_SMP:-2}
+if [ "$lab_smp" -gt 1 ] 2>/dev/null; then lab_npt=${BENCH_LAB_NPT:-0}; else lab_npt=${BENCH_LAB_NPT:-1}; fi
+case $lab_npt in
+0 | 1) ;;
+*) echo "bench: BENCH_LAB_NPT must be 0 or 1, not $lab_npt" >&2; exit 2 ;;
+esac
+
 # guest_place
 . "$top/scripts/host-kind.sh"
 guest_place "$B/shale" pv
@@ -89,7 +100,7 @@ linkage() {
 	echo "shale: $(stat -c %s "$B/shale") bytes, $(linkage "$B/shale")"
 	echo "baselines: $true_bin, $dd_bin ($("$dd_bin" --version 2>/dev/null | head -n 1))"
 	if [ "$mode" = lab ]; then
-		echo "lab: $(qemu-system-x86_64 --version | head -n 1), TCG, -cpu max,-erms, L1 ${BENCH_LAB_SMP:-2} CPUs, ${BENCH_LAB_MEM:-3072} MiB"
+		echo "lab: $(qemu-system-x86_64 --version | head -n 1), TCG, -cpu max,-erms, L1 $lab_smp CPUs, ${BENCH_LAB_MEM:-3072} MiB, kvm_amd npt=$lab_npt"
 	fi
 } >"$stage/env.txt"
 
@@ -111,17 +122,23 @@ fi
 echo "bench: $PLACE_WHY; running the benchmarks in the nested-SVM lab"
 
 # The BENCH_* settings of this environment, passed on to the lab.
-env | grep -E '^BENCH_[A-Z_]*=[A-Za-z0-9_./ -]*$' | grep -v -e '^BENCH_LAB_MEM=' -e '^BENCH_LAB_SMP=' |
+env | grep -E '^BENCH_[A-Z_]*=[A-Za-z0-9_./ -]*$' | grep -v -e '^BENCH_LAB_MEM=' -e '^BENCH_LAB_SMP=' -e '^BENCH_LAB_NPT=' |
 	sed "s/^\([A-Z_]*\)=\(.*\)$/export \1='\2'/" >"$stage/knobs.sh"
+# The network benchmark needs iproute2 (netns, tuntap), which busybox lacks.
+ip_path=$(command -v ip || true)
 cat >"$stage/run.sh" <<RUN
 #!/bin/sh
 cd /payload
 . ./knobs.sh
 export BENCH_TRUE=$true_bin BENCH_DD=$dd_bin
+# busybox sh runs its own applets first: name iproute2's ip by path.
+${ip_path:+export IP=$ip_path}
+# iproute2 keeps network namespaces under /var/run/netns.
+mkdir -p /var /run/netns && ln -sfn /run /var/run
 ./suite.sh /payload
 RUN
 chmod +x "$stage/run.sh"
-printf '%s\n%s\n' "$true_bin" "$dd_bin" >"$stage/host-bins"
+printf '%s\n' "$true_bin" "$dd_bin" ${ip_path:+"$ip_path"} >"$stage/host-bins"
 
 # lab_run, lab_payload_lines
 # shellcheck source=tests/lab/lib.sh
@@ -133,7 +150,7 @@ suite_lines() { lab_payload_lines | tee "$log"; }
 
 raw=$B/bench/lab-console.log
 lab_run "$raw" suite_lines "$top/tests/lab/lab.sh" --timeout 1800 \
-	--mem "${BENCH_LAB_MEM:-3072}" --smp "${BENCH_LAB_SMP:-2}" "$stage"
+	--mem "${BENCH_LAB_MEM:-3072}" --smp "$lab_smp" --kvm-amd "npt=$lab_npt" "$stage"
 echo "host load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
 if [ -z "$lab_status" ]; then
 	echo "bench: the lab did not finish (console: $raw)"

@@ -396,41 +396,50 @@ fi
 # 1400 bytes in flight (MB/s). The same guest with v1 calls and with -q
 # (its network I/O queue). Needs root and iproute2.
 
+# net_stop: ends the guest started by net_run.
+net_stop() {
+	kill -TERM "$guest" 2>/dev/null
+	wait "$guest"
+}
+
+# net_fail: ends the guest and adds what it printed to $ERR, for failed().
+net_fail() {
+	net_stop
+	sed 's/^/guest: /' "$W/net.out" >>"$ERR"
+}
+
 # net_run MODE: sets e_rate, e_med (us), b_mbs for the guest in MODE ("" or -q).
 net_run() {
 	e='' m='' b='' i=0
 	while [ $i -lt "$NET_REPEAT" ]; do
 		i=$((i + 1))
 		"$IP" netns exec "$ns" "$SHALE" run --timeout 300s --net tap=tap0 "$D/net.elf" -- \
-			$1 10.78.0.2 >"$W/net.out" 2>&1 &
+			${1:+"$1"} 10.78.0.2 >"$W/net.out" 2>&1 &
 		guest=$!
 		tries=0
 		until "$IP" netns exec "$ns" "$D/udp_echo_client" 10.78.0.2 7 ready >/dev/null 2>&1; do
 			tries=$((tries + 1))
 			if [ $tries -gt 10 ]; then
-				kill -TERM "$guest" 2>/dev/null
-				wait "$guest"
-				cp "$W/net.out" "$OUT"
+				: >"$OUT"
+				: >"$ERR"
+				net_fail
 				return 1
 			fi
 		done
 		if ! run "$IP" netns exec "$ns" "$D/udp_echo_client" -n "$NET_ECHOES" 10.78.0.2 7 \
 			shale-bench-echo; then
-			kill -TERM "$guest" 2>/dev/null
-			wait "$guest"
+			net_fail
 			return 1
 		fi
 		e="$e $(calc "$(field echoes "$OUT") * 1e9 / $(field ns "$OUT")" %.0f)"
 		m="$m $(calc "$(field median_ns "$OUT") / 1000" %.1f)"
 		if ! run "$IP" netns exec "$ns" "$D/udp_echo_client" -w "$NET_WINDOW" -n "$NET_BULK" \
 			10.78.0.2 7 1400; then
-			kill -TERM "$guest" 2>/dev/null
-			wait "$guest"
+			net_fail
 			return 1
 		fi
 		b="$b $(calc "$(field bytes "$OUT") * 1000 / $(field ns "$OUT")" %.1f)"
-		kill -TERM "$guest" 2>/dev/null
-		wait "$guest"
+		net_stop
 	done
 	# shellcheck disable=SC2086
 	e_rate=$(median $e) e_med=$(median $m) b_mbs=$(median $b)

@@ -4,12 +4,15 @@
 # nested paging, so programs that need hardware-style KVM run there even on
 # hosts without a usable /dev/kvm.
 #
-# usage: tests/lab/lab.sh [--timeout SECS] [--smp N] [--mem MiB] [--gzip] PAYLOAD_DIR
+# usage: tests/lab/lab.sh [--timeout SECS] [--smp N] [--mem MiB] [--kvm-amd PARAMS]
+#                         [--gzip] PAYLOAD_DIR
 #        tests/lab/lab.sh --kernels   (prints "BZIMAGE VMLINUX" of the L1 kernel)
 #   --timeout  bound on the whole boot (default 600)
 #   --smp      L1 CPUs (default 1: boots and runs small KVM programs one after
 #              another fastest; above 1, L1 starts lab-keyhold, see below)
 #   --mem      L1 memory in MiB (default 1024; L2 guests need room)
+#   --kvm-amd  parameters for kvm-amd in L1, blank-separated (e.g. "npt=0";
+#              default none: nested paging on)
 #   --gzip     compress the initramfs (boots slower here; uncompressed default)
 #
 # PAYLOAD_DIR is copied to /payload in L1's initramfs (structure and modes
@@ -39,11 +42,13 @@ prog=${0##*/}
 timeout_s=600
 smp=1
 mem=1024
+kvm_amd_params=
 compress=none
 
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 125; }
 usage() {
-	printf 'usage: %s [--timeout SECS] [--smp N] [--mem MiB] [--gzip] PAYLOAD_DIR\n' "$prog" >&2
+	printf 'usage: %s [--timeout SECS] [--smp N] [--mem MiB] [--kvm-amd PARAMS] [--gzip] PAYLOAD_DIR\n' \
+		"$prog" >&2
 	exit 2
 }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
@@ -56,6 +61,8 @@ while [ $# -gt 0 ]; do
 	--smp=*) smp=${1#*=}; shift ;;
 	--mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
 	--mem=*) mem=${1#*=}; shift ;;
+	--kvm-amd) [ $# -ge 2 ] || usage; kvm_amd_params=$2; shift 2 ;;
+	--kvm-amd=*) kvm_amd_params=${1#*=}; shift ;;
 	--gzip) compress=gzip; shift ;;
 	--kernels) print_kernels=1; shift ;;
 	-h | --help) usage ;;
@@ -70,6 +77,7 @@ payload=$1
 if ! is_uint "$timeout_s" || [ "$timeout_s" -eq 0 ]; then die "bad --timeout: $timeout_s"; fi
 if ! is_uint "$smp" || [ "$smp" -eq 0 ]; then die "bad --smp: $smp"; fi
 if ! is_uint "$mem" || [ "$mem" -lt 128 ]; then die "bad --mem: $mem (at least 128)"; fi
+[[ $kvm_amd_params =~ ^[A-Za-z0-9_=,\ -]*$ ]] || die "bad --kvm-amd: $kvm_amd_params"
 [ -d "$payload" ] || die "no such payload directory: $payload"
 [ "${print_kernels:-0}" = 1 ] || [ -f "$payload/run.sh" ] || die "$payload/run.sh is missing"
 boot_timeout=${LAB_BOOT_TIMEOUT:-60}
@@ -332,7 +340,11 @@ build_base() {
 		*.ko.gz) base=${base%.gz}; gzip -dc "$moddir/$m" >"$root/lib/modules/lab/$base" ;;
 		*) die "unknown module file $m" ;;
 		esac
-		insmods+="load /lib/modules/lab/$base"$'\n'
+		# kvm-amd's parameters come with the payload (/lab/kvm-amd.params).
+		case $base in
+		kvm-amd.ko) insmods+="load /lib/modules/lab/$base \$(cat /lab/kvm-amd.params 2>/dev/null)"$'\n' ;;
+		*) insmods+="load /lib/modules/lab/$base"$'\n' ;;
+		esac
 	done
 
 	cat >"$root/init" <<-EOF
@@ -354,7 +366,7 @@ build_base() {
 			poweroff -f
 			exit 125
 		}
-		load() { insmod "\$1" || lab_fail "insmod \$1 failed"; }
+		load() { insmod "\$@" || lab_fail "insmod \$1 failed"; }
 		${insmods}[ -c /dev/kvm ] || lab_fail "no /dev/kvm in L1"
 		if [ "\$(nproc)" -gt 1 ] && [ -x /sbin/lab-keyhold ]; then
 			/sbin/lab-keyhold || lab_fail "lab-keyhold failed"
@@ -390,8 +402,9 @@ if [ ! -f "$base_cpio" ]; then
 fi
 
 root=$tmp/root
-mkdir -p "$root/payload"
+mkdir -p "$root/payload" "$root/lab"
 cp -a "$payload/." "$root/payload/"
+[ -z "$kvm_amd_params" ] || printf '%s\n' "$kvm_amd_params" >"$root/lab/kvm-amd.params"
 if [ -f "$payload/host-bins" ]; then
 	while IFS= read -r hb || [ -n "$hb" ]; do
 		hb=${hb%%#*}
