@@ -33,3 +33,17 @@ $(B)/shale: $(CLI_OBJS) $(VMM_LIB)
 	$(Q)$(CC) $(SHALE_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 shale: $(B)/shale
+
+# shaled, the management daemon: linked dynamically (libmicrohttpd, json-c).
+DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/vms.c src/daemon/vmdef.c \
+	src/daemon/vmmctl.c src/daemon/cgroup.c
+DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o
+DAEMON_LIBS := -lmicrohttpd -ljson-c -lpthread
+
+$(B)/shaled: $(DAEMON_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+shaled: $(B)/shaled
+all: shaled
+.PHONY: shaled

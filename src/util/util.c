@@ -9,6 +9,7 @@
 #include <time.h>
 
 bool log_verbose;
+const char *log_prefix = "shale";
 
 static void __attribute__((format(printf, 1, 0))) vlog(const char *fmt, va_list ap)
 {
@@ -16,7 +17,7 @@ static void __attribute__((format(printf, 1, 0))) vlog(const char *fmt, va_list 
 
 	/* One write per message so lines from threads do not interleave. */
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "shale: %s\n", line);
+	fprintf(stderr, "%s: %s\n", log_prefix, line);
 }
 
 void log_err(const char *fmt, ...)
@@ -43,7 +44,7 @@ void die_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "shale: internal error at %s:%d: ", file, line);
+	fprintf(stderr, "%s: internal error at %s:%d: ", log_prefix, file, line);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
