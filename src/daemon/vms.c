@@ -969,7 +969,7 @@ int vms_start(struct shaled *d, const char *name, char *err, size_t errlen)
 	if (vm && vm->last_stop.valid &&
 	    (!strcmp(vm->last_stop.reason, "error") ||
 	     (!strcmp(vm->last_stop.reason, "vmm-died") && vm->last_stop.status == 125)))
-		ret = fail(err, errlen, -EIO, "%s did not start: %s", name, vm->last_stop.message);
+		ret = fail(err, errlen, -ECANCELED, "%s did not start: %s", name, vm->last_stop.message);
 unlock:
 	pthread_mutex_unlock(&d->lock);
 	vmdef_argv_free(argv);
