@@ -47,3 +47,16 @@ $(B)/shaled: $(DAEMON_OBJS)
 shaled: $(B)/shaled
 all: shaled
 .PHONY: shaled
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binaries, the systemd
+# units for shaled and the documentation.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(B)/shale $(DESTDIR)$(PREFIX)/bin/shale
+	install -D -m 0755 $(B)/shaled $(DESTDIR)$(PREFIX)/bin/shaled
+	sed 's|/usr/local|$(PREFIX)|g' dist/shaled.service | \
+		install -D -m 0644 /dev/stdin $(DESTDIR)$(PREFIX)/lib/systemd/system/shaled.service
+	install -D -m 0644 dist/shaled.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/shaled.socket
+	install -d $(DESTDIR)$(PREFIX)/share/doc/shale
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/shale/
+.PHONY: install
