@@ -620,7 +620,7 @@ int api_start(struct shaled *d, int listen_fd, bool check_peer)
 				 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				 MHD_OPTION_LISTEN_SOCKET, listen_fd,
 				 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
 	if (!httpd[slot]) {
 		log_err("cannot start the HTTP server");
