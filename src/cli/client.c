@@ -35,9 +35,17 @@
 
 enum { EXIT_API = 1, EXIT_USAGE = 2 };
 
+#define MAX_OPERANDS 8
+
 struct client {
 	const char *socket;
 	bool json;
+	/* The operands, in order; with more than MAX_OPERANDS only the first are kept. */
+	char *ops[MAX_OPERANDS];
+	int nr_ops;
+	/* What follows "--", which ends the options (guest arguments). */
+	char **tail;
+	int nr_tail;
 };
 
 struct cmd {
@@ -69,9 +77,14 @@ static void cmd_usage(const struct cmd *cmd, FILE *f)
 typedef int (*opt_fn)(void *ctx, int opt, char *arg);
 
 /*
- * Parses the shared options and the command's own (extra, handled by fn).
- * Returns -1 to go on, with the operands in argv[optind...], or the
- * status to exit with: 0 after --help, 2 on a bad option.
+ * Parses the shared options and the command's own (extra, handled by fn),
+ * anywhere among the operands, up to "--". Returns -1 to go on, with the
+ * operands in cl->ops and what follows "--" in cl->tail, or the status to
+ * exit with: 0 after --help, 2 on a bad option.
+ *
+ * getopt runs in order ('+'), stopping at each operand, because with
+ * GNU permutation the operands before and after "--" can no longer be
+ * told apart.
  */
 static int parse_args(const struct cmd *cmd, int argc, char **argv, const struct option *extra,
 		      opt_fn fn, void *ctx, struct client *cl)
@@ -81,6 +94,7 @@ static int parse_args(const struct cmd *cmd, int argc, char **argv, const struct
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 	};
+	const char *last_arg = NULL;
 	char optstring[16];
 	size_t n = 3;
 	int c, ret;
@@ -94,10 +108,32 @@ static int parse_args(const struct cmd *cmd, int argc, char **argv, const struct
 	if (!cl->socket || !*cl->socket)
 		cl->socket = DEFAULT_SOCKET;
 	cl->json = false;
-	snprintf(optstring, sizeof(optstring), ":h%s", cmd->shortopts ? cmd->shortopts : "");
+	cl->nr_ops = 0;
+	cl->tail = argv + argc;
+	cl->nr_tail = 0;
+	snprintf(optstring, sizeof(optstring), "+:h%s", cmd->shortopts ? cmd->shortopts : "");
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+	optind = 0; /* a full reset, the '+' included */
+	for (;;) {
+		c = getopt_long(argc, argv, optstring, longopts, NULL);
+		if (c == -1 && optind >= argc)
+			break;
+		/* Stopped past a "--" that was not the value of the last option. */
+		if (c == -1 && optind > 1 && !strcmp(argv[optind - 1], "--") &&
+		    argv[optind - 1] != last_arg) {
+			cl->tail = argv + optind;
+			cl->nr_tail = argc - optind;
+			break;
+		}
+		if (c == -1) {
+			if (cl->nr_ops < MAX_OPERANDS)
+				cl->ops[cl->nr_ops] = argv[optind];
+			cl->nr_ops++;
+			optind++;
+			last_arg = NULL;
+			continue;
+		}
+		last_arg = optarg;
 		switch (c) {
 		case OPT_SOCKET:
 			if (!*optarg) {
@@ -151,31 +187,44 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-/* The one NAME operand of most commands, or NULL after saying what is wrong. */
-static const char *one_name(const struct cmd *cmd, int argc, char **argv)
+static bool check_name(const struct cmd *cmd, const char *name)
 {
-	if (optind >= argc) {
+	if (valid_name(name))
+		return true;
+	log_err("%s: bad VM name '%s': want 1-64 letters, digits, '.', '_' or '-', "
+		"starting with a letter or digit", cmd->name, name);
+	return false;
+}
+
+/*
+ * The one NAME operand of most commands (after "--" too), or NULL after
+ * saying what is wrong.
+ */
+static const char *one_name(const struct cmd *cmd, const struct client *cl)
+{
+	int n = cl->nr_ops + cl->nr_tail;
+	const char *name = cl->nr_ops ? cl->ops[0] : cl->nr_tail ? cl->tail[0] : NULL;
+
+	if (!n) {
 		log_err("%s: missing NAME (see 'shale %s --help')", cmd->name, cmd->name);
 		return NULL;
 	}
-	if (optind + 1 < argc) {
-		log_err("%s: unexpected argument '%s' (see 'shale %s --help')", cmd->name,
-			argv[optind + 1], cmd->name);
+	if (n > 1) {
+		const char *extra = cl->nr_ops > 1 ? cl->ops[1]
+				  : cl->nr_ops ? cl->tail[0] : cl->tail[1];
+
+		log_err("%s: unexpected argument '%s' (see 'shale %s --help')", cmd->name, extra,
+			cmd->name);
 		return NULL;
 	}
-	if (!valid_name(argv[optind])) {
-		log_err("%s: bad VM name '%s': want 1-64 letters, digits, '.', '_' or '-', "
-			"starting with a letter or digit", cmd->name, argv[optind]);
-		return NULL;
-	}
-	return argv[optind];
+	return check_name(cmd, name) ? name : NULL;
 }
 
-static bool no_operands(const struct cmd *cmd, int argc, char **argv)
+static bool no_operands(const struct cmd *cmd, const struct client *cl)
 {
-	if (optind < argc) {
+	if (cl->nr_ops || cl->nr_tail) {
 		log_err("%s: unexpected argument '%s' (see 'shale %s --help')", cmd->name,
-			argv[optind], cmd->name);
+			cl->nr_ops ? cl->ops[0] : cl->tail[0], cmd->name);
 		return false;
 	}
 	return true;
@@ -267,7 +316,8 @@ static int api_call(const struct client *cl, const char *method, const char *tar
 	if (body) {
 		size_t n;
 
-		rq.body = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &n);
+		rq.body = json_object_to_json_string_length(
+			body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 		rq.body_len = n;
 		rq.content_type = "application/json";
 	}
@@ -652,34 +702,19 @@ static struct json_object *create_config(struct create_opts *o, const char *name
 	return c;
 }
 
-/* NAME [--] [ARG...] after getopt, which moves "--" behind the other operands. */
-static int create_operands(int argc, char **argv, const char **name, int *nargs, char ***args)
+/* NAME [-- ARG...] */
+static int create_operands(const struct client *cl, const char **name)
 {
-	int dashes = argc;
-
-	for (int i = optind; i < argc; i++)
-		if (!strcmp(argv[i], "--")) {
-			dashes = i;
-			break;
-		}
-	if (dashes == optind) {
+	if (!cl->nr_ops) {
 		log_err("create: missing NAME (see 'shale create --help')");
 		return EXIT_USAGE;
 	}
-	if (dashes > optind + 1) {
-		log_err("create: unexpected argument '%s' (guest arguments follow --)",
-			argv[optind + 1]);
+	if (cl->nr_ops > 1) {
+		log_err("create: unexpected argument '%s' (guest arguments follow --)", cl->ops[1]);
 		return EXIT_USAGE;
 	}
-	*name = argv[optind];
-	if (!valid_name(*name)) {
-		log_err("create: bad VM name '%s': want 1-64 letters, digits, '.', '_' or '-', "
-			"starting with a letter or digit", *name);
-		return EXIT_USAGE;
-	}
-	*nargs = dashes < argc ? argc - dashes - 1 : 0;
-	*args = argv + dashes + 1;
-	return 0;
+	*name = cl->ops[0];
+	return check_name(&create_cmd, *name) ? 0 : EXIT_USAGE;
 }
 
 static int create_check(const struct create_opts *o, int nargs)
@@ -729,18 +764,17 @@ int cmd_create(int argc, char **argv)
 	struct http_response *r = NULL;
 	struct client cl;
 	const char *name;
-	char **args;
-	int nargs, ret;
+	int ret;
 
 	ret = parse_args(&create_cmd, argc, argv, opts, create_opt, &o, &cl);
 	if (ret >= 0)
 		goto out;
-	ret = create_operands(argc, argv, &name, &nargs, &args);
+	ret = create_operands(&cl, &name);
 	if (!ret)
-		ret = create_check(&o, nargs);
+		ret = create_check(&o, cl.nr_tail);
 	if (ret)
 		goto out;
-	config = create_config(&o, name, nargs, args);
+	config = create_config(&o, name, cl.nr_tail, cl.tail);
 	r = malloc(sizeof(*r));
 	ret = r ? api_call(&cl, "POST", "/v1/vms", config, r) : EXIT_API;
 	if (ret)
@@ -811,7 +845,7 @@ static int vm_action(const struct action *a, int argc, char **argv)
 		json_object_put(body);
 		return ret;
 	}
-	name = one_name(&a->cmd, argc, argv);
+	name = one_name(&a->cmd, &cl);
 	if (!name) {
 		json_object_put(body);
 		return EXIT_USAGE;
@@ -937,7 +971,7 @@ int cmd_rm(int argc, char **argv)
 	ret = parse_args(&rm_cmd, argc, argv, opts, rm_opt, &force, &cl);
 	if (ret >= 0)
 		return ret;
-	name = one_name(&rm_cmd, argc, argv);
+	name = one_name(&rm_cmd, &cl);
 	if (!name)
 		return EXIT_USAGE;
 	snprintf(target, sizeof(target), "/v1/vms/%s%s", name, force ? "?force=1" : "");
@@ -1046,7 +1080,7 @@ int cmd_list(int argc, char **argv)
 	ret = parse_args(&list_cmd, argc, argv, NULL, NULL, NULL, &cl);
 	if (ret >= 0)
 		return ret;
-	if (!no_operands(&list_cmd, argc, argv))
+	if (!no_operands(&list_cmd, &cl))
 		return EXIT_USAGE;
 	r = malloc(sizeof(*r));
 	ret = r ? get_object(&cl, "/v1/vms", &doc, r) : EXIT_API;
@@ -1172,7 +1206,7 @@ int cmd_info(int argc, char **argv)
 	ret = parse_args(&info_cmd, argc, argv, NULL, NULL, NULL, &cl);
 	if (ret >= 0)
 		return ret;
-	name = one_name(&info_cmd, argc, argv);
+	name = one_name(&info_cmd, &cl);
 	if (!name)
 		return EXIT_USAGE;
 	snprintf(target, sizeof(target), "/v1/vms/%s", name);
@@ -1219,7 +1253,7 @@ int cmd_stats(int argc, char **argv)
 	ret = parse_args(&stats_cmd, argc, argv, NULL, NULL, NULL, &cl);
 	if (ret >= 0)
 		return ret;
-	name = one_name(&stats_cmd, argc, argv);
+	name = one_name(&stats_cmd, &cl);
 	if (!name)
 		return EXIT_USAGE;
 	snprintf(target, sizeof(target), "/v1/vms/%s/stats", name);
@@ -1300,7 +1334,7 @@ int cmd_logs(int argc, char **argv)
 	ret = parse_args(&logs_cmd, argc, argv, opts, logs_opt, &bytes, &cl);
 	if (ret >= 0)
 		return ret;
-	name = one_name(&logs_cmd, argc, argv);
+	name = one_name(&logs_cmd, &cl);
 	if (!name)
 		return EXIT_USAGE;
 	if (bytes)
@@ -1531,7 +1565,7 @@ int cmd_console(int argc, char **argv)
 	ret = parse_args(&console_cmd, argc, argv, NULL, NULL, NULL, &cl);
 	if (ret >= 0)
 		return ret;
-	name = one_name(&console_cmd, argc, argv);
+	name = one_name(&console_cmd, &cl);
 	if (!name)
 		return EXIT_USAGE;
 	return console_attach(&cl, name);
@@ -1673,7 +1707,7 @@ int cmd_events(int argc, char **argv)
 	ret = parse_args(&events_cmd, argc, argv, NULL, NULL, NULL, &cl);
 	if (ret >= 0)
 		return ret;
-	if (!no_operands(&events_cmd, argc, argv))
+	if (!no_operands(&events_cmd, &cl))
 		return EXIT_USAGE;
 	r = malloc(sizeof(*r));
 	buf = malloc(cap);
