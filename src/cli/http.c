@@ -163,7 +163,9 @@ static int decide_framing(struct http_response *r)
 		uint64_t v;
 
 		if (!strcasecmp(h->name, "Transfer-Encoding")) {
-			if (chunked || strcasecmp(h->value, "chunked"))
+			if (chunked)
+				return bad(r, "more than one Transfer-Encoding header");
+			if (strcasecmp(h->value, "chunked"))
 				return bad(r, "a transfer coding other than chunked");
 			chunked = true;
 		} else if (!strcasecmp(h->name, "Content-Length")) {
@@ -406,7 +408,7 @@ ssize_t http_chunked_feed(struct http_chunked *c, const char *in, size_t n, char
 		case CH_SIZE:
 			v = hex_value(ch);
 			if (v >= 0) {
-				if (c->digits == 16)
+				if (c->left > UINT64_MAX >> 4)
 					return chunk_fail(c, "chunk size too large");
 				c->left = c->left << 4 | (uint64_t)v;
 				c->digits++;

@@ -3,7 +3,7 @@
 #   make unit-tests                   build and run them all
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
-UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue
+UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue http
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
@@ -13,6 +13,8 @@ $(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT) $(VMM_LIB)
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lcmocka $(HOST_LIBS)
 
 $(B)/tests/unit/test_elf: $(TEST_ELFGEN)
+# The HTTP client is the CLI's, not the VMM library's.
+$(B)/tests/unit/test_http: $(B)/src/cli/http.o
 
 # Every binary runs even after one fails, so one run shows every failure.
 unit-tests: $(UNIT_TESTS)
