@@ -1477,7 +1477,7 @@ static int console_relay(int fd, const char *name)
 			}
 			if (detach) {
 				tty_restore();
-				fprintf(stderr, "\r\nshale: detached from %s\n", name);
+				fprintf(stderr, "\nshale: detached from %s\n", name);
 				return 0;
 			}
 		}
@@ -1540,7 +1540,7 @@ static int console_attach(const struct client *cl, const char *name)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (isatty(STDIN_FILENO))
-		fprintf(stderr, "shale: attached to %s; Ctrl-] detaches\r\n", name);
+		fprintf(stderr, "shale: attached to %s; Ctrl-] detaches\n", name);
 	tty_make_raw();
 	/* Console bytes that came with the head. */
 	if (len > r->head_len && write_all(STDOUT_FILENO, buf + r->head_len, len - r->head_len))

@@ -353,6 +353,29 @@ else
 	if sent '^GET /v1/vms/web/console HTTP/1.1' && sent '^Connection: Upgrade' &&
 		sent '^Upgrade: shale-console'; then ok console-upgrade; else
 		fail console-upgrade "$(cat "$W/request")"; fi
+	# On a terminal: raw mode, keys to the guest, Ctrl-] detaches and restores it
+	# (ptyrun exits with 99 if the terminal's settings changed).
+	PTYRUN=$B/tests/tools/ptyrun
+	cp "$W/answer" "$W/answer-101"
+	"$FAKE" "$W/echo.sock" "$W/answer-101" "$W/request-echo" echo 2>"$W/fake-echo.err" &
+	echo_pid=$!
+	trap 'kill "$fake_pid" "$echo_pid" 2>/dev/null; rm -rf "$W"' EXIT
+	i=0
+	while [ ! -S "$W/echo.sock" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ ! -x "$PTYRUN" ]; then
+		skip console-tty "no $PTYRUN"
+	else
+		T_LIMIT=20 expect console-tty 0 'detached from web' '' "$PTYRUN" -w 'guest says hi' \
+			-s 'ping\x03' -w 'ping' -s 'x\x1dnot sent' -- \
+			"$SHALE" console web --socket "$W/echo.sock"
+		if grep -q 'Ctrl-\] detaches' "$T_OUT" && ! grep -q 'not sent' "$T_OUT"; then
+			ok console-tty-detach; else fail console-tty-detach "no hint, or bytes after Ctrl-] sent"; fi
+	fi
+	kill "$echo_pid" 2>/dev/null
+
 	answer '409 Conflict' '{"error":"web is not running"}'
 	expect console-refused 1 '' '^shale: web is not running$' "$SHALE" console web --socket "$SOCK"
 

@@ -3,15 +3,18 @@
  * answers every connection with the bytes of one file, read afresh each
  * time so that a test can change the answer between commands. The last
  * request (head and body) is saved to a second file, for the test to check
- * what the client sent.
+ * what the client sent. With "echo", the connection then stays open and
+ * every byte the client sends comes back, as a console's guest might
+ * answer.
  *
- *   fake_shaled SOCKET RESPONSE-FILE REQUEST-FILE
+ *   fake_shaled SOCKET RESPONSE-FILE REQUEST-FILE [echo]
  *
  * It serves until it is killed; the socket exists once it listens.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +80,7 @@ static size_t read_request(int fd, char *buf, size_t cap)
 	return len;
 }
 
-static void serve(int conn, const char *response, const char *request_log)
+static void serve(int conn, const char *response, const char *request_log, bool echo)
 {
 	static char req[MAX_REQUEST + 1];
 	char buf[65536];
@@ -98,6 +101,9 @@ static void serve(int conn, const char *response, const char *request_log)
 		if (write_all(conn, buf, (size_t)n))
 			break;
 	close(fd);
+	while (echo && (n = read(conn, buf, sizeof(buf))) > 0)
+		if (write_all(conn, buf, (size_t)n))
+			break;
 }
 
 int main(int argc, char **argv)
@@ -105,8 +111,8 @@ int main(int argc, char **argv)
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int lfd;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s SOCKET RESPONSE-FILE REQUEST-FILE\n", argv[0]);
+	if (argc != 4 && (argc != 5 || strcmp(argv[4], "echo"))) {
+		fprintf(stderr, "usage: %s SOCKET RESPONSE-FILE REQUEST-FILE [echo]\n", argv[0]);
 		return 2;
 	}
 	sock_path = argv[1];
@@ -133,7 +139,7 @@ int main(int argc, char **argv)
 			perror("accept");
 			return 1;
 		}
-		serve(conn, argv[2], argv[3]);
+		serve(conn, argv[2], argv[3], argc == 5);
 		close(conn);
 	}
 }
