@@ -14,7 +14,8 @@ include src/devices/legacy/legacy.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))
 VMM_LIB := $(B)/libshale-vmm.a
 
-CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c
+CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c \
+	src/cli/http.c src/cli/client.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
 
 $(VMM_LIB): $(VMM_OBJS)
@@ -28,9 +29,10 @@ $(B)/src/cli/default_guest.o: src/cli/default_guest.S $(DEFAULT_GUEST)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HOST_CFLAGS) -DDEFAULT_GUEST_PATH='"$(DEFAULT_GUEST)"' -c $< -o $@
 
+# json-c for the API clients, statically like the rest.
 $(B)/shale: $(CLI_OBJS) $(VMM_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(SHALE_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(Q)$(CC) $(SHALE_LDFLAGS) -o $@ $^ -ljson-c $(HOST_LIBS)
 
 shale: $(B)/shale
 

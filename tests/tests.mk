@@ -38,3 +38,11 @@ $(B)/tests/tools/ptyrun: tests/tools/ptyrun.c
 		-o $@ $< -lutil
 
 guests: $(B)/tests/tools/ptyrun
+
+# A canned-answer stand-in for shaled, for the CLI tests of the API clients.
+$(B)/tests/tools/fake_shaled: tests/tools/fake_shaled.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+
+guests: $(B)/tests/tools/fake_shaled

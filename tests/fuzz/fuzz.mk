@@ -1,7 +1,8 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
-# PC devices, the I/O queue rings of ABI v2 and the decoder that names
-# the port of a guest's refused in/out. Each harness defines
+# PC devices, the I/O queue rings of ABI v2, the decoder that names
+# the port of a guest's refused in/out, and the HTTP responses the API
+# clients read from shaled (seeds hand-written, not from make-seeds). Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
@@ -11,7 +12,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -23,6 +24,9 @@ $(FUZZ_STANDALONE): $(B)/tests/fuzz/%-standalone: $(B)/tests/fuzz/%.o \
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $(FUZZ_LDFLAGS_$(*:fuzz_%=%)) -o $@ $^ \
 		$(FUZZ_LIBS_$(*:fuzz_%=%)) $(HOST_LIBS)
+
+# The HTTP client is the CLI's, not the VMM library's.
+$(B)/tests/fuzz/fuzz_http-standalone: $(B)/src/cli/http.o
 
 fuzz-regress: $(FUZZ_STANDALONE)
 	$(Q)for n in $(FUZZ_NAMES); do \
@@ -52,6 +56,7 @@ FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c
 # The daemon's request parser uses json-c.
 FUZZ_LIBS_vmdef := -ljson-c
 $(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o
+FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
 define FUZZ_BIN_RULE
