@@ -1026,14 +1026,18 @@ int vms_shutdown(struct shaled *d, const char *name, uint64_t timeout_ns, char *
 	struct managed_vm *vm;
 	int ret;
 
+	bool paused;
+
 	pthread_mutex_lock(&d->lock);
 	vm = find(d, name);
-	if (vm && vm->state == VMS_PAUSED) {
-		pthread_mutex_unlock(&d->lock);
-		return fail(err, errlen, -EBUSY, "%s is paused: resume it first, or kill it",
-			    name);
-	}
+	paused = vm && vm->state == VMS_PAUSED;
 	pthread_mutex_unlock(&d->lock);
+	/* A paused guest cannot see the request: let it run to answer. */
+	if (paused) {
+		ret = vms_pause(d, name, false, err, errlen);
+		if (ret)
+			return ret;
+	}
 	ret = control(d, name, "shutdown", VMS_RUNNING, err, errlen);
 	if (ret && ret != -EIO)
 		return ret;
