@@ -35,7 +35,7 @@ HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 HOST_LDFLAGS := -pie -fsanitize=address,undefined
 SHALE_LDFLAGS := $(HOST_LDFLAGS)
 endif
-HOST_LIBS := -luring -lpthread
+HOST_LIBS := -ljson-c -luring -lpthread
 
 all: shale guests
 

@@ -29,6 +29,14 @@ $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 
 guests: $(B)/tests/tools/udp_echo_client
 
+# The control socket's test client (integration tests).
+$(B)/tests/tools/ctl: tests/tools/ctl.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+
+guests: $(B)/tests/tools/ctl
+
 # A test tool, not under test, and static; the sanitizers do not link
 # statically, so the asan flavour builds it without them.
 $(B)/tests/tools/ptyrun: tests/tools/ptyrun.c

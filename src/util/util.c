@@ -10,6 +10,7 @@
 
 bool log_verbose;
 const char *log_prefix = "shale";
+static __thread char last_error[1024];
 
 static void __attribute__((format(printf, 1, 0))) vlog(const char *fmt, va_list ap)
 {
@@ -25,8 +26,14 @@ void log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(fmt, ap);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "shale: %s\n", last_error);
+}
+
+const char *log_last_error(void)
+{
+	return last_error;
 }
 
 void log_info(const char *fmt, ...)
