@@ -50,7 +50,8 @@ static void usage(FILE *f)
 		"      --vmm PATH           the shale binary that runs each VM (default: the\n"
 		"                           shale next to shaled)\n"
 		"      --tcp ADDR:PORT      also listen on a loopback TCP address\n"
-		"      --cpu-overcommit R   vCPUs allowed per host CPU (default 16)\n"
+		"      --cpu-overcommit R   vCPUs allowed per host CPU (default 0: no limit;\n"
+		"                           an idle para-virtual VM costs no CPU)\n"
 		"      --memory-overcommit R  guest RAM allowed per byte of host RAM\n"
 		"                           (default 1.5; guest RAM is allocated on use)\n"
 		"  -v, --verbose            log each VM state change\n"
@@ -86,7 +87,7 @@ static int parse_ratio(const char *opt, const char *s, double *out)
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || *end || !(v > 0) || v > 1000) {
+	if (end == s || *end || !(v >= 0) || v > 1000000) {
 		log_err("%s %s: want a ratio such as 1.5", opt, s);
 		return -EINVAL;
 	}
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
 	struct shaled d = {
 		.socket_path = getenv("SHALE_SOCKET") ? getenv("SHALE_SOCKET") : DEFAULT_SOCKET,
 		.state_dir = DEFAULT_STATE_DIR,
-		.cpu_overcommit = 16,
+		.cpu_overcommit = 0,
 		.memory_overcommit = 1.5,
 	};
 	const char *group = NULL, *tcp = NULL;

@@ -825,7 +825,7 @@ static int check_fits(struct shaled *d, const struct vm_def *def, bool others, c
 		committed(d, &vcpus, &memory);
 	vcpus += def->cpus;
 	memory += def->memory_mib * MiB;
-	if ((double)vcpus > max_vcpus)
+	if (d->cpu_overcommit > 0 && (double)vcpus > max_vcpus)
 		return fail(err, errlen, -ENOSPC,
 			    "%s needs %u vCPU(s): %llu would be committed, the policy allows "
 			    "%.0f (%u host CPUs x %.2f)",
@@ -1255,7 +1255,8 @@ json_object *vms_stats(struct shaled *d, const char *name, char *err, size_t err
 		o = json_object_new_object();
 	json_object_object_del(o, "ok");
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(state)));
-	if (is_live(state)) {
+	/* The VMM's own figures are finer; /proc's stand in for a VMM that is mute. */
+	if (is_live(state) && !json_object_object_get_ex(o, "cpu_ns", NULL)) {
 		proc_usage(pid, &cpu_ns, &rss);
 		json_object_object_add(o, "cpu_ns", json_object_new_int64((int64_t)cpu_ns));
 		json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss));

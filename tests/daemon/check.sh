@@ -190,7 +190,7 @@ check create-idle 201 '' POST /v1/vms "$(pv idle "$IDLE")"
 check start-idle 200 '"state":"running"' POST /v1/vms/idle/start
 check start-twice 409 'idle is running' POST /v1/vms/idle/start
 check delete-running 409 'stop it first' DELETE /v1/vms/idle
-check stats 200 '"exits":\{.*"cpu_ns":[0-9]+,"rss_bytes":[1-9]' GET /v1/vms/idle/stats
+check stats 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9].*"exits":\{"io":[0-9]+' GET /v1/vms/idle/stats
 check metrics-vm 200 'shale_vm_rss_bytes\{vm="idle"\} [1-9]' GET /v1/metrics
 check pause 200 '"state":"paused"' POST /v1/vms/idle/pause
 check paused-stats 200 '"state":"paused"' GET /v1/vms/idle/stats
@@ -262,6 +262,18 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ] || [ -f /sys/fs/cgroup/cpu/cpu.cfs_q
 else
 	skip cgroup-limits "no cgroup cpu controller mounted on this host"
 fi
+
+# The overcommit policy: with half a vCPU per host CPU, one VM fits, not two.
+check create-over 201 '' POST /v1/vms "$(pv over "$IDLE")"
+stop_daemon TERM
+start_daemon --cpu-overcommit "$(awk "BEGIN { print 1.5 / $(nproc) }")"
+check overcommit-first 200 '' POST /v1/vms/idle/start
+check overcommit-refused 507 'over needs 1 vCPU\(s\): 2 would be committed' POST /v1/vms/over/start
+check overcommit-host 200 '"overcommit":\{"cpu":0\.' GET /v1/host
+check kill-first 200 '' POST /v1/vms/idle/kill
+check delete-over 204 '' DELETE /v1/vms/over
+stop_daemon TERM
+start_daemon
 
 # ---- 100 VMs ----
 n=0 bad=0
