@@ -109,7 +109,7 @@ static void *cycle_worker(void *arg)
 			if (request("GET", path, NULL, body, sizeof(body)) == 200 &&
 			    strstr(body, "\"state\":\"stopped\""))
 				break;
-			usleep(200);
+			usleep(1000);
 		}
 		if (expect(request("DELETE", path, NULL, body, sizeof(body)), 204, "delete", body))
 			w->failed++;

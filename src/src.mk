@@ -29,7 +29,7 @@ $(B)/src/cli/default_guest.o: src/cli/default_guest.S $(DEFAULT_GUEST)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HOST_CFLAGS) -DDEFAULT_GUEST_PATH='"$(DEFAULT_GUEST)"' -c $< -o $@
 
-# json-c for the API clients, statically like the rest.
+# Statically linked (SHALE_LDFLAGS), json-c and liburing included.
 $(B)/shale: $(CLI_OBJS) $(VMM_LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(SHALE_LDFLAGS) -o $@ $^ $(HOST_LIBS)
