@@ -1,7 +1,8 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices, the I/O queue rings of ABI v2 and the decoder that names
-# the port of a guest's refused in/out. Each harness defines
+# the port of a guest's refused in/out, and the control socket's request
+# lines. Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
@@ -11,7 +12,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn
+FUZZ_NAMES := elf hypercall linux pcdev queue insn ctl
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -47,6 +48,7 @@ FUZZ_SRCS_linux := tests/fuzz/fuzz_linux.c src/arch/x86/linux.c src/loader/elf.c
 FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS)
 FUZZ_SRCS_queue := tests/fuzz/fuzz_queue.c src/pv/queue.c
 FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
+FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
 define FUZZ_BIN_RULE
