@@ -29,11 +29,13 @@ $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 
 guests: $(B)/tests/tools/udp_echo_client
 
-# The control socket's test client (integration tests).
+# The control socket's test client (integration and Linux tests, also in
+# the lab): static, without the sanitizers, as ptyrun.
 $(B)/tests/tools/ctl: tests/tools/ctl.c
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
+		-o $@ $<
 
 guests: $(B)/tests/tools/ctl
 

@@ -184,6 +184,16 @@ int conout_add_client(struct conout *c, int fd)
 	return ret;
 }
 
+bool conout_has_room(struct conout *c)
+{
+	bool room;
+
+	pthread_mutex_lock(&c->clients_lock);
+	room = c->nr_clients < CONOUT_MAX_CLIENTS;
+	pthread_mutex_unlock(&c->clients_lock);
+	return room;
+}
+
 void conout_del_client(struct conout *c, int fd)
 {
 	pthread_mutex_lock(&c->clients_lock);

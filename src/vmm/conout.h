@@ -60,5 +60,7 @@ int conout_write(struct conout *c, struct vm *vm, const void *buf, size_t len);
  */
 int conout_add_client(struct conout *c, int fd);
 void conout_del_client(struct conout *c, int fd);
+/* Whether conout_add_client() would take one more now. */
+bool conout_has_room(struct conout *c);
 
 #endif

@@ -286,7 +286,7 @@ static void op_console(struct ctl_conn *c)
 	int size = CTL_CONSOLE_SNDBUF;
 
 	/* Only the loop adds clients: a free slot now is still free below. */
-	if (c->ctl->con->nr_clients >= CONOUT_MAX_CLIENTS) {
+	if (!conout_has_room(c->ctl->con)) {
 		conn_error(c, "too many console clients");
 		return;
 	}

@@ -312,6 +312,22 @@ static void note_first_entry(struct vm *vm)
 			     (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec);
 }
 
+/*
+ * KVM_RUN returns EINTR for a kick that is pending, but the signal stays
+ * pending (it is blocked outside KVM_RUN): take it, or every later
+ * KVM_RUN would return at once. A stop never ran again; a pause does.
+ */
+static void consume_kick(void)
+{
+	static const struct timespec zero;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIG_KICK);
+	while (sigtimedwait(&set, NULL, &zero) == SIG_KICK)
+		;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -328,6 +344,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				consume_kick();
 				vcpu->exit_class = VM_EXIT_INTR;
 				count_exit(vcpu);
 				continue;

@@ -1,8 +1,10 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices, the I/O queue rings of ABI v2, the decoder that names
-# the port of a guest's refused in/out, and the HTTP responses the API
-# clients read from shaled (seeds hand-written, not from make-seeds). Each harness defines
+# the port of a guest's refused in/out, the control socket's request
+# lines, the daemon's VM definitions and the HTTP responses the API
+# clients read from shaled (seeds for the last two hand-written, not
+# from make-seeds). Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
@@ -12,7 +14,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http ctl
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -57,6 +59,7 @@ FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c
 FUZZ_LIBS_vmdef := -ljson-c
 $(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o
 FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
+FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
 define FUZZ_BIN_RULE

@@ -283,6 +283,21 @@ wait_vmm
 if [ "$VST" = 0 ]; then ok ctl-shutdown-idle; else fail ctl-shutdown-idle "exit status $VST"; fi
 check ctl-shutdown-exit-file "$CX" '^\{"reason":"exit","status":0,"message":"the guest exited with status 0"\}$'
 
+# A guest that never leaves ring 3 on its own: the kick of a pause is taken
+# once, not again at every KVM_RUN after the resume (and so is a shutdown's).
+start_vmm busy "$M" loop
+"$C" "$CS" '{"op":"pause"}' '{"op":"resume"}' '{"op":"shutdown"}' >/dev/null
+sleep 0.5
+"$C" "$CS" '{"op":"stats"}' >"$T_OUT"
+intr=$(stat_of intr)
+"$C" "$CS" '{"op":"kill"}' >/dev/null
+wait_vmm
+if [ -n "$intr" ] && [ "$intr" -le 10 ] && [ "$VST" = 137 ]; then
+	ok ctl-resume-busy-guest
+else
+	fail ctl-resume-busy-guest "$intr KVM_RUN returns on a signal after one pause (status $VST)"
+fi
+
 # A paused VM still stops: kill, and --timeout.
 start_vmm paused-kill "$M" count
 "$C" "$CS" '{"op":"pause"}' '{"op":"kill"}' >"$T_OUT"

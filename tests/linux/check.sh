@@ -25,7 +25,7 @@ vmlinux=${kernels#* }
 stage=$B/tests/linux-stage
 rm -rf "$stage"
 mkdir -p "$stage"
-cp "$B/shale" "$B/tests/tools/ptyrun" "$here/run-linux-tests.sh" "$top/tests/integration/lib.sh" \
+cp "$B/shale" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/run-linux-tests.sh" "$top/tests/integration/lib.sh" \
 	"$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"

@@ -138,6 +138,42 @@ expect terminal-escape 0 'quit from the console' '' \
 	$RUN --kernel "$BZ" --cmdline "$BASE shale.test=shell"
 grep -q 'L2-TTY 42' "$T_OUT" && ok terminal-input || fail terminal-input "no answer from the guest"
 
+# Managed mode (shaled): the control socket, console log and exit file with
+# a Linux guest; console input from a control client reaches its shell.
+CTL=$(dirname "$0")/ctl
+M=$W/managed
+mkdir -p "$M"
+$RUN --control "$M/ctl" --console-log "$M/console.log" --exit-file "$M/exit.json" \
+	--kernel "$BZ" --cpus 2 --cmdline "$BASE shale.test=shell" </dev/null >"$M/out" 2>"$M/err" &
+pid=$!
+i=0
+while ! grep -q L2-SHELL-READY "$M/console.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
+"$CTL" "$M/ctl" '{"op":"info"}' '{"op":"pause"}' '{"op":"info"}' '{"op":"resume"}' '{"op":"stats"}' >"$T_OUT" 2>"$T_ERR"
+if grep -q "^{\"ok\":true,\"state\":\"running\",\"pid\":$pid,\"kind\":\"linux\",\"vcpus\":2,\"memory_bytes\":268435456}" "$T_OUT" &&
+	grep -q '"state":"paused","pid"' "$T_OUT" && grep -q '^{"ok":true,"state":"running"}$' "$T_OUT" &&
+	grep -Eq '"exits":\{"io":[1-9][0-9]*,' "$T_OUT" && [ ! -s "$M/out" ]; then
+	ok managed-linux-control
+else
+	fail managed-linux-control "$(cat "$T_OUT")"
+fi
+nl='
+'
+"$CTL" -c 5000 "$M/ctl" "echo \"L2-CTL \$((6 * 7))\"$nl" >"$T_OUT" 2>"$T_ERR"
+if grep -q 'L2-CTL 42' "$T_OUT" && grep -q 'L2-CTL 42' "$M/console.log"; then
+	ok managed-linux-console
+else
+	fail managed-linux-console "$(tail -c 300 "$M/console.log")"
+fi
+"$CTL" "$M/ctl" '{"op":"shutdown"}' '{"op":"kill"}' >"$T_OUT" 2>"$T_ERR"
+wait "$pid"
+got=$?
+if [ "$got" = 137 ] && [ "$(grep -c '^{"ok":true}$' "$T_OUT")" = 2 ] &&
+	grep -q '^{"reason":"killed","status":137,' "$M/exit.json"; then
+	ok managed-linux-kill
+else
+	fail managed-linux-kill "status $got; $(cat "$T_OUT" "$M/exit.json" 2>&1)"
+fi
+
 # Power-off, reboot, panic and triple fault.
 expect poweroff 0 'L2-INIT' 'setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,acpi:[0-9]+,load:[0-9]+,devices:[0-9]+,vcpus:[0-9]+,enter:[0-9]+$' \
 	$RUN --stats --kernel "$BZ" --cmdline "$BASE"
