@@ -255,16 +255,24 @@ static void *console_proxy(void *arg)
 
 	if (!l->extra_len ||
 	    send(l->vmm_fd, l->extra, l->extra_len, MSG_NOSIGNAL) == (ssize_t)l->extra_len) {
+		bool client_eof = false;
+
 		for (;;) {
+			/*
+			 * A client whose input ended (a half close) still reads
+			 * the console: then only a hang-up of its socket ends it.
+			 */
 			struct pollfd p[2] = {
-				{ .fd = l->sock, .events = POLLIN },
+				{ .fd = l->sock, .events = client_eof ? 0 : POLLIN },
 				{ .fd = l->vmm_fd, .events = POLLIN },
 			};
 
 			if (poll(p, 2, -1) < 0)
 				continue;
-			if (p[0].revents && !pass(l->sock, l->vmm_fd))
+			if (p[0].revents & (POLLHUP | POLLERR))
 				break;
+			if (p[0].revents & POLLIN && !pass(l->sock, l->vmm_fd))
+				client_eof = true;
 			if (p[1].revents && !pass(l->vmm_fd, l->sock))
 				break;
 		}

@@ -207,6 +207,18 @@ check shutdown-deaf 202 '' POST /v1/vms/deaf/shutdown '{"timeout_ms":300}'
 expect_state shutdown-timeout deaf stopped 50
 check shutdown-timeout-reason 200 '"reason":"killed","status":-1,"message":"killed: the guest did not shut down' GET /v1/vms/deaf
 
+# The shale commands against the real daemon, the console through it included.
+export SHALE_SOCKET="$SOCK"
+expect cli-create 0 '^ticker: created' '' "$SHALE" create ticker \
+	--guest "$B/g/tests/guests/misbehave.elf" --memory 8M -- count
+expect cli-start 0 '^ticker: running' '' "$SHALE" start ticker
+expect cli-list 0 '^ticker +running' '' "$SHALE" list
+T_LIMIT=1 expect cli-console 124 '^tick [0-9]+' '' "$SHALE" console ticker
+expect cli-logs 0 '^tick 1$' '' "$SHALE" logs ticker
+expect cli-stats 0 'hypercall [1-9]' '' "$SHALE" stats ticker
+expect cli-kill 0 '^ticker: stopped' '' "$SHALE" kill ticker
+expect cli-rm 0 '^ticker: removed' '' "$SHALE" rm ticker
+
 check start-kill 200 '' POST /v1/vms/idle/start
 check kill 200 '"state":"stopped".*"reason":"killed"' POST /v1/vms/idle/kill
 
