@@ -617,7 +617,7 @@ static void *monitor(void *arg)
 				continue;
 			if (vm->shutdown_deadline_ns <= now) {
 				vm->shutdown_deadline_ns = 0;
-				vm->kill_reason = "killed: the guest did not shut down in time";
+				vm->kill_reason = "the guest did not shut down in time";
 				pidfd_send_signal(vm->pidfd, SIGKILL, NULL, 0);
 			} else if (!next || vm->shutdown_deadline_ns < next) {
 				next = vm->shutdown_deadline_ns;

@@ -120,6 +120,22 @@ expect second-daemon 1 '' 'another shaled already answers' \
 expect daemon-bad-option 2 '' "bad option '--frobnicate'" "$SHALED" --frobnicate
 expect daemon-help 0 'Usage: shaled' '' "$SHALED" --help
 check host 200 '"cpus":[0-9]+,"memory_bytes":[0-9]+' GET /v1/host
+expect tcp-not-loopback 1 '' 'only loopback addresses' \
+	"$SHALED" --socket "$W/other.sock" --state-dir "$W/other" --vmm "$SHALE" --tcp 0.0.0.0:8080
+
+# Only root, the daemon's user and the socket's group get answers, even
+# through a socket whose mode would let anyone connect.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$W"
+	chmod 666 "$SOCK"
+	code=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://shale/v1/vms 2>/dev/null)
+	chmod 660 "$SOCK"
+	chmod 700 "$W"
+	if [ "$code" = 403 ]; then ok peer-credentials; else fail peer-credentials "HTTP status $code for uid 65534, want 403"; fi
+else
+	skip peer-credentials "needs root and setpriv to connect as another user"
+fi
 check list-empty 200 '^\{"vms":\[\]\}' GET /v1/vms
 check metrics 200 '^shale_vms\{state="running"\} 0' GET /v1/metrics
 
@@ -165,6 +181,11 @@ if [ -f "$STATE/vms/h1/config.json" ]; then ok create-saved; else fail create-sa
 stop_daemon TERM
 start_daemon
 check persist-restart 200 '"name":"h1","state":"created"' GET /v1/vms/h1
+stop_daemon TERM
+port=$((20000 + $$ % 20000))
+start_daemon --tcp "127.0.0.1:$port"
+CODE=$(curl -s -m 10 -o "$T_OUT" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/h1")
+if [ "$CODE" = 200 ] && grep -q '"name":"h1"' "$T_OUT"; then ok tcp-loopback; else fail tcp-loopback "HTTP status $CODE"; fi
 
 # ---- VMs that run: only where para-virtual guests run directly ----
 . "$top/scripts/host-kind.sh"
@@ -205,7 +226,7 @@ check create-deaf 201 '' POST /v1/vms "$(pv deaf "$B/g/tests/guests/misbehave.el
 check start-deaf 200 '' POST /v1/vms/deaf/start
 check shutdown-deaf 202 '' POST /v1/vms/deaf/shutdown '{"timeout_ms":300}'
 expect_state shutdown-timeout deaf stopped 50
-check shutdown-timeout-reason 200 '"reason":"killed","status":-1,"message":"killed: the guest did not shut down' GET /v1/vms/deaf
+check shutdown-timeout-reason 200 '"reason":"killed","status":-1,"message":"the guest did not shut down in time' GET /v1/vms/deaf
 
 # The shale commands against the real daemon, the console through it included.
 export SHALE_SOCKET="$SOCK"
@@ -218,6 +239,13 @@ expect cli-logs 0 '^tick 1$' '' "$SHALE" logs ticker
 expect cli-stats 0 'hypercall [1-9]' '' "$SHALE" stats ticker
 expect cli-kill 0 '^ticker: stopped' '' "$SHALE" kill ticker
 expect cli-rm 0 '^ticker: removed' '' "$SHALE" rm ticker
+
+check start-reboot 200 '' POST /v1/vms/idle/start
+p=$(pid_of idle)
+check reboot 200 '"state":"running"' POST /v1/vms/idle/reboot
+p2=$(pid_of idle)
+if [ -n "$p2" ] && [ "$p2" != "$p" ] && ! kill -0 "$p" 2>/dev/null; then ok reboot-new-vmm; else fail reboot-new-vmm "pid $p then $p2"; fi
+check kill-rebooted 200 '' POST /v1/vms/idle/kill
 
 check start-kill 200 '' POST /v1/vms/idle/start
 check kill 200 '"state":"stopped".*"reason":"killed"' POST /v1/vms/idle/kill

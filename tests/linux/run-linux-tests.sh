@@ -213,4 +213,44 @@ expect initrd-too-large 125 '' 'initrd too large' "$SHALE" run --memory 64M --ke
 	--initrd "$VMLINUX"
 expect kernel-too-large 125 '' 'needs more memory' "$SHALE" run --memory 16M --kernel "$VMLINUX"
 
+# A Linux VM managed by shaled, driven with the shale commands: created,
+# started, its console log and counters read, paused and resumed, asked to
+# shut down (this guest has no power-button handler, so the timeout kills
+# it), started again, killed and removed.
+SHALED=$(dirname "$0")/shaled
+if [ -x "$SHALED" ]; then
+	D=$W/daemon
+	mkdir -p "$D"
+	"$SHALED" --socket "$D/api.sock" --state-dir "$D/state" --vmm "$(cd "$(dirname "$SHALE")" && pwd)/${SHALE##*/}" \
+		2>"$D/shaled.log" &
+	dpid=$!
+	i=0
+	while [ ! -S "$D/api.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	export SHALE_SOCKET="$D/api.sock"
+	abs() { echo "$(cd "$(dirname "$1")" && pwd)/${1##*/}"; }
+	expect daemon-linux-create 0 '^lin: created' '' "$SHALE" create lin --kernel "$(abs "$BZ")" \
+		--initrd "$(abs "$INITRD")" --cmdline "$BASE shale.test=shell" --cpus 2 --memory 256M
+	expect daemon-linux-start 0 '^lin: running' '' "$SHALE" start lin
+	i=0
+	while ! "$SHALE" logs lin 2>/dev/null | grep -q L2-SHELL-READY && [ $i -lt 120 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	expect daemon-linux-logs 0 'L2-CPUS online=0-1 nproc=2' '' "$SHALE" logs lin
+	expect daemon-linux-stats 0 'exits: +io [1-9]' '' "$SHALE" stats lin
+	expect daemon-linux-pause 0 '^lin: paused' '' "$SHALE" pause lin
+	expect daemon-linux-resume 0 '^lin: running' '' "$SHALE" resume lin
+	expect daemon-linux-stop 0 '' '' "$SHALE" stop lin --timeout 2s
+	i=0
+	while ! "$SHALE" info lin | grep -q 'state: *stopped' && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+	expect daemon-linux-stop-timeout 0 'did not shut down in time' '' "$SHALE" info lin
+	expect daemon-linux-restart 0 '^lin: running' '' "$SHALE" start lin
+	expect daemon-linux-kill 0 '^lin: stopped' '' "$SHALE" kill lin
+	expect daemon-linux-rm 0 '^lin: removed' '' "$SHALE" rm lin
+	kill "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
+else
+	skip daemon-linux "no shaled next to this script"
+fi
+
 summary
