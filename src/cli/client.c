@@ -1052,7 +1052,8 @@ static void list_row(struct json_object *vm, char **row)
 	if (get_int(vm, "pid", &v))
 		snprintf(buf, sizeof(buf), "%lld", (long long)v);
 	row[2] = strdup(buf);
-	snprintf(buf, sizeof(buf), "-");
+	/* A para-virtual guest has one vCPU; its config does not say so. */
+	snprintf(buf, sizeof(buf), "%s", get_str(config, "guest") ? "1" : "-");
 	if (get_int(config, "cpus", &v))
 		snprintf(buf, sizeof(buf), "%lld", (long long)v);
 	row[3] = strdup(buf);
