@@ -103,6 +103,8 @@ const char *vm_state_name(enum vm_state s);
  */
 int vms_init(struct shaled *d);
 int vms_load(struct shaled *d); /* definitions from the state dir; adopts live VMMs */
+/* Stops the monitor and forgets every VM; their VMMs keep running. */
+void vms_fini(struct shaled *d);
 int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen);
 int vms_start(struct shaled *d, const char *name, char *err, size_t errlen);
 int vms_pause(struct shaled *d, const char *name, bool pause, char *err, size_t errlen);

@@ -341,7 +341,10 @@ int main(int argc, char **argv)
 	pthread_cond_broadcast(&d.event_cond);
 	pthread_mutex_unlock(&d.lock);
 	api_stop();
+	vms_fini(&d);
 	if (!activated)
 		unlink(d.socket_path);
+	free(vmm);
+	free(state_dir);
 	return 0;
 }

@@ -689,6 +689,27 @@ int vms_init(struct shaled *d)
 	return 0;
 }
 
+void vms_fini(struct shaled *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->quit = true;
+	pthread_cond_broadcast(&d->event_cond);
+	pthread_mutex_unlock(&d->lock);
+	wake_monitor(d);
+	pthread_join(d->monitor, NULL);
+	/* The VMMs keep running; only the daemon's view of them goes. */
+	for (size_t i = 0; i < d->nr_vms; i++) {
+		if (d->vm[i]->pidfd >= 0)
+			close(d->vm[i]->pidfd);
+		vm_free(d->vm[i]);
+	}
+	free(d->vm);
+	d->vm = NULL;
+	d->nr_vms = d->cap_vms = 0;
+	close(d->epoll_fd);
+	close(d->wake_fd);
+}
+
 /* ---- loading and adopting ---- */
 
 static void adopt(struct shaled *d, struct managed_vm *vm, json_object *st)

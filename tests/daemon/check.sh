@@ -38,8 +38,13 @@ trap cleanup EXIT INT TERM
 start_daemon() {
 	"$SHALED" --socket "$SOCK" --state-dir "$STATE" --vmm "$SHALE" "$@" 2>>"$W/shaled.log" &
 	DPID=$!
+	# Until it answers: a daemon killed with SIGKILL left its socket file.
 	i=0
-	while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	while ! curl -s -m 5 -o /dev/null --unix-socket "$SOCK" http://shale/v1/host &&
+		[ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 }
 
 stop_daemon() { # SIGNAL
