@@ -83,7 +83,6 @@ struct pv_io {
 	 * VMM's side of the rings, the io_uring, the request tables and rx.
 	 */
 	pthread_mutex_t lock;
-	bool polls; /* the I/O thread polls: SHALE_BOOT_F_IO_POLL */
 
 	int notify_fd; /* eventfd: written by KVM (ioeventfd) or by pv_queue_notify() */
 	int done_fd;   /* eventfd: completions arrived while the vCPU waits */
@@ -96,7 +95,7 @@ struct pv_io {
 	struct io_uring ring;
 	bool have_ring;
 	int ring_fd; /* eventfd io_uring signals on completions */
-	unsigned to_submit;
+	unsigned to_submit; /* prepared, not submitted: 0 whenever io->lock is free */
 	struct ioq_req *req; /* SHALE_QUEUE_MAX_ENTRIES of them */
 	uint32_t *free_req;
 	unsigned nr_free, nr_req; /* free ones, and all */
@@ -105,13 +104,6 @@ struct pv_io {
 	unsigned rx_head, rx_count;
 	bool tap_watched;
 };
-
-bool pv_io_polls(void)
-{
-	cpu_set_t cpus;
-
-	return !sched_getaffinity(0, sizeof(cpus), &cpus) && CPU_COUNT(&cpus) >= 2;
-}
 
 static uint64_t now_ns(void)
 {
@@ -216,44 +208,49 @@ static bool block_start(struct pv_io *io, const struct shale_sqe *sqe, int64_t *
 	return true;
 }
 
-static bool block_reap(struct pv_io *io);
-
-/* Submits what block_submit() prepared and posts what that finished. */
-static void block_flush_submit(struct pv_io *io)
-{
-	int r = io_uring_submit(&io->ring);
-
-	if (r < 0)
-		die("io_uring_submit: %s", strerror(-r));
-	io->to_submit = 0;
-	block_reap(io);
-}
-
-/* Posts what io_uring finished; true if there was anything. */
+/*
+ * Submits what block_submit() prepared, then posts what io_uring finished;
+ * true if there was anything. A short transfer is prepared again from
+ * where it stopped and submitted in the same call, so that nothing is left
+ * prepared but unsubmitted when the caller lets go of io->lock: neither
+ * thread would submit it then until some other request came. Each round
+ * resubmits only transfers that moved forward, so the loop ends.
+ */
 static bool block_reap(struct pv_io *io)
 {
 	struct io_uring_cqe *cqe;
 	bool any = false;
 
-	while (io->have_ring && io_uring_peek_cqe(&io->ring, &cqe) == 0) {
-		uint32_t idx = (uint32_t)io_uring_cqe_get_data64(cqe);
-		struct ioq_req *r = &io->req[idx];
-		int res = cqe->res;
+	if (!io->have_ring)
+		return false;
+	do {
+		if (io->to_submit) {
+			int r = io_uring_submit(&io->ring);
 
-		io_uring_cqe_seen(&io->ring, cqe);
-		any = true;
-		if (res > 0 && r->op != SHALE_OP_FLUSH && r->done + (uint32_t)res < r->len) {
-			r->done += (uint32_t)res; /* short transfer: go on from there */
-			block_submit(io, r, idx);
-			continue;
+			if (r < 0)
+				die("io_uring_submit: %s", strerror(-r));
+			io->to_submit = 0;
 		}
-		int64_t ret = res < 0 ? SHALE_EIO
-			      : r->op == SHALE_OP_FLUSH ? SHALE_OK
-			      : res == 0 ? SHALE_EIO /* the file shrank under us */
-			      : (int64_t)r->len;
-		io->free_req[io->nr_free++] = idx;
-		complete(io, SHALE_QUEUE_BLOCK, r->user_data, ret);
-	}
+		while (io_uring_peek_cqe(&io->ring, &cqe) == 0) {
+			uint32_t idx = (uint32_t)io_uring_cqe_get_data64(cqe);
+			struct ioq_req *r = &io->req[idx];
+			int res = cqe->res;
+
+			io_uring_cqe_seen(&io->ring, cqe);
+			any = true;
+			if (res > 0 && r->op != SHALE_OP_FLUSH && r->done + (uint32_t)res < r->len) {
+				r->done += (uint32_t)res; /* short transfer: go on from there */
+				block_submit(io, r, idx);
+				continue;
+			}
+			int64_t ret = res < 0 ? SHALE_EIO
+				      : r->op == SHALE_OP_FLUSH ? SHALE_OK
+				      : res == 0 ? SHALE_EIO /* the file shrank under us */
+				      : (int64_t)r->len;
+			io->free_req[io->nr_free++] = idx;
+			complete(io, SHALE_QUEUE_BLOCK, r->user_data, ret);
+		}
+	} while (io->to_submit);
 	return any;
 }
 
@@ -377,7 +374,7 @@ static bool serve(struct pv_io *io)
 			 * the guest before the next copy, not after all of them.
 			 */
 			if (io->to_submit)
-				block_flush_submit(io);
+				block_reap(io);
 		}
 		if (r < 0) {
 			vm_stop(io->pv->vm, VM_STOP_CRASH, 0, "guest crashed: %s queue: %s",
@@ -385,8 +382,7 @@ static bool serve(struct pv_io *io)
 			return false;
 		}
 	}
-	if (io->to_submit)
-		block_flush_submit(io);
+	/* What io-wq finished meanwhile. */
 	any |= block_reap(io);
 	if (io->rx_count)
 		any |= net_receive(io);
@@ -436,7 +432,8 @@ static void sleep_until_work(struct pv_io *io)
 static void *io_thread(void *opaque)
 {
 	struct pv_io *io = opaque;
-	uint64_t poll_ns = io->polls ? PV_IO_POLL_NS : 0;
+	/* As the guest was told (SHALE_BOOT_F_IO_POLL). */
+	uint64_t poll_ns = io->pv->io_polls ? PV_IO_POLL_NS : 0;
 	uint64_t last = now_ns();
 
 	while (!vm_stopping(io->pv->vm)) {
@@ -458,17 +455,6 @@ static void *io_thread(void *opaque)
 			sleep_until_work(io);
 			last = now_ns();
 		}
-	}
-	/* Nothing may still write guest RAM once the thread is joined. */
-	if (io->to_submit && io_uring_submit(&io->ring) < 0)
-		die("io_uring_submit");
-	while (io->have_ring && io->nr_free < io->nr_req) {
-		struct io_uring_cqe *cqe;
-
-		if (io_uring_wait_cqe(&io->ring, &cqe) < 0)
-			die("io_uring_wait_cqe");
-		io->free_req[io->nr_free++] = (uint32_t)io_uring_cqe_get_data64(cqe);
-		io_uring_cqe_seen(&io->ring, cqe);
 	}
 	return NULL;
 }
@@ -509,7 +495,6 @@ static int io_create(struct pv_guest *pv, struct pv_io **out)
 	if (!io)
 		return -ENOMEM;
 	io->pv = pv;
-	io->polls = pv_io_polls();
 	pthread_mutex_init(&io->lock, NULL);
 	io->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	io->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -700,6 +685,18 @@ void pv_stop(struct pv_guest *pv)
 		vm_stop(pv->vm, VM_STOP_ERROR, 0, NULL);
 	if (io->started)
 		pthread_join(io->thread, NULL);
+	/*
+	 * Nothing may still write guest RAM after this. With the vCPUs and
+	 * the I/O thread gone, nobody else starts a request meanwhile.
+	 */
+	while (io->have_ring && io->nr_free < io->nr_req) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(&io->ring, &cqe) < 0)
+			die("io_uring_wait_cqe");
+		io->free_req[io->nr_free++] = (uint32_t)io_uring_cqe_get_data64(cqe);
+		io_uring_cqe_seen(&io->ring, cqe);
+	}
 	io_free(io);
 	pv->io = NULL;
 }

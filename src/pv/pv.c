@@ -1,6 +1,7 @@
 #include "pv/pv.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,14 @@ static int hc_port(void *opaque, struct vcpu *vcpu, uint64_t offset, uint8_t *da
 	memcpy(&gpa, data, sizeof(gpa));
 	pv_hypercall(opaque, vcpu, (unsigned)offset, gpa);
 	return 0;
+}
+
+/* Polling pays only with a CPU for the I/O thread beside the vCPU. */
+static bool io_polls(void)
+{
+	cpu_set_t cpus;
+
+	return !sched_getaffinity(0, sizeof(cpus), &cpus) && CPU_COUNT(&cpus) >= 2;
 }
 
 static int build_args(struct pv_guest *pv, const struct pv_config *cfg)
@@ -126,6 +135,7 @@ int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 	add_range(pv, layout.heap_start, layout.heap_end, true);
 	add_range(pv, layout.stack_top - SHALE_STACK_SIZE, layout.stack_top, true);
 
+	pv->io_polls = io_polls();
 	bi = gmem_ptr(&vm->gmem, SHALE_BOOT_INFO_GPA, sizeof(*bi));
 	if (!bi)
 		die("no room for boot info");
@@ -139,7 +149,7 @@ int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 		.tsc_khz = x86_tsc_khz(vcpu),
 		.argc = pv->argc,
 		.args_size = pv->args_size,
-		.flags = pv_io_polls() ? SHALE_BOOT_F_IO_POLL : 0,
+		.flags = pv->io_polls ? SHALE_BOOT_F_IO_POLL : 0,
 	};
 
 	/* A 4-byte access to the last port also covers the 3 ports after it. */

@@ -54,6 +54,12 @@ struct pv_guest {
 	 */
 	struct pv_range range[PV_MAX_RANGES];
 	unsigned nr_ranges;
+	/*
+	 * Whether the I/O thread polls (this process may run on two CPUs or
+	 * more): decided once by pv_setup(), which tells the guest
+	 * (SHALE_BOOT_F_IO_POLL), and followed by the I/O thread.
+	 */
+	bool io_polls;
 	struct pv_io *io; /* the I/O queues and their thread, once the guest sets one up */
 };
 
@@ -91,8 +97,9 @@ int pv_check_image(const char *name, const uint8_t *image, size_t size, uint64_t
 int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 	     const struct pv_config *cfg);
 /*
- * Stops the VM if it still runs and joins the I/O thread, which then has
- * no request left in flight: call it before the VM's memory goes away.
+ * Stops the VM if it still runs, joins the I/O thread and waits for the
+ * requests still in flight: call it after the vCPU threads are joined and
+ * before the VM's memory goes away.
  */
 void pv_stop(struct pv_guest *pv);
 void pv_destroy(struct pv_guest *pv);
@@ -146,7 +153,5 @@ struct shale_hc_queue_wait;
 void pv_queue_setup(struct pv_guest *pv, struct shale_hc_queue_setup *arg);
 void pv_queue_notify(struct pv_guest *pv);
 void pv_queue_wait(struct pv_guest *pv, struct shale_hc_queue_wait *arg);
-/* Whether the I/O thread polls: this process may run on two CPUs or more. */
-bool pv_io_polls(void);
 
 #endif

@@ -106,8 +106,15 @@ void pv_queue_complete(struct pv_queue *q, uint64_t user_data, int64_t ret)
 	c->user_data = user_data;
 	c->ret = ret;
 	q->held--;
-	store_vmm(&q->ctl->cq_tail, tail + 1);
+	/*
+	 * Our own index before the guest's copy: once the guest sees the
+	 * completion it may consume it and call QUEUE_WAIT, whose
+	 * pv_queue_unconsumed() runs on another thread than this one. Were
+	 * q->cq_tail still behind there, the guest's cq_head would be past it
+	 * and look impossible (QUEUE_WAIT answered EINVAL).
+	 */
 	atomic_store(&q->cq_tail, tail + 1);
+	store_vmm(&q->ctl->cq_tail, tail + 1);
 }
 
 bool pv_queue_arm(struct pv_queue *q)

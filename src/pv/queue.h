@@ -25,7 +25,8 @@ struct pv_queue {
 	struct shale_cqe *cq;        /* guest memory */
 	uint32_t entries;            /* a power of two */
 	uint32_t sq_head;            /* requests taken */
-	atomic_uint cq_tail;         /* completions posted; read by QUEUE_WAIT */
+	/* Completions posted; QUEUE_WAIT reads it too: never behind ctl->cq_tail. */
+	atomic_uint cq_tail;
 	uint32_t held;               /* taken, not yet completed */
 	uint32_t flags;              /* what ctl->flags should say */
 	atomic_bool broken;

@@ -11,18 +11,8 @@
 
 #include <shale/guest.h>
 
-static int failures;
-
-#define CHECK(expr, want) check(#expr, (int64_t)(expr), (int64_t)(want), __LINE__)
-
-static void check(const char *what, int64_t got, int64_t want, int line)
-{
-	if (got == want)
-		return;
-	printf("abi_check:%d: %s = %lld, want %lld\n", line, what, (long long)got,
-	       (long long)want);
-	failures++;
-}
+#define CHECK_GUEST "abi_check"
+#include "check.h"
 
 static int64_t console(uint64_t data, uint64_t len)
 {

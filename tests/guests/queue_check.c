@@ -20,18 +20,8 @@
 #include <shale/guest.h>
 #include <shale/queue.h>
 
-static int failures;
-
-#define CHECK(expr, want) check(#expr, (int64_t)(expr), (int64_t)(want), __LINE__)
-
-static void check(const char *what, int64_t got, int64_t want, int line)
-{
-	if (got == want)
-		return;
-	printf("queue_check:%d: %s = %lld, want %lld\n", line, what, (long long)got,
-	       (long long)want);
-	failures++;
-}
+#define CHECK_GUEST "queue_check"
+#include "check.h"
 
 #define PAGE 4096u
 #define DEPTH 64u
