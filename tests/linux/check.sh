@@ -29,7 +29,7 @@ cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/ru
 	"$top/tests/integration/lib.sh" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
-"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5"
+"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"
 
 # guest_place
 . "$top/scripts/host-kind.sh"

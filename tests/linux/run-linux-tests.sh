@@ -213,6 +213,35 @@ expect initrd-too-large 125 '' 'initrd too large' "$SHALE" run --memory 64M --ke
 	--initrd "$VMLINUX"
 expect kernel-too-large 125 '' 'needs more memory' "$SHALE" run --memory 16M --kernel "$VMLINUX"
 
+# A graceful shutdown: the control socket's shutdown presses the ACPI power
+# button, and a guest that listens (the button driver and acpid) powers off.
+$RUN --control "$M/ctl2" --console-log "$M/button.log" --exit-file "$M/button.json" \
+	--kernel "$BZ" --cmdline "$BASE shale.test=button" </dev/null >/dev/null 2>"$M/button.err" &
+pid=$!
+i=0
+while ! grep -Eq 'L2-BUTTON-(READY|MISSING)' "$M/button.log" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+if grep -q L2-BUTTON-MISSING "$M/button.log"; then
+	kill "$pid"
+	wait "$pid"
+	skip managed-linux-shutdown "the initramfs has no button.ko for this kernel"
+else
+	"$CTL" "$M/ctl2" '{"op":"shutdown"}' >"$T_OUT" 2>"$T_ERR"
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	wait "$pid"
+	got=$?
+	if [ "$got" = 0 ] && grep -q L2-POWER-BUTTON "$M/button.log" &&
+		grep -q '"reason":"poweroff"' "$M/button.json"; then
+		ok managed-linux-shutdown
+	else
+		kill "$pid" 2>/dev/null
+		fail managed-linux-shutdown "status $got; $(tail -c 300 "$M/button.log" | tr '\r\n' '  ')"
+	fi
+fi
+
 # A Linux VM managed by shaled, driven with the shale commands: created,
 # started, its console log and counters read, paused and resumed, asked to
 # shut down (this guest has no power-button handler, so the timeout kills
@@ -244,6 +273,28 @@ if [ -x "$SHALED" ]; then
 	i=0
 	while ! "$SHALE" info lin | grep -q 'state: *stopped' && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
 	expect daemon-linux-stop-timeout 0 'did not shut down in time' '' "$SHALE" info lin
+	# A guest that answers the power button stops gracefully.
+	expect daemon-linux-create-button 0 '^btn: created' '' "$SHALE" create btn \
+		--kernel "$(abs "$BZ")" --initrd "$(abs "$INITRD")" --cmdline "$BASE shale.test=button"
+	expect daemon-linux-start-button 0 '^btn: running' '' "$SHALE" start btn
+	i=0
+	while ! "$SHALE" logs btn 2>/dev/null | grep -Eq 'L2-BUTTON-(READY|MISSING)' && [ $i -lt 120 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	if "$SHALE" logs btn | grep -q L2-BUTTON-READY; then
+		expect daemon-linux-shutdown 0 '' '' "$SHALE" stop btn --timeout 60s
+		i=0
+		while ! "$SHALE" info btn | grep -q 'state: *stopped' && [ $i -lt 300 ]; do
+			sleep 0.2
+			i=$((i + 1))
+		done
+		expect daemon-linux-shutdown-reason 0 'last stop: +shutdown' '' "$SHALE" info btn
+	else
+		"$SHALE" kill btn >/dev/null
+		skip daemon-linux-shutdown "the initramfs has no button.ko for this kernel"
+	fi
+	expect daemon-linux-rm-button 0 '^btn: removed' '' "$SHALE" rm btn
 	expect daemon-linux-restart 0 '^lin: running' '' "$SHALE" start lin
 	expect daemon-linux-kill 0 '^lin: stopped' '' "$SHALE" kill lin
 	expect daemon-linux-rm 0 '^lin: removed' '' "$SHALE" rm lin
