@@ -3,7 +3,7 @@
 # with bench/run.sh on this host's /dev/kvm or, without one, in the lab.
 # `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh).
 
-BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime
+BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime $(B)/bench/apiload
 BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
 
 $(BENCH_TOOLS): $(B)/bench/%: bench/%.c
@@ -19,4 +19,8 @@ bench: bench-build
 bench-boot: all $(B)/bench/boottime
 	$(Q)bench/boot.sh $(B)
 
-.PHONY: bench-build bench-boot
+# The management daemon: VM lifecycles per second and idle-VM density.
+bench-daemon: bench-build
+	$(Q)bench/daemon.sh $(B)
+
+.PHONY: bench-build bench-boot bench-daemon

@@ -2,7 +2,7 @@
 # native build of the compute kernel to compare guest and host speed.
 
 EXAMPLES := $(patsubst %,$(B)/g/examples/%.elf,\
-	hello echo block blockread net compute demo)
+	hello echo block blockread net compute demo idle)
 
 # What `shale run` runs when given no image.
 DEFAULT_GUEST := $(B)/g/examples/demo.elf

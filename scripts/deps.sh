@@ -12,12 +12,13 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
-BUILD="gcc make libc6-dev binutils liburing-dev"
+BUILD="gcc make libc6-dev binutils liburing-dev libjson-c-dev libmicrohttpd-dev"
 UNIT="libcmocka-dev"
 LAB=$(grep -v '^#' "$here/lab-deps.txt" | tr '\n' ' ')
 FUZZ="clang libclang-rt-14-dev"
-# The network integration test pings the guest from the host.
-NET="iputils-ping"
+# The network integration test pings the guest from the host; the daemon
+# tests talk HTTP to shaled with curl.
+NET="iputils-ping curl"
 
 missing() {
 	for p in "$@"; do

@@ -3,7 +3,7 @@
 
 VMM_SRCS := src/util/util.c \
 	src/vmm/gmem.c src/vmm/iobus.c src/vmm/vm.c src/vmm/vcpu.c src/vmm/console.c \
-	src/vmm/host.c \
+	src/vmm/host.c src/vmm/evloop.c src/vmm/conout.c src/vmm/control.c src/vmm/ctl_proto.c \
 	src/arch/x86/cpu.c src/arch/x86/insn.c src/arch/x86/pv.c src/arch/x86/pv_stubs.S \
 	src/arch/x86/linux.c src/arch/x86/pc.c \
 	src/loader/elf.c src/loader/image.c \
@@ -14,7 +14,8 @@ include src/devices/legacy/legacy.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))
 VMM_LIB := $(B)/libshale-vmm.a
 
-CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c
+CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c \
+	src/cli/http.c src/cli/client.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
 
 $(VMM_LIB): $(VMM_OBJS)
@@ -28,8 +29,36 @@ $(B)/src/cli/default_guest.o: src/cli/default_guest.S $(DEFAULT_GUEST)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HOST_CFLAGS) -DDEFAULT_GUEST_PATH='"$(DEFAULT_GUEST)"' -c $< -o $@
 
+# Statically linked (SHALE_LDFLAGS), json-c and liburing included.
 $(B)/shale: $(CLI_OBJS) $(VMM_LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(SHALE_LDFLAGS) -o $@ $^ $(HOST_LIBS)
 
 shale: $(B)/shale
+
+# shaled, the management daemon: linked dynamically (libmicrohttpd, json-c).
+DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/vms.c src/daemon/vmdef.c \
+	src/daemon/vmmctl.c src/daemon/cgroup.c
+DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o
+DAEMON_LIBS := -lmicrohttpd -ljson-c -lpthread
+
+$(B)/shaled: $(DAEMON_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+shaled: $(B)/shaled
+all: shaled
+.PHONY: shaled
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binaries, the systemd
+# units for shaled and the documentation.
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(B)/shale $(DESTDIR)$(PREFIX)/bin/shale
+	install -D -m 0755 $(B)/shaled $(DESTDIR)$(PREFIX)/bin/shaled
+	sed 's|/usr/local|$(PREFIX)|g' dist/shaled.service | \
+		install -D -m 0644 /dev/stdin $(DESTDIR)$(PREFIX)/lib/systemd/system/shaled.service
+	install -D -m 0644 dist/shaled.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/shaled.socket
+	install -d $(DESTDIR)$(PREFIX)/share/doc/shale
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/shale/
+.PHONY: install

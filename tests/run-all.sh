@@ -82,6 +82,7 @@ done
 suite "ACPI tables (ACPICA)" "$here/unit/acpi-iasl.sh" "$B"
 suite "CLI" "$here/integration/cli-tests.sh" "$B/shale" "$B"
 suite "integration" "$here/integration/check.sh" "$B"
+suite "daemon" "$here/daemon/check.sh" "$B"
 suite "Linux guests" "$here/linux/check.sh" "$B"
 
 echo "(full output: $log)"

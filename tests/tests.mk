@@ -29,6 +29,16 @@ $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 
 guests: $(B)/tests/tools/udp_echo_client
 
+# The control socket's test client (integration and Linux tests, also in
+# the lab): static, without the sanitizers, as ptyrun.
+$(B)/tests/tools/ctl: tests/tools/ctl.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
+		-o $@ $<
+
+guests: $(B)/tests/tools/ctl
+
 # A test tool, not under test, and static; the sanitizers do not link
 # statically, so the asan flavour builds it without them.
 $(B)/tests/tools/ptyrun: tests/tools/ptyrun.c
@@ -38,3 +48,11 @@ $(B)/tests/tools/ptyrun: tests/tools/ptyrun.c
 		-o $@ $< -lutil
 
 guests: $(B)/tests/tools/ptyrun
+
+# A canned-answer stand-in for shaled, for the CLI tests of the API clients.
+$(B)/tests/tools/fake_shaled: tests/tools/fake_shaled.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
+
+guests: $(B)/tests/tools/fake_shaled

@@ -22,6 +22,21 @@ static const struct command {
 } commands[] = {
 	{ "run", "run a guest in a new virtual machine", cmd_run },
 	{ "host", "say what this host's KVM is and which guests run on it", cmd_host },
+	/* Through shaled: */
+	{ "create", "create a VM managed by shaled", cmd_create },
+	{ "start", "start a VM", cmd_start },
+	{ "stop", "ask a VM's guest to shut down (killed after a timeout)", cmd_stop },
+	{ "kill", "stop a VM now", cmd_kill },
+	{ "pause", "pause a VM's vCPUs", cmd_pause },
+	{ "resume", "resume a paused VM", cmd_resume },
+	{ "reboot", "kill a VM and start it again", cmd_reboot },
+	{ "rm", "remove a VM", cmd_rm },
+	{ "list", "list the VMs", cmd_list },
+	{ "info", "show a VM's state and configuration", cmd_info },
+	{ "stats", "show a running VM's counters", cmd_stats },
+	{ "logs", "print a VM's console output", cmd_logs },
+	{ "console", "attach the terminal to a VM's console (Ctrl-] detaches)", cmd_console },
+	{ "events", "follow the VMs' state changes", cmd_events },
 	{ "version", "print the version and the guest ABI version", cmd_version },
 	{ "help", "show help for shale or one command", cmd_help },
 };
@@ -35,8 +50,13 @@ static void usage(FILE *f)
 		"programs built with the shale SDK) at native speed in ring 3.\n"
 		"\n"
 		"Commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (commands[i].fn == cmd_create)
+			fprintf(f, "\nVMs managed by shaled, the management daemon:\n");
+		else if (commands[i].fn == cmd_version)
+			fprintf(f, "\n");
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	}
 	fprintf(f,
 		"\n"
 		"Options:\n"
@@ -44,6 +64,8 @@ static void usage(FILE *f)
 		"  -V, --version  show the version\n"
 		"\n"
 		"`shale run` with no guest runs the built-in demo guest.\n"
+		"The commands through shaled take --socket PATH (default $SHALE_SOCKET,\n"
+		"else /run/shale.sock) and --json (the API's JSON instead of a table).\n"
 		"`shale COMMAND --help` describes one command.\n");
 }
 

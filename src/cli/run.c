@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include "pv/pv.h"
 #include "util/util.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -68,13 +69,24 @@ static void run_usage(FILE *f)
 		"      --cmdline TEXT      kernel command line (default \"console=ttyS0\")\n"
 		"      --cpus N            vCPUs, 1-%u (default 1)\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
+		"Managed mode (used by shaled):\n"
+		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
+		"                          mode 0600): one JSON request per line, {\"op\":OP}\n"
+		"                          with OP info, stats, pause, resume, shutdown, kill\n"
+		"                          or console; one JSON reply line each\n"
+		"      --console-log PATH  guest console output to PATH (appended) instead of\n"
+		"                          stdout; at 1 MiB PATH becomes PATH.1 and a new\n"
+		"                          PATH starts\n"
+		"      --exit-file PATH    when the VM stops, write {\"reason\",\"status\",\n"
+		"                          \"message\"} to PATH (atomically, by rename)\n"
 		"\n"
 		"Exit status: the guest's own status (0-255) when it exits; 0 when a Linux\n"
 		"guest powers off (or reboots with --on-reboot=exit); otherwise\n"
 		"  124  --timeout elapsed\n"
 		"  125  shale failed (bad option, bad guest image, no KVM, host error)\n"
 		"  126  the guest crashed (exception, triple fault, kernel panic, ABI violation)\n"
-		"  130  stopped by SIGINT;  143  stopped by SIGTERM\n", PC_MAX_CPUS);
+		"  130  stopped by SIGINT;  143  stopped by SIGTERM\n"
+		"  137  killed through the control socket\n", PC_MAX_CPUS);
 }
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -161,7 +173,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 {
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
-		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT,
+		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -174,6 +186,9 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+		{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -234,6 +249,15 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 				log_err("--on-reboot %s: want restart or exit", optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_CONTROL:
+			o->control = optarg;
+			break;
+		case OPT_CONSOLE_LOG:
+			o->console_log = optarg;
+			break;
+		case OPT_EXIT_FILE:
+			o->exit_file = optarg;
 			break;
 		case 'v':
 			log_verbose = true;
@@ -343,71 +367,115 @@ void print_stats(const struct vm *vm, uint64_t start_ns)
 		(unsigned long long)(vm->first_entry_cpu_ns / 1000), setup);
 }
 
-void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con)
+static void on_signal(void *opaque, int fd, uint32_t events)
 {
-	struct pollfd fds[5] = {
-		{ .fd = vm->stop_fd, .events = POLLIN },
-		{ .fd = sig_fd, .events = POLLIN },
-		{ .fd = -1, .events = POLLIN },
-		{ .fd = -1, .events = POLLIN }, /* console input */
-		{ .fd = -1, .events = POLLIN }, /* room for console input */
-	};
-	bool con_eof = !con;
+	struct run_env *env = opaque;
+	struct signalfd_siginfo si;
 
-	if (timeout_ns) {
-		struct itimerspec its = {
-			.it_value = {
-				.tv_sec = (time_t)(timeout_ns / 1000000000ull),
-				.tv_nsec = (long)(timeout_ns % 1000000000ull),
-			},
-		};
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		vm_stop(env->vm, VM_STOP_SIGNAL, (int)si.ssi_signo, "stopping the VM on %s",
+			strsignal((int)si.ssi_signo));
+}
 
-		fds[2].fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-		if (fds[2].fd < 0 || timerfd_settime(fds[2].fd, 0, &its, NULL) < 0)
-			die("timerfd: %s", strerror(errno));
+static void on_timeout(void *opaque, int fd, uint32_t events)
+{
+	struct run_env *env = opaque;
+
+	/* Not read: the timer stays expired, for a VM that reboots after it. */
+	vm_stop(env->vm, VM_STOP_TIMEOUT, 0, "timeout: the guest ran for %gs; VM stopped",
+		(double)env->timeout_ns / 1e9);
+}
+
+static void on_stop_fd(void *opaque, int fd, uint32_t events)
+{
+	/* Only wakes the loop, which then sees vm_stopping(). */
+}
+
+static void on_console(void *opaque, int fd, uint32_t events)
+{
+	struct run_env *env = opaque;
+
+	switch (console_read(env->con)) {
+	case CONSOLE_QUIT:
+		vm_stop(env->vm, VM_STOP_QUIT, 0, "quit from the console (Ctrl-A x)");
+		break;
+	case CONSOLE_EOF:
+		env->con_eof = true; /* the guest keeps running without input */
+		break;
+	case CONSOLE_OK:
+		break;
 	}
+}
+
+static void on_console_room(void *opaque, int fd, uint32_t events)
+{
+	struct run_env *env = opaque;
+
+	console_retry(env->con);
+}
+
+static void watch(struct run_env *env, int fd, bool on, evloop_fn fn)
+{
+	int ret;
+
+	if (fd < 0 || on == evloop_has(&env->loop, fd))
+		return;
+	if (!on) {
+		evloop_del(&env->loop, fd);
+		return;
+	}
+	ret = evloop_add(&env->loop, fd, EPOLLIN, fn, env);
+	if (ret)
+		die("evloop_add: %s", strerror(-ret));
+}
+
+/*
+ * Console input is read only while the guest can take it (a pipe or file
+ * waits for the guest), and room_fd is watched only while input waits.
+ */
+static void sync_console(struct run_env *env)
+{
+	struct console *con = env->con;
+
+	if (!con)
+		return;
+	watch(env, con->fd, !env->con_eof && console_wants_read(con), on_console);
+	env->room_fd = con->room_fd;
+	watch(env, con->room_fd, console_pending(con), on_console_room);
+}
+
+void wait_for_stop(struct vm *vm, struct run_env *env)
+{
+	int ret;
+
+	env->vm = vm;
+	env->room_fd = -1;
+	ret = evloop_add(&env->loop, vm->stop_fd, EPOLLIN, on_stop_fd, env);
+	if (ret)
+		die("evloop_add: %s", strerror(-ret));
 	while (!vm_stopping(vm)) {
-		fds[3].fd = !con_eof && console_wants_read(con) ? con->fd : -1;
-		fds[4].fd = con && console_pending(con) ? con->room_fd : -1;
-		if (poll(fds, 5, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			die("poll: %s", strerror(errno));
-		}
-		if (fds[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-				vm_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo,
-					"stopping the VM on %s", strsignal((int)si.ssi_signo));
-		}
-		if (fds[2].revents & POLLIN) {
-			double secs = (double)timeout_ns / 1e9;
-
-			vm_stop(vm, VM_STOP_TIMEOUT, 0, "timeout: the guest ran for %gs; VM stopped",
-				secs);
-		}
-		if (fds[4].revents & POLLIN)
-			console_retry(con);
-		if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
-			switch (console_read(con)) {
-			case CONSOLE_QUIT:
-				vm_stop(vm, VM_STOP_QUIT, 0, "quit from the console (Ctrl-A x)");
-				break;
-			case CONSOLE_EOF:
-				con_eof = true; /* the guest keeps running without input */
-				break;
-			case CONSOLE_OK:
-				break;
-			}
-		}
+		sync_console(env);
+		ret = evloop_run_once(&env->loop, -1);
+		if (ret < 0)
+			die("epoll_wait: %s", strerror(-ret));
 	}
-	if (fds[2].fd >= 0)
-		close(fds[2].fd);
+	evloop_del(&env->loop, vm->stop_fd);
+	/* The room eventfd belongs to this VM's UART; stdin stays for the next. */
+	if (env->room_fd >= 0)
+		evloop_del(&env->loop, env->room_fd);
+	env->room_fd = -1;
+	env->reason = vm->reason;
+	snprintf(env->message, sizeof(env->message), "%s", vm->stop_message);
+}
+
+static int pv_shutdown(void *opaque, const char **why)
+{
+	pv_request_shutdown(opaque);
+	return 0;
 }
 
 static int run_vm(const struct run_opts *o, const struct image *img, const struct elf_image *elf,
-		  struct pv_guest *pv, int sig_fd, uint64_t start_ns)
+		  struct pv_guest *pv, struct run_env *env, uint64_t start_ns)
 {
 	struct pv_config cfg = {
 		.name = o->guest ? o->guest : "shale-demo",
@@ -424,6 +492,7 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 	ret = vm_create(&vm);
 	if (ret)
 		goto out;
+	vm.stats = &env->stats;
 	vm.unclaimed_io = VM_IO_STRICT;
 	ret = vm_add_ram(&vm, o->memory, VM_NO_HOLE);
 	vm_mark(&vm, "memory");
@@ -438,7 +507,14 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 		ret = vcpu_start(vcpu);
 	}
 	if (!ret) {
-		wait_for_stop(&vm, sig_fd, o->timeout_ns, NULL);
+		const struct ctl_target target = {
+			.vm = &vm, .kind = "pv", .shutdown = pv_shutdown, .opaque = pv,
+		};
+
+		if (env->ctl)
+			ctl_attach(env->ctl, &target);
+		wait_for_stop(&vm, env);
+		ctl_detach(env->ctl);
 		vcpu_join(vcpu);
 		if (o->stats)
 			print_stats(&vm, start_ns);
@@ -474,12 +550,12 @@ static int setup_signals(void)
 	return fd;
 }
 
-static int run_pv(const struct run_opts *o, uint64_t start_ns)
+static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
 	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
 	struct image img = { 0 };
 	struct elf_image elf;
-	int sig_fd = -1, ret = 0;
+	int ret = 0;
 
 	if (o->guest) {
 		ret = image_map(o->guest, "a guest", MAX_IMAGE_SIZE, &img);
@@ -494,28 +570,144 @@ static int run_pv(const struct run_opts *o, uint64_t start_ns)
 		ret = pv_block_open(&pv.block, o->disk, o->disk_readonly);
 	if (!ret && o->tap)
 		ret = pv_net_open(&pv.net, o->tap, o->has_mac ? o->mac : NULL);
+	if (!ret)
+		ret = run_env_open(env, o, start_ns);
 	if (!ret) {
-		sig_fd = setup_signals();
-		ret = run_vm(o, &img, &elf, &pv, sig_fd, start_ns);
+		pv.console = &env->out;
+		ret = run_vm(o, &img, &elf, &pv, env, start_ns);
 	}
 	pv_destroy(&pv);
 	image_unmap(&img);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	return ret < 0 ? SHALE_EXIT_VMM_ERROR : ret;
+	return ret;
+}
+
+int run_env_open(struct run_env *env, const struct run_opts *o, uint64_t start_ns)
+{
+	int ret;
+
+	env->sig_fd = env->timer_fd = env->room_fd = -1;
+	env->reason = VM_STOP_ERROR;
+	ret = evloop_init(&env->loop);
+	if (ret) {
+		log_err("epoll: %s", strerror(-ret));
+		return ret;
+	}
+	env->open = true;
+	if (o->console_log)
+		ret = conout_init_log(&env->out, o->console_log, CONOUT_LOG_MAX);
+	else
+		conout_init_fd(&env->out, STDOUT_FILENO);
+	if (ret) {
+		evloop_destroy(&env->loop);
+		env->open = false;
+		return ret;
+	}
+	env->sig_fd = setup_signals();
+	ret = evloop_add(&env->loop, env->sig_fd, EPOLLIN, on_signal, env);
+	if (!ret && o->timeout_ns) {
+		/* Absolute: --timeout bounds the whole run, reboots included. */
+		uint64_t at = start_ns + o->timeout_ns;
+		struct itimerspec its = {
+			.it_value = {
+				.tv_sec = (time_t)(at / 1000000000ull),
+				.tv_nsec = (long)(at % 1000000000ull),
+			},
+		};
+
+		env->timeout_ns = o->timeout_ns;
+		env->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (env->timer_fd < 0 ||
+		    timerfd_settime(env->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+			die("timerfd: %s", strerror(errno));
+		ret = evloop_add(&env->loop, env->timer_fd, EPOLLIN, on_timeout, env);
+	}
+	if (ret)
+		die("evloop_add: %s", strerror(-ret));
+	if (o->control)
+		ret = ctl_open(&env->ctl, o->control, &env->loop, &env->out);
+	return ret;
+}
+
+void run_env_close(struct run_env *env)
+{
+	if (!env->open)
+		return;
+	ctl_close(env->ctl);
+	env->ctl = NULL;
+	if (env->timer_fd >= 0)
+		close(env->timer_fd);
+	if (env->sig_fd >= 0)
+		close(env->sig_fd);
+	conout_destroy(&env->out);
+	evloop_destroy(&env->loop);
+	env->open = false;
+}
+
+/*
+ * --exit-file: {"reason":R,"status":S,"message":M}, written to a temporary
+ * file and renamed, so that a reader sees all of it or nothing.
+ */
+static void write_exit_file(const char *path, const struct run_env *env, int status)
+{
+	struct json_object *o = json_object_new_object();
+	const char *msg = env->message;
+	char *tmp = NULL;
+	const char *text;
+	FILE *f;
+
+	/* A host error logs its line before the stop, or stops nothing at all. */
+	if ((env->reason == VM_STOP_ERROR || !env->open) && *log_last_error())
+		msg = log_last_error();
+	json_object_object_add(o, "reason",
+			       json_object_new_string(vm_stop_reason_name(env->reason)));
+	json_object_object_add(o, "status", json_object_new_int(status));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		goto fail;
+	}
+	f = fopen(tmp, "we");
+	if (!f)
+		goto fail;
+	if (fprintf(f, "%s\n", text) < 0 || fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f) || rename(tmp, path))
+		goto fail;
+	free(tmp);
+	json_object_put(o);
+	return;
+fail:
+	log_err("--exit-file %s: %s", path, strerror(errno));
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	json_object_put(o);
 }
 
 int cmd_run(int argc, char **argv)
 {
 	uint64_t start_ns = clock_monotonic_ns();
+	struct run_env env = { .reason = VM_STOP_ERROR };
 	struct run_opts o;
 	int ret;
 
 	ret = parse_opts(&o, argc, argv);
-	if (ret)
-		return ret > 0 ? 0 : SHALE_EXIT_VMM_ERROR;
-	if (!o.kernel)
-		return run_pv(&o, start_ns);
-	ret = run_linux(&o, setup_signals, start_ns);
-	return ret < 0 ? SHALE_EXIT_VMM_ERROR : ret;
+	if (ret > 0)
+		return 0;
+	if (!ret)
+		ret = o.kernel ? run_linux(&o, &env, start_ns) : run_pv(&o, &env, start_ns);
+	if (ret < 0) {
+		/* Set-up failed, or a reboot did: no stop of a VM to report. */
+		env.reason = VM_STOP_ERROR;
+		env.message[0] = '\0';
+		ret = SHALE_EXIT_VMM_ERROR;
+	}
+	if (o.exit_file)
+		write_exit_file(o.exit_file, &env, ret);
+	run_env_close(&env);
+	return ret;
 }

@@ -7,9 +7,12 @@
 #include <stdint.h>
 
 #include "loader/image.h"
+#include "vmm/conout.h"
+#include "vmm/evloop.h"
+#include "vmm/vm.h"
 
-struct vm;
 struct console;
+struct ctl;
 
 struct run_opts {
 	uint64_t memory;
@@ -27,21 +30,60 @@ struct run_opts {
 	const char *cmdline;
 	unsigned cpus;
 	bool reboot_exit;
+	/* Managed mode (shaled): */
+	const char *control;
+	const char *console_log;
+	const char *exit_file;
 	int argc;
 	char **argv;
 };
 
 /*
- * Waits until the VM stops; turns signals, the timeout and the console's
- * quit sequence into stops, and feeds console input to the guest.
+ * What lives for the whole run, across the VMs of a rebooting guest: the
+ * event loop and what it watches, the console output, the control socket,
+ * the counters, and the record of the last stop.
  */
-void wait_for_stop(struct vm *vm, int sig_fd, uint64_t timeout_ns, struct console *con);
+struct run_env {
+	bool open;
+	struct evloop loop;
+	int sig_fd;
+	int timer_fd; /* -1 without --timeout */
+	uint64_t timeout_ns;
+	struct conout out;
+	struct ctl *ctl; /* NULL without --control */
+	struct vm_stats stats;
+
+	/* While a VM runs: */
+	struct vm *vm;
+	struct console *con; /* terminal input (Linux guests); NULL: none */
+	bool con_eof;
+	int room_fd; /* watched for the console, or -1 */
+
+	/* The last stop, for --exit-file. */
+	enum vm_stop_reason reason;
+	char message[512];
+};
+
+/*
+ * Sets up env once the input is checked, before any VM: signals, the
+ * timer (--timeout counts from start_ns), console output, the control
+ * socket. 0 or -errno with a message.
+ */
+int run_env_open(struct run_env *env, const struct run_opts *o, uint64_t start_ns);
+void run_env_close(struct run_env *env);
+
+/*
+ * Serves the event loop until the VM stops; turns signals, the timeout
+ * and the console's quit sequence into stops, and feeds console input to
+ * the guest (env->con). Then records the stop in env.
+ */
+void wait_for_stop(struct vm *vm, struct run_env *env);
 void print_stats(const struct vm *vm, uint64_t start_ns);
 
 /*
- * `shale run --kernel ...`: returns the exit status or -errno. It calls
- * setup_signals() once its input is checked, before it builds the VM.
+ * `shale run --kernel ...`: returns the exit status or -errno. It opens
+ * env once its input is checked, before it builds the VM.
  */
-int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t start_ns);
+int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns);
 
 #endif

@@ -13,6 +13,7 @@
 #include "cli/run.h"
 #include "util/util.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/host.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -35,29 +36,61 @@ static int read_boot_file(void *dst, const uint8_t *src, size_t len, void *opaqu
 	return image_read(&f->initrd, dst, src, len);
 }
 
+/* What the control socket's shutdown and console need of one boot. */
+struct linux_ctl {
+	struct pc_machine *pc;
+	struct console *con;
+};
+
+static int linux_shutdown(void *opaque, const char **why)
+{
+	struct linux_ctl *lc = opaque;
+
+	/* What the guest does about it is its business (acpid, systemd-logind). */
+	pc_power_button(lc->pc);
+	return 0;
+}
+
+static void linux_console_input(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct linux_ctl *lc = opaque;
+
+	console_feed(lc->con, buf, len);
+}
+
 /*
- * One boot; timeout_ns is what is left of --timeout (0: none). The console
- * lives across boots, with the input the guest has not taken yet.
+ * One boot. The console lives across boots, with the input the guest has
+ * not taken yet; so do env's loop, timer and control socket.
  */
-static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int sig_fd,
-		     struct console *con, uint64_t start_ns, uint64_t timeout_ns,
-		     enum vm_stop_reason *reason)
+static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
+		     struct run_env *env, uint64_t start_ns, enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
+	struct linux_ctl lc = { &pc, env->con };
 	struct vm vm;
 	int ret;
 
 	ret = vm_create(&vm);
+	vm.stats = &env->stats;
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
 	if (!ret) {
-		console_attach(con, &pc, pc_console_room_fd(&pc));
+		const struct ctl_target target = {
+			.vm = &vm, .kind = "linux", .shutdown = linux_shutdown,
+			.console_input = linux_console_input, .opaque = &lc,
+		};
+
+		console_attach(env->con, &pc, pc_console_room_fd(&pc));
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
-		if (!ret)
-			wait_for_stop(&vm, sig_fd, timeout_ns, con);
-		else
+		if (!ret) {
+			if (env->ctl)
+				ctl_attach(env->ctl, &target);
+			wait_for_stop(&vm, env);
+			ctl_detach(env->ctl);
+		} else {
 			vm_stop(&vm, VM_STOP_ERROR, 0, NULL);
+		}
 		for (unsigned i = 0; i < vm.nr_vcpus; i++)
 			vcpu_join(vm.vcpu[i]);
 		/* One line for the run: the last boot's (a restart is not the end). */
@@ -72,14 +105,14 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg, int 
 	return ret;
 }
 
-int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t start_ns)
+int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
 	struct boot_files files = { 0 };
 	enum vm_stop_reason reason;
 	struct console con;
 	struct pc_config cfg;
 	struct host_info host;
-	int sig_fd, ret;
+	int ret;
 
 	/*
 	 * PVM opens and runs VMs like any KVM but cannot run a kernel: say so
@@ -119,14 +152,13 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 	if (ret)
 		goto out;
 
-	sig_fd = setup_signals();
+	ret = run_env_open(env, o, start_ns);
+	if (ret)
+		goto out;
+	cfg.console = &env->out;
 	console_open(&con, STDIN_FILENO, pc_console_input, NULL, -1);
+	env->con = &con;
 	for (;;) {
-		/* --timeout bounds the whole run, reboots included. */
-		uint64_t spent = clock_monotonic_ns() - start_ns, left = 0;
-
-		if (o->timeout_ns)
-			left = o->timeout_ns > spent ? o->timeout_ns - spent : 1;
 		/* A kernel replaced in place since it was checked: not parsed again. */
 		if (image_shrank(&files.kernel) || image_shrank(&files.initrd)) {
 			log_err("%s: the kernel or initrd file shrank since shale started; not booting it",
@@ -134,7 +166,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 			ret = -EIO;
 			break;
 		}
-		ret = boot_once(o, &cfg, sig_fd, &con, start_ns, left, &reason);
+		ret = boot_once(o, &cfg, env, start_ns, &reason);
 		if (ret < 0 || reason != VM_STOP_RESET)
 			break;
 		if (o->reboot_exit) {
@@ -144,7 +176,7 @@ int run_linux(const struct run_opts *o, int (*setup_signals)(void), uint64_t sta
 		log_info("guest rebooted: starting it again");
 	}
 	console_close(&con);
-	close(sig_fd);
+	env->con = NULL;
 out:
 	image_unmap(&files.kernel);
 	image_unmap(&files.initrd);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <shale/abi/hypercall.h>
+#include <shale/abi/queue.h>
 
 #include "pv/pv.h"
 #include "util/util.h"
@@ -130,12 +131,35 @@ void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_wri
 		return;
 	/* A read writes guest memory, a write reads it. */
 	buf = pv_guest_ptr(pv, arg->data, arg->len, !is_write);
+	if (buf)
+		pv_block_account(pv, is_write ? SHALE_OP_WRITE : SHALE_OP_READ, arg->len);
 	arg->ret = buf ? pv_block_transfer(&pv->block, buf, arg->offset, arg->len, is_write)
 		       : SHALE_EFAULT;
 }
 
+void pv_block_account(struct pv_guest *pv, unsigned op, uint64_t len)
+{
+	struct vm_stats *st = pv->vm->stats;
+
+	switch (op) {
+	case SHALE_OP_READ:
+		vm_stat_add(&st->block_reads, 1);
+		vm_stat_add(&st->block_read_bytes, len);
+		break;
+	case SHALE_OP_WRITE:
+		vm_stat_add(&st->block_writes, 1);
+		vm_stat_add(&st->block_write_bytes, len);
+		break;
+	case SHALE_OP_FLUSH:
+		vm_stat_add(&st->block_flushes, 1);
+		break;
+	}
+}
+
 void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg)
 {
+	if (pv->block.fd >= 0)
+		pv_block_account(pv, SHALE_OP_FLUSH, 0);
 	if (pv->block.fd < 0)
 		arg->ret = SHALE_ENODEV;
 	else if (pv->block.readonly)

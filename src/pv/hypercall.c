@@ -19,6 +19,7 @@
 
 #include "arch/x86/pv.h"
 #include "pv/pv.h"
+#include "vmm/conout.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -52,7 +53,7 @@ static void hc_console_write(struct pv_guest *pv, union hc_arg *a)
 		return;
 	}
 	/* A reader that stops reading holds the guest only until the VM stops. */
-	c->ret = vm_write_all(pv->vm, pv->console_fd, p, c->len) ? SHALE_EIO : (int64_t)c->len;
+	c->ret = pv_console_write(pv, p, c->len) ? SHALE_EIO : (int64_t)c->len;
 }
 
 static void hc_exit(struct pv_guest *pv, union hc_arg *a)
@@ -73,7 +74,7 @@ static void hc_poll(struct pv_guest *pv, union hc_arg *a)
 	nfds_t nfds = 0;
 
 	p->ready = 0;
-	if (p->events & ~(uint64_t)SHALE_POLL_NET) {
+	if (p->events & ~(uint64_t)(SHALE_POLL_NET | SHALE_POLL_SHUTDOWN)) {
 		p->ret = SHALE_EINVAL;
 		return;
 	}
@@ -88,15 +89,40 @@ static void hc_poll(struct pv_guest *pv, union hc_arg *a)
 			.tv_sec = (time_t)MIN(left / 1000000000ull, (uint64_t)INT32_MAX),
 			.tv_nsec = (long)(left % 1000000000ull),
 		};
-		int n = vcpu_ppoll(fds, nfds, &ts);
+		int n;
 
+		/* pv_request_shutdown() sets the flag, then kicks: no wake-up is lost. */
+		if ((p->events & SHALE_POLL_SHUTDOWN) &&
+		    atomic_load_explicit(&pv->shutdown_requested, memory_order_acquire))
+			p->ready |= SHALE_POLL_SHUTDOWN;
+		if (p->ready)
+			break;
+		n = vcpu_ppoll(fds, nfds, &ts);
 		if (n > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP)))
 			p->ready |= SHALE_POLL_NET;
-		/* Kicked by vm_stop(): return, the run loop sees the stop. */
-		if (n != 0 || left == 0 || vm_stopping(pv->vm))
+		/*
+		 * Kicked by vm_stop(): return, the run loop sees the stop. A kick
+		 * for a pause or a shutdown request waits on (after the pause).
+		 */
+		if (n > 0 || left == 0 || vm_stopping(pv->vm) || (n < 0 && errno != EINTR))
 			break;
 	}
 	p->ret = SHALE_OK;
+}
+
+int pv_console_write(struct pv_guest *pv, const void *buf, size_t len)
+{
+	if (pv->console)
+		return conout_write(pv->console, pv->vm, buf, len);
+	return vm_write_all(pv->vm, pv->console_fd, buf, len);
+}
+
+void pv_request_shutdown(struct pv_guest *pv)
+{
+	atomic_store_explicit(&pv->shutdown_requested, true, memory_order_release);
+	/* Out of a POLL it may be sleeping in; a vCPU in the guest just re-enters. */
+	if (pv->vcpu)
+		vcpu_kick(pv->vcpu);
 }
 
 static void hc_random(struct pv_guest *pv, union hc_arg *a)
@@ -227,6 +253,7 @@ void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t 
 		x86_pv_exception(vcpu);
 		return;
 	}
+	vcpu_note_hypercall(vcpu);
 	if (nr >= SHALE_HC_COUNT) {
 		vm_stop(pv->vm, VM_STOP_CRASH, 0, "guest crashed: unknown hypercall %u", nr);
 		return;

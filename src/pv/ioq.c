@@ -196,6 +196,7 @@ static bool block_start(struct pv_io *io, const struct shale_sqe *sqe, int64_t *
 		*ret = SHALE_EINVAL;
 		return true;
 	}
+	pv_block_account(io->pv, r.op, r.len);
 	if (!io->have_ring) {
 		*ret = block_inline(io, &r);
 		return true;
@@ -266,8 +267,7 @@ static int64_t console_start(struct pv_io *io, const struct shale_sqe *sqe)
 	p = pv_guest_ptr(io->pv, sqe->addr, sqe->len, false);
 	if (!p)
 		return SHALE_EFAULT;
-	return vm_write_all(io->pv->vm, io->pv->console_fd, p, sqe->len) ? SHALE_EIO
-									   : (int64_t)sqe->len;
+	return pv_console_write(io->pv, p, sqe->len) ? SHALE_EIO : (int64_t)sqe->len;
 }
 
 static int64_t net_start(struct pv_io *io, const struct shale_sqe *sqe)
@@ -287,6 +287,7 @@ static int64_t net_start(struct pv_io *io, const struct shale_sqe *sqe)
 		do
 			n = write(net->fd, p, sqe->len);
 		while (n < 0 && errno == EINTR);
+		pv_net_account(io->pv, false, n);
 		return n >= 0 ? n : errno == EAGAIN ? SHALE_EAGAIN : SHALE_EIO;
 	case SHALE_OP_READ: {
 		/* A receive never needs more than one frame's worth of buffer. */
@@ -321,6 +322,7 @@ static bool net_receive(struct pv_io *io)
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno == EAGAIN)
 			break;
+		pv_net_account(io->pv, true, n);
 		io->rx_head = (io->rx_head + 1) % SHALE_QUEUE_MAX_ENTRIES;
 		io->rx_count--;
 		complete(io, SHALE_QUEUE_NET, rx->user_data, n >= 0 ? n : SHALE_EIO);

@@ -64,6 +64,16 @@ void pv_net_close(struct pv_net *net)
 	net->fd = -1;
 }
 
+void pv_net_account(struct pv_guest *pv, bool rx, int64_t n)
+{
+	struct vm_stats *st = pv->vm->stats;
+
+	if (n < 0)
+		return;
+	vm_stat_add(rx ? &st->net_rx_packets : &st->net_tx_packets, 1);
+	vm_stat_add(rx ? &st->net_rx_bytes : &st->net_tx_bytes, (uint64_t)n);
+}
+
 void pv_net_info(struct pv_guest *pv, struct shale_hc_net_info *arg)
 {
 	memset(arg, 0, sizeof(*arg));
@@ -103,6 +113,7 @@ void pv_net_read(struct pv_guest *pv, struct shale_hc_buffer *arg)
 	do
 		n = read(pv->net.fd, p, len);
 	while (n < 0 && errno == EINTR);
+	pv_net_account(pv, true, n);
 	if (n >= 0)
 		arg->ret = n;
 	else
@@ -124,6 +135,7 @@ void pv_net_write(struct pv_guest *pv, struct shale_hc_buffer *arg)
 	do
 		n = write(pv->net.fd, p, arg->len);
 	while (n < 0 && errno == EINTR);
+	pv_net_account(pv, false, n);
 	if (n >= 0)
 		arg->ret = n;
 	else

@@ -112,6 +112,7 @@ int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 	int ret;
 
 	pv->vm = vm;
+	pv->vcpu = vcpu;
 	ret = elf_load(img, cfg->image, &vm->gmem);
 	if (!ret)
 		ret = x86_pv_setup_memory(&vm->gmem, vm->ram_size, img, &layout);

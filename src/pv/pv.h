@@ -6,6 +6,7 @@
 #ifndef SHALE_PV_PV_H
 #define SHALE_PV_PV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 struct vm;
 struct vcpu;
 struct pv_io;
+struct conout;
 
 struct pv_block {
 	int fd; /* -1: no disk */
@@ -35,7 +37,10 @@ struct pv_range {
 
 struct pv_guest {
 	struct vm *vm;
+	struct vcpu *vcpu;
+	struct conout *console; /* where console output goes; NULL: console_fd */
 	int console_fd;
+	atomic_bool shutdown_requested; /* SHALE_POLL_SHUTDOWN is ready */
 	char *args; /* argv[0] NUL argv[1] NUL ... */
 	uint32_t args_size;
 	uint32_t argc;
@@ -99,6 +104,17 @@ int pv_setup(struct pv_guest *pv, struct vm *vm, struct vcpu *vcpu,
 void pv_stop(struct pv_guest *pv);
 void pv_destroy(struct pv_guest *pv);
 
+/*
+ * Guest console output, from the vCPU or the I/O thread: to pv->console,
+ * or with vm_write_all() to console_fd. 0 or -errno.
+ */
+int pv_console_write(struct pv_guest *pv, const void *buf, size_t len);
+/*
+ * Asks the guest to shut down: SHALE_POLL_SHUTDOWN is ready from now on.
+ * Safe from any thread.
+ */
+void pv_request_shutdown(struct pv_guest *pv);
+
 /* Handles the hypercall `nr` whose argument struct is at `gpa`. */
 void pv_hypercall(struct pv_guest *pv, struct vcpu *vcpu, unsigned nr, uint32_t gpa);
 
@@ -123,6 +139,10 @@ int64_t pv_block_transfer(const struct pv_block *blk, uint8_t *buf, uint64_t off
 			  uint64_t len, bool is_write);
 void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write);
 void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg);
+/* Counts a block request (SHALE_OP_READ, _WRITE, _FLUSH) of len bytes in vm->stats. */
+void pv_block_account(struct pv_guest *pv, unsigned op, uint64_t len);
+/* Counts a frame received or sent; n < 0 (a failure) is not counted. */
+void pv_net_account(struct pv_guest *pv, bool rx, int64_t n);
 void pv_net_info(struct pv_guest *pv, struct shale_hc_net_info *arg);
 void pv_net_read(struct pv_guest *pv, struct shale_hc_buffer *arg);
 void pv_net_write(struct pv_guest *pv, struct shale_hc_buffer *arg);

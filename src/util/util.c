@@ -9,6 +9,8 @@
 #include <time.h>
 
 bool log_verbose;
+const char *log_prefix = "shale";
+static __thread char last_error[1024];
 
 static void __attribute__((format(printf, 1, 0))) vlog(const char *fmt, va_list ap)
 {
@@ -16,7 +18,7 @@ static void __attribute__((format(printf, 1, 0))) vlog(const char *fmt, va_list 
 
 	/* One write per message so lines from threads do not interleave. */
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "shale: %s\n", line);
+	fprintf(stderr, "%s: %s\n", log_prefix, line);
 }
 
 void log_err(const char *fmt, ...)
@@ -24,8 +26,14 @@ void log_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(fmt, ap);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "shale: %s\n", last_error);
+}
+
+const char *log_last_error(void)
+{
+	return last_error;
 }
 
 void log_info(const char *fmt, ...)
@@ -43,7 +51,7 @@ void die_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "shale: internal error at %s:%d: ", file, line);
+	fprintf(stderr, "%s: internal error at %s:%d: ", log_prefix, file, line);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

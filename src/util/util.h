@@ -21,11 +21,16 @@
 #define SHALE_EXIT_VMM_ERROR 125
 #define SHALE_EXIT_GUEST_CRASH 126
 #define SHALE_EXIT_SIGNAL_BASE 128
+#define SHALE_EXIT_KILLED 137 /* the control socket's kill: as SIGKILL */
 
-/* One line on stderr, prefixed with "shale: ". */
+/* One line on stderr, prefixed with log_prefix and ": ". */
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool log_verbose;
+/* What messages start with: the program's name. */
+extern const char *log_prefix;
+/* The last line log_err() printed on this thread ("" if none), for reports. */
+const char *log_last_error(void);
 
 /* A broken host invariant: a bug in shale, never a guest's doing. */
 #define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)

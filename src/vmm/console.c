@@ -123,6 +123,11 @@ enum console_event console_read(struct console *con)
 	return ev;
 }
 
+void console_feed(struct console *con, const uint8_t *buf, size_t len)
+{
+	deliver(con, buf, len);
+}
+
 void console_attach(struct console *con, void *opaque, int room_fd)
 {
 	size_t taken;

@@ -67,6 +67,12 @@ enum console_event console_read(struct console *con);
 bool console_wants_read(const struct console *con);
 /* Whether input waits for the guest: poll room_fd, then console_retry(). */
 bool console_pending(const struct console *con);
+/*
+ * Input from elsewhere (a control socket's console client), raw: no
+ * escape. Waits with the rest for the guest; beyond CONSOLE_PENDING_MAX
+ * it is dropped, as a terminal's is.
+ */
+void console_feed(struct console *con, const uint8_t *buf, size_t len);
 /* Offers the waiting input again (after room_fd became readable). */
 void console_retry(struct console *con);
 

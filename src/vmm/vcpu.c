@@ -16,6 +16,9 @@
 /* Kicks a vCPU thread out of KVM_RUN or a blocking wait. */
 #define SIG_KICK SIGUSR1
 
+/* The vCPU this thread runs, for vcpu_ppoll()'s pause. */
+static __thread struct vcpu *this_vcpu;
+
 static void kick_handler(int sig)
 {
 	(void)sig;
@@ -47,8 +50,15 @@ int vcpu_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout)
 {
 	sigset_t set;
 
+	int ret, err;
+
 	unblocked_mask(&set);
-	return ppoll(fds, n, timeout, &set);
+	ret = ppoll(fds, n, timeout, &set);
+	err = errno;
+	if (ret < 0 && err == EINTR && this_vcpu)
+		vm_park(this_vcpu->vm);
+	errno = err;
+	return ret;
 }
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
@@ -104,6 +114,9 @@ int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
+	/* Its exits stay in the VM's counts. */
+	for (unsigned c = 0; c < VM_EXIT_NR; c++)
+		vcpu->vm->stats->exits_retired[c] += atomic_load(&vcpu->exits[c]);
 	munmap(vcpu->run, vcpu->vm->vcpu_mmap_size);
 	close(vcpu->fd);
 	free(vcpu);
@@ -204,6 +217,35 @@ static void handle_mmio(struct vcpu *vcpu)
 			 run->mmio.is_write);
 }
 
+static enum vm_exit_class exit_class(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_IO:
+		return VM_EXIT_IO;
+	case KVM_EXIT_MMIO:
+		return VM_EXIT_MMIO;
+	case KVM_EXIT_HLT:
+		return VM_EXIT_HLT;
+	case KVM_EXIT_SHUTDOWN:
+		return VM_EXIT_SHUTDOWN;
+	case KVM_EXIT_INTR:
+		return VM_EXIT_INTR;
+	case KVM_EXIT_SYSTEM_EVENT:
+		return VM_EXIT_SYSTEM_EVENT;
+	default:
+		return VM_EXIT_OTHER;
+	}
+}
+
+static void count_exit(struct vcpu *vcpu)
+{
+	atomic_uint_fast64_t *c = &vcpu->exits[vcpu->exit_class];
+
+	/* One writer: a plain add, no locked instruction on the exit path. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 static void handle_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -270,32 +312,68 @@ static void note_first_entry(struct vm *vm)
 			     (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec);
 }
 
+/*
+ * KVM_RUN returns EINTR for a kick that is pending, but the signal stays
+ * pending (it is blocked outside KVM_RUN): take it, or every later
+ * KVM_RUN would return at once. A stop never ran again; a pause does.
+ */
+static void consume_kick(void)
+{
+	static const struct timespec zero;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIG_KICK);
+	while (sigtimedwait(&set, NULL, &zero) == SIG_KICK)
+		;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
+	this_vcpu = vcpu;
 	note_first_entry(vm);
 	while (!vm_stopping(vm)) {
+		/* Parked here, the vCPU is outside KVM_RUN with its state saved. */
+		if (vm_paused(vm)) {
+			vm_park(vm);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				consume_kick();
+				vcpu->exit_class = VM_EXIT_INTR;
+				count_exit(vcpu);
 				continue;
 			}
 			vm_stop(vm, VM_STOP_ERROR, 0, "KVM_RUN on vCPU %u: %s", vcpu->id,
 				strerror(errno));
 			break;
 		}
+		vcpu->exit_class = exit_class(vcpu->run->exit_reason);
 		handle_exit(vcpu);
+		count_exit(vcpu);
 	}
 	return NULL;
 }
 
 int vcpu_start(struct vcpu *vcpu)
 {
-	int err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	struct vm *vm = vcpu->vm;
+	int err;
 
+	/* Counted first: a pause must wait for this vCPU as soon as it runs. */
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_started++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (err) {
+		pthread_mutex_lock(&vm->pause_lock);
+		vm->nr_started--;
+		pthread_mutex_unlock(&vm->pause_lock);
 		log_err("cannot start vCPU %u thread: %s", vcpu->id, strerror(err));
 		return -err;
 	}

@@ -72,8 +72,11 @@ int vm_create(struct vm *vm)
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->pause_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->stats = &vm->own_stats;
 	iobus_init(&vm->pio);
 	iobus_init(&vm->mmio);
 	vm_mark(vm, "start");
@@ -97,6 +100,12 @@ int vm_create(struct vm *vm)
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0) {
+		ret = -errno;
+		log_err("eventfd: %s", strerror(errno));
+		return ret;
+	}
+	vm->pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->pause_fd < 0) {
 		ret = -errno;
 		log_err("eventfd: %s", strerror(errno));
 		return ret;
@@ -213,6 +222,32 @@ int vm_add_ram(struct vm *vm, uint64_t size, uint64_t hole_start, uint64_t hole_
 	return ret;
 }
 
+/* For the exit file: a stop that logs no line still gets a message. */
+static void describe_stop(struct vm *vm)
+{
+	const char *what;
+
+	switch (vm->reason) {
+	case VM_STOP_EXIT:
+		snprintf(vm->stop_message, sizeof(vm->stop_message),
+			 "the guest exited with status %d", vm->status & 0xff);
+		return;
+	case VM_STOP_POWEROFF:
+		what = "the guest powered off";
+		break;
+	case VM_STOP_RESET:
+		what = "the guest reset the machine";
+		break;
+	case VM_STOP_ERROR:
+		what = "the VM stopped on a host error";
+		break;
+	default:
+		what = "the VM stopped";
+		break;
+	}
+	snprintf(vm->stop_message, sizeof(vm->stop_message), "%s", what);
+}
+
 void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
 {
 	uint64_t one = 1;
@@ -224,19 +259,25 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *
 		vm->reason = reason;
 		vm->status = status;
 		if (fmt) {
-			char line[512];
 			va_list ap;
 
 			va_start(ap, fmt);
-			vsnprintf(line, sizeof(line), fmt, ap);
+			vsnprintf(vm->stop_message, sizeof(vm->stop_message), fmt, ap);
 			va_end(ap);
-			log_err("%s", line);
+			log_err("%s", vm->stop_message);
+		} else {
+			describe_stop(vm);
 		}
 		atomic_store_explicit(&vm->stopping, true, memory_order_release);
 	}
 	pthread_mutex_unlock(&vm->lock);
 	if (!first)
 		return;
+
+	/* A parked vCPU wakes up, sees the stop and ends its thread. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(vm->vcpu[i]);
@@ -272,6 +313,8 @@ int vm_exit_status(const struct vm *vm)
 		return SHALE_EXIT_TIMEOUT;
 	case VM_STOP_SIGNAL:
 		return SHALE_EXIT_SIGNAL_BASE + vm->status;
+	case VM_STOP_KILLED:
+		return SHALE_EXIT_KILLED;
 	case VM_RUNNING:
 	case VM_STOP_ERROR:
 		break;
@@ -293,6 +336,9 @@ void vm_destroy(struct vm *vm)
 	vm->ram = NULL;
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
+	if (vm->pause_fd >= 0)
+		close(vm->pause_fd);
+	vm->pause_fd = -1;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -301,4 +347,85 @@ void vm_destroy(struct vm *vm)
 	iobus_destroy(&vm->pio);
 	iobus_destroy(&vm->mmio);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+}
+
+bool vm_all_parked(struct vm *vm)
+{
+	bool all;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	all = vm_paused(vm) && vm->parked == vm->nr_started;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return all;
+}
+
+bool vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store_explicit(&vm->pause_requested, true, memory_order_release);
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(vm->vcpu[i]);
+	return vm_all_parked(vm);
+}
+
+void vm_resume(struct vm *vm)
+{
+	uint64_t count;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store_explicit(&vm->pause_requested, false, memory_order_release);
+	/* Reset under the lock: the last vCPU to park writes it under the lock too. */
+	if (read(vm->pause_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		die("eventfd read: %s", strerror(errno));
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_park(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm_paused(vm) || vm_stopping(vm)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return;
+	}
+	if (++vm->parked == vm->nr_started &&
+	    write(vm->pause_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		die("eventfd write: %s", strerror(errno));
+	while (vm_paused(vm) && !vm_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_read_exits(const struct vm *vm, uint64_t exits[VM_EXIT_NR])
+{
+	for (unsigned c = 0; c < VM_EXIT_NR; c++) {
+		exits[c] = vm->stats->exits_retired[c];
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			exits[c] += atomic_load_explicit(&vm->vcpu[i]->exits[c],
+							 memory_order_relaxed);
+	}
+}
+
+const char *vm_stop_reason_name(enum vm_stop_reason reason)
+{
+	static const char *const names[] = {
+		[VM_RUNNING] = "running",
+		[VM_STOP_EXIT] = "exit",
+		[VM_STOP_POWEROFF] = "poweroff",
+		[VM_STOP_RESET] = "reset",
+		[VM_STOP_CRASH] = "crash",
+		[VM_STOP_TIMEOUT] = "timeout",
+		[VM_STOP_SIGNAL] = "signal",
+		[VM_STOP_QUIT] = "quit",
+		[VM_STOP_ERROR] = "error",
+		[VM_STOP_KILLED] = "killed",
+	};
+
+	return (unsigned)reason < ARRAY_SIZE(names) ? names[reason] : "error";
 }

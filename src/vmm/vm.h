@@ -27,7 +27,39 @@ enum vm_stop_reason {
 	VM_STOP_SIGNAL,   /* SIGINT or SIGTERM to the VMM */
 	VM_STOP_QUIT,     /* the user quit from the console */
 	VM_STOP_ERROR,    /* a host-side failure */
+	VM_STOP_KILLED,   /* the control socket's "kill" */
 };
+
+/* Why a vCPU left KVM_RUN, for the control socket's stats. */
+enum vm_exit_class {
+	VM_EXIT_IO,
+	VM_EXIT_MMIO,
+	VM_EXIT_HLT,
+	VM_EXIT_HYPERCALL, /* port I/O to the para-virtual hypercall ports */
+	VM_EXIT_SHUTDOWN,
+	VM_EXIT_INTR,      /* a signal: a kick, for a pause or a stop */
+	VM_EXIT_SYSTEM_EVENT,
+	VM_EXIT_OTHER,
+	VM_EXIT_NR,
+};
+
+/*
+ * Counters of a VM's devices, monotonic. Any thread adds (relaxed
+ * atomics); the control socket reads. The CLI may keep one across the
+ * VMs of one run (reboots), so that they stay monotonic.
+ */
+struct vm_stats {
+	atomic_uint_fast64_t block_reads, block_writes, block_flushes;
+	atomic_uint_fast64_t block_read_bytes, block_write_bytes;
+	atomic_uint_fast64_t net_rx_packets, net_tx_packets, net_rx_bytes, net_tx_bytes;
+	/* Exits of vCPUs already destroyed; live ones count in struct vcpu. */
+	uint64_t exits_retired[VM_EXIT_NR];
+};
+
+static inline void vm_stat_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
 
 /* What an I/O access to an address no device claims does. */
 enum vm_unclaimed_io {
@@ -66,6 +98,22 @@ struct vm {
 	enum vm_stop_reason reason;
 	int status;
 	int stop_fd; /* eventfd, readable once the VM is stopping */
+	char stop_message[512]; /* the line logged for the stop, or a description */
+
+	/*
+	 * Pause (control socket): vCPU threads leave KVM_RUN and wait on
+	 * pause_cond until vm_resume() or vm_stop(). pause_fd (eventfd)
+	 * becomes readable once every started vCPU is parked.
+	 */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_requested;
+	unsigned parked;
+	unsigned nr_started; /* vCPU threads started */
+	int pause_fd;
+
+	struct vm_stats *stats; /* &own_stats unless the caller points it elsewhere */
+	struct vm_stats own_stats;
 
 	/* When the first vCPU first entered the guest (CLOCK_MONOTONIC, ns). */
 	atomic_uint_fast64_t first_entry_ns;
@@ -117,6 +165,27 @@ static inline bool vm_stopping(struct vm *vm)
 }
 
 void vm_set_irq(struct vm *vm, unsigned gsi, bool level);
+
+/*
+ * Asks every vCPU to leave the guest and park; pause_fd says when they
+ * all have. Returns true if they all are parked already. vm_stop() ends
+ * a pause. Main thread only, as vm_resume().
+ */
+bool vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+static inline bool vm_paused(struct vm *vm)
+{
+	return atomic_load_explicit(&vm->pause_requested, memory_order_acquire);
+}
+/* Called by a vCPU thread: waits while a pause is requested. */
+void vm_park(struct vm *vm);
+/* True once every started vCPU is parked (after vm_pause()). */
+bool vm_all_parked(struct vm *vm);
+
+/* Exits by class: the retired ones plus every live vCPU's. */
+void vm_read_exits(const struct vm *vm, uint64_t exits[VM_EXIT_NR]);
+/* The name of a stop reason in the exit file: "exit", "crash", ... */
+const char *vm_stop_reason_name(enum vm_stop_reason reason);
 
 /* The exit status of `shale run` for the recorded stop. */
 int vm_exit_status(const struct vm *vm);

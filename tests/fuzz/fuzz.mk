@@ -1,7 +1,10 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
-# PC devices, the I/O queue rings of ABI v2 and the decoder that names
-# the port of a guest's refused in/out. Each harness defines
+# PC devices, the I/O queue rings of ABI v2, the decoder that names
+# the port of a guest's refused in/out, the control socket's request
+# lines, the daemon's VM definitions and the HTTP responses the API
+# clients read from shaled (seeds for the last two hand-written, not
+# from make-seeds). Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
@@ -11,7 +14,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http ctl
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -21,7 +24,11 @@ FUZZ_LDFLAGS_pcdev := -Wl,--wrap=clock_wall_ns -Wl,--wrap=clock_monotonic_ns
 $(FUZZ_STANDALONE): $(B)/tests/fuzz/%-standalone: $(B)/tests/fuzz/%.o \
 		$(B)/tests/fuzz/standalone.o $(VMM_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(HOST_LDFLAGS) $(FUZZ_LDFLAGS_$(*:fuzz_%=%)) -o $@ $^ $(HOST_LIBS)
+	$(Q)$(CC) $(HOST_LDFLAGS) $(FUZZ_LDFLAGS_$(*:fuzz_%=%)) -o $@ $^ \
+		$(FUZZ_LIBS_$(*:fuzz_%=%)) $(HOST_LIBS)
+
+# The HTTP client is the CLI's, not the VMM library's.
+$(B)/tests/fuzz/fuzz_http-standalone: $(B)/src/cli/http.o
 
 fuzz-regress: $(FUZZ_STANDALONE)
 	$(Q)for n in $(FUZZ_NAMES); do \
@@ -47,13 +54,20 @@ FUZZ_SRCS_linux := tests/fuzz/fuzz_linux.c src/arch/x86/linux.c src/loader/elf.c
 FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS)
 FUZZ_SRCS_queue := tests/fuzz/fuzz_queue.c src/pv/queue.c
 FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
+FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c
+# The daemon's request parser uses json-c.
+FUZZ_LIBS_vmdef := -ljson-c
+$(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o
+FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
+FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
 define FUZZ_BIN_RULE
 $(FUZZ_B)/fuzz_$(1): $(FUZZ_SRCS_$(1)) $(FUZZ_HDRS)
 	$$(call msg,CLANG,$$@)
 	@mkdir -p $$(dir $$@)
-	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_LDFLAGS_$(1)) -o $$@ $(FUZZ_SRCS_$(1)) $$(HOST_LIBS)
+	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_LDFLAGS_$(1)) -o $$@ $(FUZZ_SRCS_$(1)) \
+		$$(FUZZ_LIBS_$(1)) $$(HOST_LIBS)
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_BIN_RULE,$(n))))
 

@@ -59,6 +59,7 @@ static void init(void)
 	vm.ram = ram;
 	vm.ram_size = RAM_SIZE;
 	vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	vm.stats = &vm.own_stats;
 
 	pv.vm = &vm;
 	/* The guest may use all of its RAM (test_hypercall checks less). */

@@ -13,7 +13,8 @@
  *
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
  *                              DIR/linux/..., DIR/pcdev/...,
- *                              DIR/queue/... and DIR/insn/...; with a
+ *                              DIR/queue/..., DIR/insn/... and
+ *                              DIR/ctl/...; with a
  *                              real bzImage, also DIR/linux/bzimage-head:
  *                              its first BZ_HEAD_SIZE bytes, with syssize
  *                              cut down to what is left of the kernel
@@ -1192,6 +1193,24 @@ static void insn_seeds(void)
 			      "\x66\x66\x66\xef");
 }
 
+/* Control socket request lines (no newline: the parser gets the line without it). */
+#define CTL_SEED(name, lit) write_file("ctl", name, lit, sizeof(lit) - 1)
+
+static void ctl_seeds(void)
+{
+	CTL_SEED("info", "{\"op\":\"info\"}");
+	CTL_SEED("stats", "{\"op\":\"stats\"}");
+	CTL_SEED("pause-fields", " {\"op\" : \"pause\", \"id\": [1, {\"a\": null}]} \r");
+	CTL_SEED("console-escaped", "{\"op\":\"\\u0063onsole\"}");
+	CTL_SEED("unknown-op", "{\"op\":\"reboot\"}");
+	CTL_SEED("array", "[\"op\",\"kill\"]");
+	CTL_SEED("truncated", "{\"op\":\"info\"");
+	CTL_SEED("two-objects", "{\"op\":\"info\"}{\"op\":\"kill\"}");
+	CTL_SEED("nul-escape", "{\"op\":\"in\\u0000fo\"}");
+	CTL_SEED("deep", "[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]");
+	CTL_SEED("numbers", "{\"op\":1e999,\"x\":-0.0e-5,\"y\":\"\\ud800\"}");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1207,5 +1226,6 @@ int main(int argc, char **argv)
 	pcdev_seeds();
 	queue_seeds();
 	insn_seeds();
+	ctl_seeds();
 	return 0;
 }

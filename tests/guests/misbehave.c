@@ -186,6 +186,15 @@ static void mode_loop(void)
 		sink++;
 }
 
+/* A line every 10 ms: "tick N", for tests that watch the guest make progress. */
+static void mode_count(void)
+{
+	for (unsigned long i = 0;; i++) {
+		printf("tick %lu\n", i);
+		shale_poll(shale_clock_monotonic_ns() + 10000000ull, 0);
+	}
+}
+
 static void mode_sleep(void)
 {
 	/* Blocks inside the VMM (poll hypercall) until stopped. */
@@ -232,6 +241,7 @@ static const struct {
 	{ "hc-guarded", mode_hc_guarded }, { "hc-struct-ro", mode_hc_struct_ro },
 	{ "spam", mode_spam },
 	{ "exc-port", mode_exc_port }, { "loop", mode_loop }, { "sleep", mode_sleep },
+	{ "count", mode_count },
 	{ "stack", mode_stack }, { "exit", mode_exit }, { "exit-big", mode_exit_big },
 };
 

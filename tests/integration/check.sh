@@ -15,7 +15,7 @@ stage=$B/tests/stage
 rm -rf "$stage"
 mkdir -p "$stage/guests"
 cp "$B"/g/examples/*.elf "$B"/g/tests/guests/*.elf "$B/examples/compute-native" \
-	"$B/tests/tools/udp_echo_client" "$stage/guests/"
+	"$B/tests/tools/udp_echo_client" "$B/tests/tools/ctl" "$stage/guests/"
 cp "$B/shale" "$here/run-tests.sh" "$here/lib.sh" "$stage/"
 
 # guest_place

@@ -148,6 +148,211 @@ for sig in TERM INT; do
 	fi
 done
 
+# --- managed mode: control socket, console log, exit file (shaled) ----------
+C=$G/ctl
+# start_vmm NAME [RUN OPTIONS] GUEST ARGS...: a VMM in managed mode in $W/NAME;
+# sets VPID, CS (control socket), CL (console log), CX (exit file).
+start_vmm() {
+	d=$W/$1
+	shift
+	mkdir -p "$d"
+	CS=$d/ctl CL=$d/console.log CX=$d/exit.json
+	"$SHALE" run --control "$CS" --console-log "$CL" --exit-file "$CX" "$@" \
+		>"$d/stdout" 2>"$d/stderr" </dev/null &
+	VPID=$!
+	"$C" -w 10000 "$CS" || echo "control socket $CS never accepted"
+}
+# wait_vmm: the VMM's exit status in VST (killed after 30 s: a hang fails).
+wait_vmm() {
+	(sleep 30; kill -KILL "$VPID" 2>/dev/null) &
+	wd=$!
+	wait "$VPID"
+	VST=$?
+	kill "$wd" 2>/dev/null
+	wait "$wd" 2>/dev/null
+}
+# check NAME FILE ERE: ok if FILE matches ERE.
+check() {
+	if grep -Eq -- "$3" "$2"; then ok "$1"; else fail "$1" "$(head -c 600 "$2") does not match /$3/"; fi
+}
+size_of() { wc -c <"$1" | tr -d ' '; }
+# stat_of FIELD: a counter of the last `stats` reply in $T_OUT.
+stat_of() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$T_OUT" | head -n 1; }
+
+start_vmm ctl "$M" count
+case $(ls -l "$CS") in
+srw-------*) ok ctl-socket-mode ;;
+*) fail ctl-socket-mode "$(ls -l "$CS")" ;;
+esac
+"$C" "$CS" '{"op":"info"}' >"$T_OUT"
+check ctl-info "$T_OUT" "^\{\"ok\":true,\"state\":\"running\",\"pid\":$VPID,\"kind\":\"pv\",\"vcpus\":1,\"memory_bytes\":67108864\}$"
+# One connection, several requests, replies in order.
+"$C" "$CS" '{"op":"stats"}' '{"op":"info"}' >"$T_OUT"
+if [ "$(sed -n 1p "$T_OUT" | grep -c '"exits":{"io":[0-9]*,"mmio":0,"hlt":0,"hypercall":[0-9]*,"shutdown":0,')" = 1 ] &&
+	grep -q '"block":{"reads":0,"writes":0,"flushes":0,"read_bytes":0,"write_bytes":0},"net":{"rx_packets":0,"tx_packets":0,"rx_bytes":0,"tx_bytes":0},"console_bytes":[0-9]*' "$T_OUT" &&
+	sed -n 2p "$T_OUT" | grep -q '"kind":"pv"'; then
+	ok ctl-stats-shape
+else
+	fail ctl-stats-shape "$(cat "$T_OUT")"
+fi
+hc1=$(stat_of hypercall) cb1=$(stat_of console_bytes) cpu1=$(stat_of cpu_ns)
+sleep 0.3
+"$C" "$CS" '{"op":"stats"}' >"$T_OUT"
+hc2=$(stat_of hypercall) cb2=$(stat_of console_bytes) cpu2=$(stat_of cpu_ns)
+if [ "$hc2" -gt "$hc1" ] && [ "$cb2" -gt "$cb1" ] && [ "$cpu2" -ge "$cpu1" ] &&
+	[ "$(stat_of rss_bytes)" -gt 0 ]; then
+	ok ctl-stats-increase
+else
+	fail ctl-stats-increase "hypercalls $hc1 -> $hc2, console bytes $cb1 -> $cb2, cpu $cpu1 -> $cpu2"
+fi
+# The console log has what the counter says, and nothing on stdout.
+sleep 0.1
+if [ "$(size_of "$CL")" -ge "$cb2" ] && grep -q '^tick 5$' "$CL" && [ ! -s "$W/ctl/stdout" ]; then
+	ok ctl-console-log
+else
+	fail ctl-console-log "log $(size_of "$CL") bytes, counter $cb2"
+fi
+# Paused: the guest prints no tick until it is resumed.
+"$C" "$CS" '{"op":"pause"}' >"$T_OUT"
+check ctl-pause "$T_OUT" '^\{"ok":true,"state":"paused"\}$'
+s1=$(size_of "$CL")
+sleep 0.5
+s2=$(size_of "$CL")
+"$C" "$CS" '{"op":"info"}' '{"op":"pause"}' >"$T_OUT"
+if [ "$s1" = "$s2" ] && grep -q '"state":"paused","pid"' "$T_OUT" &&
+	grep -q '^{"ok":true,"state":"paused"}$' "$T_OUT"; then
+	ok ctl-paused-no-progress
+else
+	fail ctl-paused-no-progress "log $s1 -> $s2 bytes while paused"
+fi
+"$C" "$CS" '{"op":"resume"}' >"$T_OUT"
+check ctl-resume "$T_OUT" '^\{"ok":true,"state":"running"\}$'
+sleep 0.3
+s3=$(size_of "$CL")
+if [ "$s3" -gt "$s2" ]; then ok ctl-resumed-progress; else fail ctl-resumed-progress "log $s2 -> $s3 bytes"; fi
+# A console client gets the guest's output from now on.
+"$C" -c 500 "$CS" >"$T_OUT"
+if sed -n 1p "$T_OUT" | grep -q '^{"ok":true}$' && grep -q '^tick [0-9]*$' "$T_OUT"; then
+	ok ctl-console-client
+else
+	fail ctl-console-client "$(head -n 3 "$T_OUT")"
+fi
+# Bad requests get an error; the VMM lives on.
+"$C" "$CS" 'this is not json' >"$T_OUT"
+if grep -q '^{"ok":false,"error":"invalid JSON' "$T_OUT" && grep -q '^closed$' "$T_OUT"; then
+	ok ctl-bad-json
+else
+	fail ctl-bad-json "$(cat "$T_OUT")"
+fi
+"$C" "$CS" '{"op":"reboot-the-moon"}' '["op"]' '{"op":7}' '{"op":"info"}' >"$T_OUT"
+if [ "$(grep -c '^{"ok":false,"error":"' "$T_OUT")" = 3 ] && grep -q 'unknown op \\"reboot-the-moon\\"' "$T_OUT" &&
+	grep -q '"state":"running"' "$T_OUT" && ! grep -q '^closed$' "$T_OUT"; then
+	ok ctl-bad-requests
+else
+	fail ctl-bad-requests "$(cat "$T_OUT")"
+fi
+"$C" -l 5000 "$CS" >"$T_OUT"
+if grep -q '^{"ok":false,"error":"request line longer than 4096 bytes"}$' "$T_OUT" && grep -q '^closed$' "$T_OUT"; then
+	ok ctl-overlong-line
+else
+	fail ctl-overlong-line "$(cat "$T_OUT")"
+fi
+"$C" -l 4000 "$CS" >"$T_OUT"
+check ctl-long-line-is-json "$T_OUT" '^\{"ok":false,"error":"invalid JSON'
+"$C" "$CS" '{"op":"info"}' >"$T_OUT"
+check ctl-survives "$T_OUT" '"ok":true,"state":"running"'
+# kill: the reply, then the VMM exits as killed, with the exit file, and removes its socket.
+"$C" "$CS" '{"op":"kill"}' >"$T_OUT"
+check ctl-kill-reply "$T_OUT" '^\{"ok":true\}$'
+wait_vmm
+if [ "$VST" = 137 ] && [ ! -e "$CS" ]; then ok ctl-kill-status; else fail ctl-kill-status "exit status $VST, socket $(ls "$CS" 2>&1)"; fi
+check ctl-kill-exit-file "$CX" '^\{"reason":"killed","status":137,"message":"killed through the control socket"\}$'
+
+# shutdown: the idle guest sleeps until asked, then exits 0.
+start_vmm idle "$G/idle.elf"
+sleep 0.5
+"$C" "$CS" '{"op":"stats"}' >"$T_OUT"
+hc1=$(stat_of hypercall)
+sleep 0.5
+"$C" "$CS" '{"op":"stats"}' '{"op":"shutdown"}' >"$T_OUT"
+hc2=$(stat_of hypercall)
+# Idle means blocked in one POLL: no exit while it waits.
+if [ "$hc1" = 1 ] && [ "$hc2" = 1 ]; then ok idle-sleeps; else fail idle-sleeps "hypercalls $hc1 then $hc2"; fi
+if sed -n 2p "$T_OUT" | grep -q '^{"ok":true}$'; then ok ctl-shutdown-reply; else fail ctl-shutdown-reply "$(cat "$T_OUT")"; fi
+wait_vmm
+if [ "$VST" = 0 ]; then ok ctl-shutdown-idle; else fail ctl-shutdown-idle "exit status $VST"; fi
+check ctl-shutdown-exit-file "$CX" '^\{"reason":"exit","status":0,"message":"the guest exited with status 0"\}$'
+
+# A guest that never leaves ring 3 on its own: the kick of a pause is taken
+# once, not again at every KVM_RUN after the resume (and so is a shutdown's).
+start_vmm busy "$M" loop
+"$C" "$CS" '{"op":"pause"}' '{"op":"resume"}' '{"op":"shutdown"}' >/dev/null
+sleep 0.5
+"$C" "$CS" '{"op":"stats"}' >"$T_OUT"
+intr=$(stat_of intr)
+"$C" "$CS" '{"op":"kill"}' >/dev/null
+wait_vmm
+if [ -n "$intr" ] && [ "$intr" -le 10 ] && [ "$VST" = 137 ]; then
+	ok ctl-resume-busy-guest
+else
+	fail ctl-resume-busy-guest "$intr KVM_RUN returns on a signal after one pause (status $VST)"
+fi
+
+# A paused VM still stops: kill, and --timeout.
+start_vmm paused-kill "$M" count
+"$C" "$CS" '{"op":"pause"}' '{"op":"kill"}' >"$T_OUT"
+wait_vmm
+if [ "$VST" = 137 ] && grep -q '"state":"paused"' "$T_OUT"; then ok ctl-kill-paused; else fail ctl-kill-paused "exit status $VST"; fi
+start_vmm paused-timeout --timeout 1500ms "$M" sleep
+"$C" "$CS" '{"op":"pause"}' >"$T_OUT"
+wait_vmm
+if [ "$VST" = 124 ] && grep -q '"state":"paused"' "$T_OUT"; then ok ctl-timeout-paused; else fail ctl-timeout-paused "exit status $VST"; fi
+check ctl-timeout-exit-file "$CX" '^\{"reason":"timeout","status":124,"message":"timeout: the guest ran for 1.5s; VM stopped"\}$'
+start_vmm paused-signal "$M" count
+"$C" "$CS" '{"op":"pause"}' >"$T_OUT"
+kill -TERM "$VPID"
+wait_vmm
+if [ "$VST" = 143 ]; then ok ctl-signal-paused; else fail ctl-signal-paused "exit status $VST"; fi
+check ctl-signal-exit-file "$CX" '^\{"reason":"signal","status":143,"message":"stopping the VM on Terminated"\}$'
+
+# The console log rotates at 1 MiB and loses nothing; a console client that
+# does not read is dropped without holding up the guest.
+start_vmm rotate "$M" spam
+"$C" -s 1000 "$CS" >"$T_OUT"
+check ctl-console-stalled-dropped "$T_OUT" '^dropped$'
+i=0
+while [ ! -e "$CL.1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+"$C" "$CS" '{"op":"kill"}' >/dev/null
+wait_vmm
+if [ "$(size_of "$CL.1" 2>/dev/null)" = 1048576 ] && [ -s "$CL" ]; then
+	ok console-log-rotated
+else
+	fail console-log-rotated "$CL.1: $(ls -l "$CL.1" 2>&1)"
+fi
+# Every line, in order, across the two files (the first MiB was not lost).
+if cat "$CL.1" "$CL" | awk 'NR == 1 { n = $3 + 0; if (n != 0) bad = 1 }
+	{ if ($0 != "spam line " n ": nobody reads this") bad = 1; n++ }
+	END { exit bad }'; then
+	ok console-log-rotation-lossless
+else
+	fail console-log-rotation-lossless "$(tail -c 100 "$CL.1"; head -c 100 "$CL")"
+fi
+
+# The exit file for a guest's own exit, a crash and a guest shale refuses.
+mkdir -p "$W/xf"
+expect exit-file-exit 42 '' '' "$SHALE" run --exit-file "$W/xf/exit.json" "$M" exit
+check exit-file-exit-contents "$W/xf/exit.json" '^\{"reason":"exit","status":42,"message":"the guest exited with status 42"\}$'
+expect exit-file-crash 126 '' '' "$SHALE" run --exit-file "$W/xf/exit.json" "$M" ud2
+check exit-file-crash-contents "$W/xf/exit.json" '^\{"reason":"crash","status":126,"message":"guest crashed: vector 6, invalid opcode'
+expect exit-file-error 125 '' '' "$SHALE" run --exit-file "$W/xf/exit.json" "$G/compute-native"
+check exit-file-error-contents "$W/xf/exit.json" '^\{"reason":"error","status":125,"message":".*compute-native: not a guest shale can run'
+if [ ! -e "$W/xf/exit.json.tmp" ]; then ok exit-file-no-tmp; else fail exit-file-no-tmp "exit.json.tmp left behind"; fi
+# --console-log alone: the output goes there, not to stdout.
+expect console-log-only 0 '' '' "$SHALE" run --console-log "$W/xf/hello.log" "$G/hello.elf"
+if [ ! -s "$T_OUT" ]; then ok console-log-no-stdout; else fail console-log-no-stdout "output on stdout"; fi
+check console-log-only-contents "$W/xf/hello.log" '^Hello from a shale guest!$'
+expect control-path-too-long 125 '' 'path longer than' "$SHALE" run --control "$W/$(printf '%0200d' 0)" "$G/hello.elf"
+
 # --- network ----------------------------------------------------------------
 # IP: iproute2's ip (busybox's lacks netns and tuntap).
 IP=${IP:-ip}

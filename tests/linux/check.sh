@@ -25,11 +25,11 @@ vmlinux=${kernels#* }
 stage=$B/tests/linux-stage
 rm -rf "$stage"
 mkdir -p "$stage"
-cp "$B/shale" "$B/tests/tools/ptyrun" "$here/run-linux-tests.sh" "$top/tests/integration/lib.sh" \
-	"$stage/"
+cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/run-linux-tests.sh" \
+	"$top/tests/integration/lib.sh" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
-"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5"
+"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"
 
 # guest_place
 . "$top/scripts/host-kind.sh"

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Builds the test initramfs for Linux guests: busybox-static, tests/linux/init
 # and a 1 MiB file of known random content whose md5sum the guest prints.
-# usage: mkinitrd.sh OUT.cpio OUT.md5
+# With KERNEL (its /boot/vmlinuz-VERSION), also that kernel's ACPI button
+# driver and the input event interface (button.ko, evdev.ko), so that a
+# guest can answer the power button.
+# usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
 set -eu
 out=$1
 sum=$2
@@ -12,6 +15,12 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin"
 cp "$busybox" "$tmp/bin/busybox"
 cp "$here/init" "$tmp/init"
+if [ $# -ge 3 ]; then
+	mods=/lib/modules/${3##*/vmlinuz-}/kernel/drivers
+	for ko in "$mods/acpi/button.ko" "$mods/input/evdev.ko"; do
+		if [ -f "$ko" ]; then cp "$ko" "$tmp/"; fi
+	done
+fi
 head -c 1048576 /dev/urandom >"$tmp/payload.bin"
 md5sum "$tmp/payload.bin" | cut -d' ' -f1 >"$sum"
 (cd "$tmp" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$out"

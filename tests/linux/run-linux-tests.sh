@@ -138,6 +138,42 @@ expect terminal-escape 0 'quit from the console' '' \
 	$RUN --kernel "$BZ" --cmdline "$BASE shale.test=shell"
 grep -q 'L2-TTY 42' "$T_OUT" && ok terminal-input || fail terminal-input "no answer from the guest"
 
+# Managed mode (shaled): the control socket, console log and exit file with
+# a Linux guest; console input from a control client reaches its shell.
+CTL=$(dirname "$0")/ctl
+M=$W/managed
+mkdir -p "$M"
+$RUN --control "$M/ctl" --console-log "$M/console.log" --exit-file "$M/exit.json" \
+	--kernel "$BZ" --cpus 2 --cmdline "$BASE shale.test=shell" </dev/null >"$M/out" 2>"$M/err" &
+pid=$!
+i=0
+while ! grep -q L2-SHELL-READY "$M/console.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 1; i=$((i + 1)); done
+"$CTL" "$M/ctl" '{"op":"info"}' '{"op":"pause"}' '{"op":"info"}' '{"op":"resume"}' '{"op":"stats"}' >"$T_OUT" 2>"$T_ERR"
+if grep -q "^{\"ok\":true,\"state\":\"running\",\"pid\":$pid,\"kind\":\"linux\",\"vcpus\":2,\"memory_bytes\":268435456}" "$T_OUT" &&
+	grep -q '"state":"paused","pid"' "$T_OUT" && grep -q '^{"ok":true,"state":"running"}$' "$T_OUT" &&
+	grep -Eq '"exits":\{"io":[1-9][0-9]*,' "$T_OUT" && [ ! -s "$M/out" ]; then
+	ok managed-linux-control
+else
+	fail managed-linux-control "$(cat "$T_OUT")"
+fi
+nl='
+'
+"$CTL" -c 5000 "$M/ctl" "echo \"L2-CTL \$((6 * 7))\"$nl" >"$T_OUT" 2>"$T_ERR"
+if grep -q 'L2-CTL 42' "$T_OUT" && grep -q 'L2-CTL 42' "$M/console.log"; then
+	ok managed-linux-console
+else
+	fail managed-linux-console "$(tail -c 300 "$M/console.log")"
+fi
+"$CTL" "$M/ctl" '{"op":"shutdown"}' '{"op":"kill"}' >"$T_OUT" 2>"$T_ERR"
+wait "$pid"
+got=$?
+if [ "$got" = 137 ] && [ "$(grep -c '^{"ok":true}$' "$T_OUT")" = 2 ] &&
+	grep -q '^{"reason":"killed","status":137,' "$M/exit.json"; then
+	ok managed-linux-kill
+else
+	fail managed-linux-kill "status $got; $(cat "$T_OUT" "$M/exit.json" 2>&1)"
+fi
+
 # Power-off, reboot, panic and triple fault.
 expect poweroff 0 'L2-INIT' 'setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,acpi:[0-9]+,load:[0-9]+,devices:[0-9]+,vcpus:[0-9]+,enter:[0-9]+$' \
 	$RUN --stats --kernel "$BZ" --cmdline "$BASE"
@@ -176,5 +212,96 @@ expect missing-initrd 125 '' 'No such file' "$SHALE" run --kernel "$BZ" --initrd
 expect initrd-too-large 125 '' 'initrd too large' "$SHALE" run --memory 64M --kernel "$BZ" \
 	--initrd "$VMLINUX"
 expect kernel-too-large 125 '' 'needs more memory' "$SHALE" run --memory 16M --kernel "$VMLINUX"
+
+# A graceful shutdown: the control socket's shutdown presses the ACPI power
+# button, and a guest that listens (the button driver and acpid) powers off.
+$RUN --control "$M/ctl2" --console-log "$M/button.log" --exit-file "$M/button.json" \
+	--kernel "$BZ" --cmdline "$BASE shale.test=button" </dev/null >/dev/null 2>"$M/button.err" &
+pid=$!
+i=0
+while ! grep -Eq 'L2-BUTTON-(READY|MISSING)' "$M/button.log" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+if grep -q L2-BUTTON-MISSING "$M/button.log"; then
+	kill "$pid"
+	wait "$pid"
+	skip managed-linux-shutdown "the initramfs has no button.ko for this kernel"
+else
+	"$CTL" "$M/ctl2" '{"op":"shutdown"}' >"$T_OUT" 2>"$T_ERR"
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	wait "$pid"
+	got=$?
+	if [ "$got" = 0 ] && grep -q L2-POWER-BUTTON "$M/button.log" &&
+		grep -q '"reason":"poweroff"' "$M/button.json"; then
+		ok managed-linux-shutdown
+	else
+		kill "$pid" 2>/dev/null
+		fail managed-linux-shutdown "status $got; $(tail -c 300 "$M/button.log" | tr '\r\n' '  ')"
+	fi
+fi
+
+# A Linux VM managed by shaled, driven with the shale commands: created,
+# started, its console log and counters read, paused and resumed, asked to
+# shut down (this guest has no power-button handler, so the timeout kills
+# it), started again, killed and removed.
+SHALED=$(dirname "$0")/shaled
+if [ -x "$SHALED" ]; then
+	D=$W/daemon
+	mkdir -p "$D"
+	"$SHALED" --socket "$D/api.sock" --state-dir "$D/state" --vmm "$(cd "$(dirname "$SHALE")" && pwd)/${SHALE##*/}" \
+		2>"$D/shaled.log" &
+	dpid=$!
+	i=0
+	while [ ! -S "$D/api.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	export SHALE_SOCKET="$D/api.sock"
+	abs() { echo "$(cd "$(dirname "$1")" && pwd)/${1##*/}"; }
+	expect daemon-linux-create 0 '^lin: created' '' "$SHALE" create lin --kernel "$(abs "$BZ")" \
+		--initrd "$(abs "$INITRD")" --cmdline "$BASE shale.test=shell" --cpus 2 --memory 256M
+	expect daemon-linux-start 0 '^lin: running' '' "$SHALE" start lin
+	i=0
+	while ! "$SHALE" logs lin 2>/dev/null | grep -q L2-SHELL-READY && [ $i -lt 120 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	expect daemon-linux-logs 0 'L2-CPUS online=0-1 nproc=2' '' "$SHALE" logs lin
+	expect daemon-linux-stats 0 'exits: +io [1-9]' '' "$SHALE" stats lin
+	expect daemon-linux-pause 0 '^lin: paused' '' "$SHALE" pause lin
+	expect daemon-linux-resume 0 '^lin: running' '' "$SHALE" resume lin
+	expect daemon-linux-stop 0 '' '' "$SHALE" stop lin --timeout 2s
+	i=0
+	while ! "$SHALE" info lin | grep -q 'state: *stopped' && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+	expect daemon-linux-stop-timeout 0 'did not shut down in time' '' "$SHALE" info lin
+	# A guest that answers the power button stops gracefully.
+	expect daemon-linux-create-button 0 '^btn: created' '' "$SHALE" create btn \
+		--kernel "$(abs "$BZ")" --initrd "$(abs "$INITRD")" --cmdline "$BASE shale.test=button"
+	expect daemon-linux-start-button 0 '^btn: running' '' "$SHALE" start btn
+	i=0
+	while ! "$SHALE" logs btn 2>/dev/null | grep -Eq 'L2-BUTTON-(READY|MISSING)' && [ $i -lt 120 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	if "$SHALE" logs btn | grep -q L2-BUTTON-READY; then
+		expect daemon-linux-shutdown 0 '' '' "$SHALE" stop btn --timeout 60s
+		i=0
+		while ! "$SHALE" info btn | grep -q 'state: *stopped' && [ $i -lt 300 ]; do
+			sleep 0.2
+			i=$((i + 1))
+		done
+		expect daemon-linux-shutdown-reason 0 'last stop: +shutdown' '' "$SHALE" info btn
+	else
+		"$SHALE" kill btn >/dev/null
+		skip daemon-linux-shutdown "the initramfs has no button.ko for this kernel"
+	fi
+	expect daemon-linux-rm-button 0 '^btn: removed' '' "$SHALE" rm btn
+	expect daemon-linux-restart 0 '^lin: running' '' "$SHALE" start lin
+	expect daemon-linux-kill 0 '^lin: stopped' '' "$SHALE" kill lin
+	expect daemon-linux-rm 0 '^lin: removed' '' "$SHALE" rm lin
+	kill "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
+else
+	skip daemon-linux "no shaled next to this script"
+fi
 
 summary

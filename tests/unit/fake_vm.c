@@ -37,6 +37,7 @@ int fake_vm_init(struct fake_vm *fv, uint64_t ram_size)
 	fv->vm.kvm_fd = fv->vm.vm_fd = -1;
 	fv->vm.unclaimed_io = VM_IO_IGNORE;
 	fv->vm.set_irq = record_irq;
+	fv->vm.stats = &fv->vm.own_stats;
 	fv->vm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fv->vm.stop_fd < 0)
 		return -errno;

@@ -640,6 +640,15 @@ static void test_block_read_write(void **state)
 			 DISK_SIZE);
 	assert_int_equal(block_flush(f), SHALE_OK);
 	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
+
+	/* The control socket's counters: every request that reached the disk. */
+	struct vm_stats *st = f->fv.vm.stats;
+
+	assert_int_equal(st->block_reads, 5);
+	assert_int_equal(st->block_read_bytes, 1024 + sizeof(buf) + 512 + DISK_SIZE);
+	assert_int_equal(st->block_writes, 2);
+	assert_int_equal(st->block_write_bytes, sizeof(buf) + 512);
+	assert_int_equal(st->block_flushes, 1);
 }
 
 static void test_block_unaligned(void **state)
@@ -869,7 +878,7 @@ static void test_poll_bad_events(void **state)
 	struct shale_hc_poll p;
 
 	/* Refused before any wait, however far the deadline. */
-	p = do_poll(f, UINT64_MAX, 0x2);
+	p = do_poll(f, UINT64_MAX, 0x4);
 	assert_int_equal(p.ret, SHALE_EINVAL);
 	assert_int_equal(p.ready, 0);
 	p = do_poll(f, UINT64_MAX, SHALE_POLL_NET | (1ull << 63));
@@ -924,6 +933,32 @@ static void test_poll_net_ready(void **state)
 	assert_int_equal(p.ready, 0);
 }
 
+/* SHALE_POLL_SHUTDOWN: never ready until asked for, then at once and for good. */
+static void test_poll_shutdown(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	struct shale_hc_poll p;
+
+	p = do_poll(f, t0 + 20000000ull, SHALE_POLL_SHUTDOWN | SHALE_POLL_NET);
+	assert_int_equal(p.ret, SHALE_OK);
+	assert_int_equal(p.ready, 0);
+	assert_true(now_ns(CLOCK_MONOTONIC) - t0 >= 20000000ull);
+
+	pv_request_shutdown(&f->pv);
+	for (int i = 0; i < 2; i++) {
+		t0 = now_ns(CLOCK_MONOTONIC);
+		p = do_poll(f, UINT64_MAX, SHALE_POLL_SHUTDOWN);
+		assert_int_equal(p.ret, SHALE_OK);
+		assert_int_equal(p.ready, SHALE_POLL_SHUTDOWN);
+		assert_true(now_ns(CLOCK_MONOTONIC) - t0 < 500000000ull);
+	}
+	/* Not reported to a guest that does not ask. */
+	p = do_poll(f, 0, SHALE_POLL_NET);
+	assert_int_equal(p.ready, 0);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -962,6 +997,7 @@ int main(void)
 		T(test_poll_bad_events),
 		T(test_poll_waits),
 		T(test_poll_net_ready),
+		T(test_poll_shutdown),
 	};
 
 	return cmocka_run_group_tests_name("hypercall", tests, NULL, NULL);

@@ -3,16 +3,21 @@
 #   make unit-tests                   build and run them all
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
-UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue
+UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef http evloop ctl_proto
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
 
 $(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT) $(VMM_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lcmocka $(HOST_LIBS)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lcmocka $(UNIT_LIBS_$*) $(HOST_LIBS)
 
 $(B)/tests/unit/test_elf: $(TEST_ELFGEN)
+# The daemon's VM definitions.
+$(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o
+UNIT_LIBS_test_vmdef := -ljson-c
+# The HTTP client is the CLI's, not the VMM library's.
+$(B)/tests/unit/test_http: $(B)/src/cli/http.o
 
 # Every binary runs even after one fails, so one run shows every failure.
 unit-tests: $(UNIT_TESTS)

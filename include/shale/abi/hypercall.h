@@ -93,6 +93,12 @@ struct shale_hc_clock {
 
 /* Readiness bits of struct shale_hc_poll. */
 #define SHALE_POLL_NET 0x1u
+/*
+ * Version 2: the VMM was asked to shut the VM down (`shale run --control`,
+ * op "shutdown"); the guest should finish its work and exit. Once set it
+ * stays ready. A VMM with no shutdown pending never sets it.
+ */
+#define SHALE_POLL_SHUTDOWN 0x2u
 
 /*
  * Blocks until one of `events` is ready or the monotonic clock reaches

@@ -109,6 +109,19 @@ static inline int64_t shale_poll(uint64_t deadline_ns, uint64_t events)
 	return a.ret < 0 ? a.ret : (int64_t)a.ready;
 }
 
+/*
+ * Wait until the VMM asks this guest to shut down (SHALE_POLL_SHUTDOWN,
+ * ABI version 2) or the monotonic clock reaches DEADLINE_NS (UINT64_MAX:
+ * no deadline). Returns 1 when a shutdown is requested (and from then on
+ * at once), 0 at the deadline, or a negative SHALE_E* code.
+ */
+static inline int64_t shale_wait_shutdown(uint64_t deadline_ns)
+{
+	int64_t r = shale_poll(deadline_ns, SHALE_POLL_SHUTDOWN);
+
+	return r < 0 ? r : (r & SHALE_POLL_SHUTDOWN) != 0;
+}
+
 /* Fill *INFO; returns SHALE_OK, or SHALE_ENODEV when there is no disk. */
 static inline int64_t shale_block_info(struct shale_hc_block_info *info)
 {

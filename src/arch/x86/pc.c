@@ -15,6 +15,7 @@
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
 #include "util/util.h"
+#include "vmm/conout.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -241,6 +242,9 @@ static void watch_console(void *opaque, const uint8_t *buf, size_t len)
 			vm_stop(pc->vm, VM_STOP_CRASH, 0, "guest kernel panic: %s",
 				hit + sizeof(marker) - 1);
 	}
+	/* Under the UART's lock, so bytes leave in the order the guest sent them. */
+	if (pc->console)
+		conout_write(pc->console, pc->vm, buf, len);
 }
 
 static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
@@ -248,7 +252,9 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 	uint64_t low = MIN(cfg->boot.mem_size, (uint64_t)PC_HOLE_START);
 	int ret;
 
-	ret = serial_create(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, cfg->console_out, &pc->serial);
+	pc->console = cfg->console;
+	ret = serial_create(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ,
+			    cfg->console ? -1 : cfg->console_out, &pc->serial);
 	if (!ret)
 		serial_set_tx_hook(pc->serial, watch_console, pc);
 	if (!ret)
@@ -335,4 +341,9 @@ size_t pc_console_input(void *opaque, const uint8_t *buf, size_t len)
 int pc_console_room_fd(const struct pc_machine *pc)
 {
 	return serial_input_fd(pc->serial);
+}
+
+void pc_power_button(struct pc_machine *pc)
+{
+	pm_power_button(pc->pm);
 }

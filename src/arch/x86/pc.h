@@ -15,6 +15,7 @@
 
 struct vm;
 struct vcpu;
+struct conout;
 
 /* 32-bit PCI/MMIO hole: RAM above 3 GiB continues at 4 GiB. */
 #define PC_HOLE_START LINUX_LOW_RAM_MAX
@@ -31,13 +32,15 @@ struct vcpu;
 struct pc_config {
 	struct linux_boot boot; /* the inputs: kernel, initrd, cmdline, mem_size */
 	unsigned nr_cpus;
-	int console_out; /* where the serial console's output goes */
+	int console_out; /* where the serial console's output goes... */
+	struct conout *console; /* ...unless this is set */
 };
 
 #define PC_PANIC_LINE_MAX 160
 
 struct pc_machine {
 	struct vm *vm;
+	struct conout *console;
 	char line[PC_PANIC_LINE_MAX]; /* the console line being written */
 	size_t line_len;
 	struct serial *serial;
@@ -64,6 +67,9 @@ void pc_destroy(struct pc_machine *pc);
  */
 size_t pc_console_input(void *pc, const uint8_t *buf, size_t len);
 int pc_console_room_fd(const struct pc_machine *pc);
+
+/* Presses the ACPI power button (the control socket's shutdown). */
+void pc_power_button(struct pc_machine *pc);
 
 /*
  * CPUID, MSRs, LAPIC and FPU for vCPU `vcpu` of nr_cpus; the boot vCPU

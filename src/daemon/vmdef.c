@@ -1,0 +1,576 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "daemon/vmdef.h"
+#include "util/util.h"
+
+/* The limits `shale run` itself enforces, checked here for a clear 400. */
+#define PV_MIN_MIB 4u
+#define PV_MAX_MIB 4096u
+#define LINUX_MIN_MIB 16u
+#define LINUX_MAX_MIB (1024u * 1024u)
+#define MAX_CPUS 64u
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+bool vmdef_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 1 || n > VMDEF_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+/* A string field: no NUL inside, at most `max` bytes. */
+static int get_string(json_object *v, const char *field, size_t max, char **out, char *err,
+		      size_t errlen)
+{
+	const char *s;
+	size_t len;
+
+	if (*out)
+		return fail(err, errlen, "%s: given twice", field);
+	if (!json_object_is_type(v, json_type_string))
+		return fail(err, errlen, "%s: want a string", field);
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len)
+		return fail(err, errlen, "%s: contains a NUL byte", field);
+	if (len > max)
+		return fail(err, errlen, "%s: longer than %zu bytes", field, max);
+	*out = strdup(s);
+	if (!*out)
+		return fail(err, errlen, "out of memory");
+	return 0;
+}
+
+static int get_path(json_object *v, const char *field, char **out, char *err, size_t errlen)
+{
+	int ret = get_string(v, field, VMDEF_PATH_MAX, out, err, errlen);
+
+	if (ret)
+		return ret;
+	if ((*out)[0] != '/')
+		return fail(err, errlen, "%s: want an absolute path", field);
+	return 0;
+}
+
+static int get_uint(json_object *v, const char *field, uint64_t min, uint64_t max,
+		    uint64_t *out, char *err, size_t errlen)
+{
+	int64_t n;
+
+	if (!json_object_is_type(v, json_type_int))
+		return fail(err, errlen, "%s: want an integer", field);
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (errno || n < 0 || (uint64_t)n < min || (uint64_t)n > max)
+		return fail(err, errlen, "%s: want an integer from %llu to %llu", field,
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)n;
+	return 0;
+}
+
+static int get_bool(json_object *v, const char *field, bool *out, char *err, size_t errlen)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return fail(err, errlen, "%s: want true or false", field);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static bool mac_ok(const char *s)
+{
+	unsigned v[6];
+	char tail;
+
+	return sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+		      &v[5], &tail) == 6 &&
+	       strlen(s) == 17 && !(v[0] & 1);
+}
+
+/* "0-3,5": CPU numbers below 1024, ascending ranges. */
+static bool cpulist_ok(const char *s)
+{
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (end == s || a >= 1024)
+			return false;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b >= 1024 || b < a)
+				return false;
+		}
+		if (*end == ',' && end[1])
+			end++;
+		else if (*end)
+			return false;
+		s = end;
+	}
+	return true;
+}
+
+static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, "disks: want an array");
+	n = json_object_array_length(v);
+	if (n > VMDEF_MAX_DISKS - def->nr_disks)
+		return fail(err, errlen, "disks: at most %u disk(s) so far", VMDEF_MAX_DISKS);
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(v, i);
+		struct vmdef_disk *disk = &def->disk[def->nr_disks];
+		int ret = 0;
+
+		if (!json_object_is_type(d, json_type_object))
+			return fail(err, errlen, "disks[%zu]: want an object", i);
+		def->nr_disks++;
+		json_object_object_foreach(d, key, val) {
+			if (!strcmp(key, "path"))
+				ret = get_path(val, "disks[].path", &disk->path, err, errlen);
+			else if (!strcmp(key, "readonly"))
+				ret = get_bool(val, "disks[].readonly", &disk->readonly, err,
+					       errlen);
+			else
+				ret = fail(err, errlen, "disks[%zu]: unknown field '%s'", i, key);
+			if (ret)
+				return ret;
+		}
+		if (!disk->path)
+			return fail(err, errlen, "disks[%zu]: missing path", i);
+	}
+	return 0;
+}
+
+static int parse_nets(json_object *v, struct vm_def *def, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, "nets: want an array");
+	n = json_object_array_length(v);
+	if (n > VMDEF_MAX_NETS - def->nr_nets)
+		return fail(err, errlen, "nets: at most %u network device(s) so far",
+			    VMDEF_MAX_NETS);
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(v, i);
+		struct vmdef_net *net = &def->net[def->nr_nets];
+		int ret = 0;
+
+		if (!json_object_is_type(d, json_type_object))
+			return fail(err, errlen, "nets[%zu]: want an object", i);
+		def->nr_nets++;
+		json_object_object_foreach(d, key, val) {
+			if (!strcmp(key, "tap"))
+				ret = get_string(val, "nets[].tap", 15, &net->tap, err, errlen);
+			else if (!strcmp(key, "mac"))
+				ret = get_string(val, "nets[].mac", 17, &net->mac, err, errlen);
+			else
+				ret = fail(err, errlen, "nets[%zu]: unknown field '%s'", i, key);
+			if (ret)
+				return ret;
+		}
+		if (!net->tap || !net->tap[0] || strchr(net->tap, '/') || strchr(net->tap, ','))
+			return fail(err, errlen, "nets[%zu]: want tap, a network interface name", i);
+		if (net->mac && !mac_ok(net->mac))
+			return fail(err, errlen,
+				    "nets[%zu].mac: want a unicast XX:XX:XX:XX:XX:XX", i);
+	}
+	return 0;
+}
+
+static int parse_limits(json_object *v, struct vmdef_limits *l, char *err, size_t errlen)
+{
+	uint64_t n;
+	int ret = 0;
+
+	if (!json_object_is_type(v, json_type_object))
+		return fail(err, errlen, "limits: want an object");
+	json_object_object_foreach(v, key, val) {
+		if (!strcmp(key, "cpu_max_percent")) {
+			ret = get_uint(val, "limits.cpu_max_percent", 1, 100 * 1024, &n, err,
+				       errlen);
+			l->cpu_max_percent = (unsigned)n;
+		} else if (!strcmp(key, "cpu_weight")) {
+			ret = get_uint(val, "limits.cpu_weight", 1, 10000, &n, err, errlen);
+			l->cpu_weight = (unsigned)n;
+		} else if (!strcmp(key, "memory_max_mib")) {
+			ret = get_uint(val, "limits.memory_max_mib", 1, LINUX_MAX_MIB * 2,
+				       &l->memory_max_mib, err, errlen);
+		} else if (!strcmp(key, "cpus")) {
+			ret = get_string(val, "limits.cpus", 256, &l->cpus, err, errlen);
+			if (!ret && !cpulist_ok(l->cpus))
+				ret = fail(err, errlen,
+					   "limits.cpus: want a CPU list such as 0-1,3");
+		} else {
+			ret = fail(err, errlen, "limits: unknown field '%s'", key);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_args(json_object *v, struct vm_def *def, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, "args: want an array of strings");
+	n = json_object_array_length(v);
+	if (n > VMDEF_MAX_ARGS - def->nr_args)
+		return fail(err, errlen, "args: at most %u arguments", VMDEF_MAX_ARGS);
+	for (size_t i = 0; i < n; i++) {
+		int ret = get_string(json_object_array_get_idx(v, i), "args[]", VMDEF_TEXT_MAX,
+				     &def->args[def->nr_args], err, errlen);
+		if (ret)
+			return ret;
+		def->nr_args++;
+	}
+	return 0;
+}
+
+static int parse_object(json_object *root, struct vm_def *def, char *err, size_t errlen)
+{
+	bool has_cpus = false, has_memory = false;
+	char *name = NULL;
+	uint64_t n;
+	int ret = 0;
+
+	if (!json_object_is_type(root, json_type_object))
+		return fail(err, errlen, "want a JSON object");
+	json_object_object_foreach(root, key, val) {
+		if (!strcmp(key, "name")) {
+			ret = get_string(val, "name", VMDEF_NAME_MAX + 1, &name, err, errlen);
+			if (!ret) {
+				if (!vmdef_name_ok(name))
+					ret = fail(err, errlen,
+						   "name: want 1-64 of A-Z a-z 0-9 . _ -, "
+						   "starting with a letter or digit");
+				else
+					strcpy(def->name, name);
+				free(name);
+				name = NULL;
+			}
+		} else if (!strcmp(key, "guest")) {
+			ret = get_path(val, "guest", &def->guest, err, errlen);
+		} else if (!strcmp(key, "kernel")) {
+			ret = get_path(val, "kernel", &def->kernel, err, errlen);
+		} else if (!strcmp(key, "initrd")) {
+			ret = get_path(val, "initrd", &def->initrd, err, errlen);
+		} else if (!strcmp(key, "cmdline")) {
+			ret = get_string(val, "cmdline", VMDEF_TEXT_MAX, &def->cmdline, err,
+					 errlen);
+		} else if (!strcmp(key, "args")) {
+			ret = parse_args(val, def, err, errlen);
+		} else if (!strcmp(key, "cpus")) {
+			ret = get_uint(val, "cpus", 1, MAX_CPUS, &n, err, errlen);
+			def->cpus = (unsigned)n;
+			has_cpus = true;
+		} else if (!strcmp(key, "memory_mib")) {
+			ret = get_uint(val, "memory_mib", 1, LINUX_MAX_MIB, &def->memory_mib, err,
+				       errlen);
+			has_memory = true;
+		} else if (!strcmp(key, "disks")) {
+			ret = parse_disks(val, def, err, errlen);
+		} else if (!strcmp(key, "nets")) {
+			ret = parse_nets(val, def, err, errlen);
+		} else if (!strcmp(key, "limits")) {
+			ret = parse_limits(val, &def->limits, err, errlen);
+		} else {
+			ret = fail(err, errlen, "unknown field '%s'", key);
+		}
+		if (ret)
+			return ret;
+	}
+	if (!def->name[0])
+		return fail(err, errlen, "name: missing");
+	if (!def->guest == !def->kernel)
+		return fail(err, errlen, "want exactly one of guest (a para-virtual ELF) and "
+					 "kernel (a Linux kernel)");
+	if (def->guest && (def->initrd || def->cmdline || has_cpus))
+		return fail(err, errlen, "initrd, cmdline and cpus need kernel");
+	if (def->kernel && def->nr_args)
+		return fail(err, errlen, "args: with kernel, pass arguments in cmdline");
+	if (def->kernel && (def->nr_disks || def->nr_nets))
+		return fail(err, errlen, "disks and nets are for para-virtual guests so far");
+	if (!has_cpus)
+		def->cpus = 1;
+	if (!has_memory)
+		def->memory_mib = def->kernel ? 512 : 64;
+	if (def->guest && (def->memory_mib < PV_MIN_MIB || def->memory_mib > PV_MAX_MIB))
+		return fail(err, errlen, "memory_mib: want %u to %u for a para-virtual guest",
+			    PV_MIN_MIB, PV_MAX_MIB);
+	if (def->kernel && def->memory_mib < LINUX_MIN_MIB)
+		return fail(err, errlen, "memory_mib: want at least %u for a Linux guest",
+			    LINUX_MIN_MIB);
+	if (def->memory_mib % 2)
+		return fail(err, errlen, "memory_mib: want a multiple of 2");
+	return 0;
+}
+
+int vmdef_parse(const char *text, size_t len, struct vm_def *def, char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	json_object *root;
+	int ret;
+
+	*def = (struct vm_def){ 0 };
+	if (len > VMDEF_MAX_BODY)
+		return fail(err, errlen, "definition larger than %u bytes", VMDEF_MAX_BODY);
+	if (memchr(text, '\0', len))
+		return fail(err, errlen, "bad JSON: contains a NUL byte");
+	tok = json_tokener_new_ex(8);
+	if (!tok)
+		return fail(err, errlen, "out of memory");
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		ret = fail(err, errlen, "bad JSON: %s",
+			   e == json_tokener_continue ? "unexpected end" :
+							json_tokener_error_desc(e));
+	} else {
+		size_t off = (size_t)tok->char_offset;
+
+		while (off < len && strchr(" \t\r\n", text[off]))
+			off++;
+		if (off < len)
+			ret = fail(err, errlen, "bad JSON: data after the object");
+		else
+			ret = parse_object(root, def, err, errlen);
+	}
+	json_object_put(root);
+	json_tokener_free(tok);
+	if (ret)
+		vmdef_free(def);
+	return ret;
+}
+
+static int check_file(const char *field, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return fail(err, errlen, "%s %s: %s", field, path, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return fail(err, errlen, "%s %s: not a regular file", field, path);
+	return 0;
+}
+
+int vmdef_check_files(const struct vm_def *def, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	if (def->guest)
+		ret = check_file("guest", def->guest, err, errlen);
+	if (!ret && def->kernel)
+		ret = check_file("kernel", def->kernel, err, errlen);
+	if (!ret && def->initrd)
+		ret = check_file("initrd", def->initrd, err, errlen);
+	for (unsigned i = 0; !ret && i < def->nr_disks; i++)
+		ret = check_file("disk", def->disk[i].path, err, errlen);
+	return ret;
+}
+
+void vmdef_free(struct vm_def *def)
+{
+	free(def->guest);
+	free(def->kernel);
+	free(def->initrd);
+	free(def->cmdline);
+	for (unsigned i = 0; i < def->nr_args; i++)
+		free(def->args[i]);
+	for (unsigned i = 0; i < def->nr_disks; i++)
+		free(def->disk[i].path);
+	for (unsigned i = 0; i < def->nr_nets; i++) {
+		free(def->net[i].tap);
+		free(def->net[i].mac);
+	}
+	free(def->limits.cpus);
+	*def = (struct vm_def){ 0 };
+}
+
+json_object *vmdef_to_json(const struct vm_def *def)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(def->name));
+	if (def->guest)
+		json_object_object_add(o, "guest", json_object_new_string(def->guest));
+	if (def->kernel)
+		json_object_object_add(o, "kernel", json_object_new_string(def->kernel));
+	if (def->initrd)
+		json_object_object_add(o, "initrd", json_object_new_string(def->initrd));
+	if (def->cmdline)
+		json_object_object_add(o, "cmdline", json_object_new_string(def->cmdline));
+	if (def->guest) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < def->nr_args; i++)
+			json_object_array_add(a, json_object_new_string(def->args[i]));
+		json_object_object_add(o, "args", a);
+	} else {
+		json_object_object_add(o, "cpus", json_object_new_int((int)def->cpus));
+	}
+	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)def->memory_mib));
+	if (def->nr_disks) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < def->nr_disks; i++) {
+			json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "path", json_object_new_string(def->disk[i].path));
+			json_object_object_add(d, "readonly",
+					       json_object_new_boolean(def->disk[i].readonly));
+			json_object_array_add(a, d);
+		}
+		json_object_object_add(o, "disks", a);
+	}
+	if (def->nr_nets) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned i = 0; i < def->nr_nets; i++) {
+			json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "tap", json_object_new_string(def->net[i].tap));
+			if (def->net[i].mac)
+				json_object_object_add(d, "mac",
+						       json_object_new_string(def->net[i].mac));
+			json_object_array_add(a, d);
+		}
+		json_object_object_add(o, "nets", a);
+	}
+	if (def->limits.cpu_max_percent || def->limits.cpu_weight ||
+	    def->limits.memory_max_mib || def->limits.cpus) {
+		const struct vmdef_limits *l = &def->limits;
+		json_object *d = json_object_new_object();
+
+		if (l->cpu_max_percent)
+			json_object_object_add(d, "cpu_max_percent",
+					       json_object_new_int((int)l->cpu_max_percent));
+		if (l->cpu_weight)
+			json_object_object_add(d, "cpu_weight",
+					       json_object_new_int((int)l->cpu_weight));
+		if (l->memory_max_mib)
+			json_object_object_add(d, "memory_max_mib",
+					       json_object_new_int64((int64_t)l->memory_max_mib));
+		if (l->cpus)
+			json_object_object_add(d, "cpus", json_object_new_string(l->cpus));
+		json_object_object_add(o, "limits", d);
+	}
+	return o;
+}
+
+/* A growing argv; on allocation failure `bad` is set and later adds are no-ops. */
+struct argv_buf {
+	char **v;
+	size_t n, cap;
+	bool bad;
+};
+
+static void add(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct argv_buf *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (a->bad)
+		return;
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		char **v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v) {
+			a->bad = true;
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		a->bad = true;
+	else
+		a->v[a->n++] = s;
+	va_end(ap);
+	a->v[a->n] = NULL;
+}
+
+char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir)
+{
+	struct argv_buf a = { 0 };
+
+	add(&a, "%s", vmm);
+	add(&a, "run");
+	add(&a, "--control=%s/ctl", dir);
+	add(&a, "--console-log=%s/console.log", dir);
+	add(&a, "--exit-file=%s/exit.json", dir);
+	add(&a, "--memory=%lluM", (unsigned long long)def->memory_mib);
+	for (unsigned i = 0; i < def->nr_disks; i++)
+		add(&a, "--disk=%s%s", def->disk[i].path, def->disk[i].readonly ? ",ro" : "");
+	for (unsigned i = 0; i < def->nr_nets; i++)
+		add(&a, "--net=tap=%s%s%s", def->net[i].tap, def->net[i].mac ? ",mac=" : "",
+		    def->net[i].mac ? def->net[i].mac : "");
+	if (def->kernel) {
+		add(&a, "--kernel=%s", def->kernel);
+		if (def->initrd)
+			add(&a, "--initrd=%s", def->initrd);
+		if (def->cmdline)
+			add(&a, "--cmdline=%s", def->cmdline);
+		add(&a, "--cpus=%u", def->cpus);
+	} else {
+		add(&a, "--");
+		add(&a, "%s", def->guest);
+		add(&a, "--");
+		for (unsigned i = 0; i < def->nr_args; i++)
+			add(&a, "%s", def->args[i]);
+	}
+	if (a.bad) {
+		vmdef_argv_free(a.v);
+		return NULL;
+	}
+	return a.v;
+}
+
+void vmdef_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
+	free(argv);
+}

@@ -1,0 +1,84 @@
+/*
+ * A VM definition: what `POST /v1/vms` creates and the state directory
+ * keeps. vmdef_parse() is the one validator for both, a pure function of
+ * its input (fuzzed); vmdef_argv() turns a definition into the command line
+ * of the VM's own VMM process.
+ */
+#ifndef SHALE_DAEMON_VMDEF_H
+#define SHALE_DAEMON_VMDEF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+#define VMDEF_NAME_MAX 64
+#define VMDEF_PATH_MAX 4096
+#define VMDEF_TEXT_MAX 4096 /* cmdline, one argument */
+#define VMDEF_MAX_ARGS 64
+#define VMDEF_MAX_DISKS 1   /* what `shale run` takes so far */
+#define VMDEF_MAX_NETS 1
+#define VMDEF_MAX_BODY (64 * 1024)
+
+struct vmdef_disk {
+	char *path;
+	bool readonly;
+};
+
+struct vmdef_net {
+	char *tap;
+	char *mac; /* NULL: the VMM picks one */
+};
+
+/* 0 means "not set" for every field. */
+struct vmdef_limits {
+	unsigned cpu_max_percent; /* of one CPU; 1-100 * host CPUs */
+	unsigned cpu_weight;      /* 1-10000, cgroup v2 cpu.weight */
+	uint64_t memory_max_mib;  /* the VMM process's memory limit */
+	char *cpus;               /* CPU list for pinning, "0-1,3" */
+};
+
+struct vm_def {
+	char name[VMDEF_NAME_MAX + 1];
+	char *guest;  /* para-virtual guest ELF, or */
+	char *kernel; /* a Linux kernel, with: */
+	char *initrd;
+	char *cmdline;
+	char *args[VMDEF_MAX_ARGS];
+	unsigned nr_args;
+	unsigned cpus;
+	uint64_t memory_mib;
+	struct vmdef_disk disk[VMDEF_MAX_DISKS];
+	unsigned nr_disks;
+	struct vmdef_net net[VMDEF_MAX_NETS];
+	unsigned nr_nets;
+	struct vmdef_limits limits;
+};
+
+/* True for [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
+bool vmdef_name_ok(const char *name);
+
+/*
+ * Parses and checks a JSON definition. Unknown fields, wrong types and
+ * values out of range are refused with a message in `err` naming the
+ * field. Does not look at the file system (see vmdef_check_files()).
+ * 0 or -EINVAL; on success free with vmdef_free().
+ */
+int vmdef_parse(const char *text, size_t len, struct vm_def *def, char *err, size_t errlen);
+/* The files a definition names exist and are regular files. */
+int vmdef_check_files(const struct vm_def *def, char *err, size_t errlen);
+void vmdef_free(struct vm_def *def);
+
+/* The definition as a new JSON object, in the form vmdef_parse() takes. */
+struct json_object *vmdef_to_json(const struct vm_def *def);
+
+/*
+ * The argv of the VM's VMM: `vmm run --control DIR/ctl ... GUEST -- ARGS`.
+ * A NULL-terminated array of malloc'd strings (free with vmdef_argv_free),
+ * or NULL when out of memory.
+ */
+char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir);
+void vmdef_argv_free(char **argv);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * The daemon's side of a VMM's control socket: newline-terminated JSON,
+ * one reply line per request (docs/architecture.md). Every call has a
+ * deadline, so a VMM that stopped answering costs an error, not a thread.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "daemon/daemon.h"
+#include "util/util.h"
+
+#define REPLY_MAX 16384
+
+static int connect_ctl(const char *dir, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir) >=
+	    sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s/ctl", dir);
+		return -ENAMETOOLONG;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "the VMM does not answer on %s: %s", sa.sun_path,
+			 strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Writes all of buf before the deadline. */
+static int send_all(int fd, const char *buf, size_t len, uint64_t deadline)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		uint64_t now = clock_monotonic_ns();
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		poll(&p, 1, (int)((deadline - now) / 1000000 + 1));
+	}
+	return 0;
+}
+
+/* Reads one line (without its newline) before the deadline. */
+static int recv_line(int fd, char *buf, size_t size, uint64_t deadline)
+{
+	size_t len = 0;
+
+	for (;;) {
+		uint64_t now = clock_monotonic_ns();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)((deadline - now) / 1000000 + 1)) <= 0)
+			continue;
+		/* Byte by byte: the console stream may follow the reply line. */
+		n = recv(fd, buf + len, 1, MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (buf[len] == '\n') {
+			buf[len] = '\0';
+			return 0;
+		}
+		if (++len == size - 1)
+			return -EMSGSIZE;
+	}
+}
+
+/* Sends {"op":op} on fd and parses the reply; 0 when it says ok. */
+static int call_on(int fd, const char *op, int timeout_ms, json_object **reply, char *err,
+		   size_t errlen)
+{
+	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000;
+	char req[64], buf[REPLY_MAX];
+	json_object *r, *ok, *msg;
+	int ret;
+
+	snprintf(req, sizeof(req), "{\"op\":\"%s\"}\n", op);
+	ret = send_all(fd, req, strlen(req), deadline);
+	if (ret) {
+		snprintf(err, errlen, "the VMM's control socket: %s", strerror(-ret));
+		return ret;
+	}
+	ret = recv_line(fd, buf, sizeof(buf), deadline);
+	if (ret) {
+		snprintf(err, errlen, "no reply from the VMM to %s: %s", op, strerror(-ret));
+		return ret;
+	}
+	r = json_tokener_parse(buf);
+	if (!r || !json_object_is_type(r, json_type_object)) {
+		json_object_put(r);
+		snprintf(err, errlen, "the VMM sent a bad reply to %s", op);
+		return -EPROTO;
+	}
+	if (!json_object_object_get_ex(r, "ok", &ok) || !json_object_get_boolean(ok)) {
+		snprintf(err, errlen, "%s",
+			 json_object_object_get_ex(r, "error", &msg) ?
+				 json_object_get_string(msg) :
+				 "the VMM refused the request");
+		json_object_put(r);
+		return -EBUSY;
+	}
+	if (reply)
+		*reply = r;
+	else
+		json_object_put(r);
+	return 0;
+}
+
+int vmmctl_call(const char *dir, const char *op, int timeout_ms, json_object **reply,
+		char *err, size_t errlen)
+{
+	int fd = connect_ctl(dir, err, errlen), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = call_on(fd, op, timeout_ms, reply, err, errlen);
+	close(fd);
+	return ret;
+}
+
+int vmmctl_console(const char *dir, char *err, size_t errlen)
+{
+	int fd = connect_ctl(dir, err, errlen), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = call_on(fd, "console", 2000, NULL, err, errlen);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}

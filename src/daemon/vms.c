@@ -1,0 +1,1533 @@
+/*
+ * The VM table: definitions, the state machine, one VMM process per
+ * running VM, and their persistence in the state directory:
+ *
+ *   STATE/vms/NAME/config.json   the definition (vmdef), written at create
+ *   STATE/vms/NAME/state.json    state, VMM pid and start time, last stop
+ *   STATE/vms/NAME/ctl           the VMM's control socket, while it runs
+ *   STATE/vms/NAME/exit.json     the VMM's stop record, written as it exits
+ *   STATE/vms/NAME/console.log   console output (and .1, the one before)
+ *   STATE/vms/NAME/vmm.log       the VMM's own messages
+ *
+ * Files are replaced atomically (a temporary file renamed over the old).
+ * A VMM outlives the daemon: a restarted daemon finds it by pid and start
+ * time and adopts it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "daemon/cgroup.h"
+#include "daemon/daemon.h"
+#include "util/util.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define FILE_MAX (1 << 20)
+#define START_TIMEOUT_MS 10000
+#define KILL_WAIT_MS 5000
+
+static const char *const state_names[] = {
+	[VMS_CREATED] = "created", [VMS_RUNNING] = "running", [VMS_PAUSED] = "paused",
+	[VMS_STOPPED] = "stopped", [VMS_CRASHED] = "crashed",
+};
+
+const char *vm_state_name(enum vm_state s)
+{
+	return state_names[s];
+}
+
+static int state_from_name(const char *s, enum vm_state *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
+		if (!strcmp(s, state_names[i])) {
+			*out = (enum vm_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int64_t now_sec(void)
+{
+	return (int64_t)(clock_wall_ns() / 1000000000ull);
+}
+
+static bool is_live(enum vm_state s)
+{
+	return s == VMS_RUNNING || s == VMS_PAUSED;
+}
+
+/* ---- files ---- */
+
+/* Writes `text` to DIR/NAME through DIR/.NAME.tmp and rename(). */
+static int write_atomic(const char *dir, const char *name, const char *text, bool sync)
+{
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+	size_t len = strlen(text);
+	int fd, ret = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len && !ret;) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (!ret && sync && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+/* The whole file, NUL-terminated, at most FILE_MAX bytes; NULL on error. */
+static char *read_text(const char *path, size_t *len_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 4096;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		ssize_t n;
+
+		if (len + 1 == cap) {
+			char *b = cap >= FILE_MAX ? NULL : realloc(buf, cap * 2);
+
+			if (!b) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			buf = NULL;
+		} else if (n == 0) {
+			buf[len] = '\0';
+			break;
+		} else {
+			len += (size_t)n;
+		}
+	}
+	close(fd);
+	if (buf && len_out)
+		*len_out = len;
+	return buf;
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
+static json_object *read_json(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 32];
+	json_object *o;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	text = read_text(path, NULL);
+	if (!text)
+		return NULL;
+	o = json_tokener_parse(text);
+	free(text);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *key, int64_t dflt)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return dflt;
+	return json_object_get_int64(v);
+}
+
+static json_object *stop_json(const struct stop_record *r)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "reason", json_object_new_string(r->reason));
+	json_object_object_add(o, "status", json_object_new_int(r->status));
+	json_object_object_add(o, "message", json_object_new_string(r->message));
+	return o;
+}
+
+static void stop_from_json(json_object *o, struct stop_record *r)
+{
+	const char *reason = jstr(o, "reason"), *msg = jstr(o, "message");
+
+	*r = (struct stop_record){ .valid = reason != NULL, .status = (int)jint(o, "status", -1) };
+	snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+	snprintf(r->message, sizeof(r->message), "%s", msg ? msg : "");
+}
+
+static void save_state(struct managed_vm *vm)
+{
+	json_object *o = json_object_new_object();
+	int ret;
+
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	if (is_live(vm->state)) {
+		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
+		json_object_object_add(o, "pid_start",
+				       json_object_new_int64((int64_t)vm->pid_start));
+	}
+	if (vm->last_stop.valid)
+		json_object_object_add(o, "last_stop", stop_json(&vm->last_stop));
+	json_object_object_add(o, "created_at", json_object_new_int64(vm->created_at));
+	json_object_object_add(o, "started_at", json_object_new_int64(vm->started_at));
+	json_object_object_add(o, "stopped_at", json_object_new_int64(vm->stopped_at));
+	ret = write_atomic(vm->dir, "state.json", json_object_to_json_string(o), false);
+	if (ret)
+		log_err("%s: cannot save its state: %s", vm->def.name, strerror(-ret));
+	json_object_put(o);
+}
+
+/* ---- events ---- */
+
+static void emit(struct shaled *d, struct managed_vm *vm)
+{
+	struct event *e = &d->events[(d->event_seq + 1) % EVENT_RING];
+
+	*e = (struct event){ .seq = d->event_seq + 1, .time_ns = (int64_t)clock_wall_ns(),
+			     .state = vm->state };
+	snprintf(e->vm, sizeof(e->vm), "%s", vm->def.name);
+	if (!is_live(vm->state) && vm->last_stop.valid)
+		snprintf(e->reason, sizeof(e->reason), "%s", vm->last_stop.reason);
+	d->event_seq++;
+	pthread_cond_broadcast(&d->event_cond);
+}
+
+static void set_state(struct shaled *d, struct managed_vm *vm, enum vm_state s)
+{
+	vm->state = s;
+	save_state(vm);
+	emit(d, vm);
+}
+
+bool events_wait(struct shaled *d, uint64_t seq, int timeout_ms, struct event *out)
+{
+	struct timespec until;
+	bool got = false;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&d->lock);
+	while (d->event_seq <= seq && !d->quit)
+		if (pthread_cond_timedwait(&d->event_cond, &d->lock, &until))
+			break;
+	if (d->event_seq > seq) {
+		if (d->event_seq - seq > EVENT_RING)
+			seq = d->event_seq - EVENT_RING;
+		*out = d->events[(seq + 1) % EVENT_RING];
+		got = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return got;
+}
+
+/* ---- the table ---- */
+
+static struct managed_vm *find(struct shaled *d, const char *name)
+{
+	for (size_t i = 0; i < d->nr_vms; i++)
+		if (!strcmp(d->vm[i]->def.name, name))
+			return d->vm[i];
+	return NULL;
+}
+
+static struct managed_vm *find_serial(struct shaled *d, uint64_t serial)
+{
+	for (size_t i = 0; i < d->nr_vms; i++)
+		if (d->vm[i]->serial == serial && d->vm[i]->pidfd >= 0)
+			return d->vm[i];
+	return NULL;
+}
+
+static int table_add(struct shaled *d, struct managed_vm *vm)
+{
+	if (d->nr_vms == d->cap_vms) {
+		size_t cap = d->cap_vms ? d->cap_vms * 2 : 64;
+		struct managed_vm **v = realloc(d->vm, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->vm = v;
+		d->cap_vms = cap;
+	}
+	d->vm[d->nr_vms++] = vm;
+	return 0;
+}
+
+static void table_remove(struct shaled *d, struct managed_vm *vm)
+{
+	for (size_t i = 0; i < d->nr_vms; i++)
+		if (d->vm[i] == vm) {
+			d->vm[i] = d->vm[--d->nr_vms];
+			break;
+		}
+}
+
+static void vm_free(struct managed_vm *vm)
+{
+	vmdef_free(&vm->def);
+	free(vm);
+}
+
+/* ---- processes ---- */
+
+/* Field 22 of /proc/PID/stat: the start time in clock ticks; 0 if gone. */
+static uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], *text, *p;
+	uint64_t t = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	text = read_text(path, NULL);
+	if (!text)
+		return 0;
+	p = strrchr(text, ')'); /* the command name may hold spaces */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	free(text);
+	return t;
+}
+
+static int watch(struct shaled *d, struct managed_vm *vm)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = vm->serial };
+
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, vm->pidfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The last line the VMM wrote to DIR/vmm.log: usually why it failed. */
+static void last_log_line(const char *dir, char *buf, size_t size)
+{
+	char path[PATH_MAX + 16], *text, *end, *start;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/vmm.log", dir);
+	text = read_text(path, &len);
+	if (!text)
+		return;
+	end = text + len;
+	while (end > text && end[-1] == '\n')
+		end--;
+	*end = '\0';
+	start = strrchr(text, '\n');
+	snprintf(buf, size, "%s", start ? start + 1 : text);
+	free(text);
+}
+
+/*
+ * Records why the VMM ended: its exit record, or what the daemon saw (`si`
+ * from waitid(), NULL when the VMM was not this daemon's child). Lock held.
+ */
+static void record_stop(struct shaled *d, struct managed_vm *vm, const siginfo_t *si)
+{
+	struct stop_record rec = { .status = -1 };
+	json_object *exit_rec = read_json(vm->dir, "exit.json");
+
+	if (exit_rec) {
+		stop_from_json(exit_rec, &rec);
+		json_object_put(exit_rec);
+	}
+	if (vm->kill_reason) {
+		rec.valid = true;
+		snprintf(rec.reason, sizeof(rec.reason), "killed");
+		snprintf(rec.message, sizeof(rec.message), "%s", vm->kill_reason);
+	} else if (!rec.valid) {
+		rec.valid = true;
+		snprintf(rec.reason, sizeof(rec.reason), "vmm-died");
+		if (si && (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED))
+			snprintf(rec.message, sizeof(rec.message),
+				 "the VMM process was killed by signal %d (%s)", si->si_status,
+				 strsignal(si->si_status));
+		else if (si) {
+			char line[256];
+
+			last_log_line(vm->dir, line, sizeof(line));
+			snprintf(rec.message, sizeof(rec.message),
+				 "the VMM process exited with status %d and no stop record%s%s",
+				 si->si_status, line[0] ? ": " : "", line);
+		}
+		else
+			snprintf(rec.message, sizeof(rec.message),
+				 "the VMM process ended with no stop record");
+		rec.status = si && si->si_code == CLD_EXITED ? si->si_status : -1;
+	} else if (vm->shutdown_requested &&
+		   (!strcmp(rec.reason, "exit") || !strcmp(rec.reason, "poweroff"))) {
+		snprintf(rec.reason, sizeof(rec.reason), "shutdown");
+	}
+	vm->pid = 0;
+	vm->last_stop = rec;
+	vm->stopped_at = now_sec();
+	vm->shutdown_requested = false;
+	vm->shutdown_deadline_ns = 0;
+	vm->kill_reason = NULL;
+	cgroup_remove(d, vm);
+	set_state(d, vm,
+		  !strcmp(rec.reason, "crash") || !strcmp(rec.reason, "error") ||
+				  !strcmp(rec.reason, "vmm-died") ?
+			  VMS_CRASHED :
+			  VMS_STOPPED);
+}
+
+/* The VMM behind vm->pidfd has ended: reap it and record why, once. Lock held. */
+static void reap(struct shaled *d, struct managed_vm *vm)
+{
+	siginfo_t si = { 0 };
+	bool waited = false;
+
+	if (vm->pidfd < 0)
+		return;
+	if (vm->own_child &&
+	    waitid((idtype_t)P_PIDFD, (id_t)vm->pidfd, &si, WEXITED | WNOHANG) == 0) {
+		if (!si.si_pid)
+			return; /* still running: a spurious wake-up */
+		waited = true;
+	}
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, vm->pidfd, NULL);
+	close(vm->pidfd);
+	vm->pidfd = -1;
+	record_stop(d, vm, waited ? &si : NULL);
+}
+
+/*
+ * Starts the VMM: fork, and in the child only async-signal-safe calls up
+ * to execv(). The child waits on a pipe until the parent has put it in its
+ * cgroup, so that no guest instruction runs outside its limits.
+ */
+static int spawn(struct shaled *d, struct managed_vm *vm, char **argv, char *err,
+		 size_t errlen)
+{
+	char log_path[PATH_MAX + 16];
+	int go[2], null_fd, log_fd, ret;
+	sigset_t none;
+	pid_t pid;
+
+	snprintf(log_path, sizeof(log_path), "%s/vmm.log", vm->dir);
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (null_fd < 0 || log_fd < 0 || pipe2(go, O_CLOEXEC) < 0) {
+		ret = -errno;
+		if (null_fd >= 0)
+			close(null_fd);
+		if (log_fd >= 0)
+			close(log_fd);
+		return fail(err, errlen, ret, "cannot start the VMM: %s", strerror(-ret));
+	}
+	sigemptyset(&none);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		setsid();
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+		dup2(log_fd, STDERR_FILENO);
+		syscall(SYS_close_range, 3u, ~0u, 0u);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	ret = pid < 0 ? -errno : 0;
+	close(go[0]);
+	close(null_fd);
+	close(log_fd);
+	if (ret) {
+		close(go[1]);
+		return fail(err, errlen, ret, "fork: %s", strerror(-ret));
+	}
+	vm->pid = pid;
+	vm->own_child = true;
+	vm->pid_start = proc_start_time(pid);
+	vm->pidfd = pidfd_open(pid, 0);
+	if (vm->pidfd < 0) {
+		ret = -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(go[1]);
+		vm->pid = 0;
+		return fail(err, errlen, ret, "pidfd_open: %s", strerror(-ret));
+	}
+	vm->serial = ++d->next_serial;
+	ret = cgroup_apply(d, vm, err, errlen);
+	if (!ret && write(go[1], "g", 1) != 1)
+		ret = fail(err, errlen, -EIO, "cannot start the VMM: %s", strerror(errno));
+	close(go[1]);
+	if (!ret)
+		ret = watch(d, vm);
+	if (ret) {
+		pidfd_send_signal(vm->pidfd, SIGKILL, NULL, 0);
+		waitid((idtype_t)P_PIDFD, (id_t)vm->pidfd, &(siginfo_t){ 0 }, WEXITED);
+		close(vm->pidfd);
+		vm->pidfd = -1;
+		vm->pid = 0;
+		cgroup_remove(d, vm);
+		if (!err[0])
+			fail(err, errlen, ret, "cannot watch the VMM: %s", strerror(-ret));
+	}
+	return ret;
+}
+
+/*
+ * Waits, without the lock, until the VMM answers on its control socket or
+ * ends. `pidfd` is the caller's own duplicate. 0 when it answers.
+ */
+static int wait_ready(const char *dir, int pidfd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t deadline = clock_monotonic_ns() + START_TIMEOUT_MS * 1000000ull;
+	int delay_ms = 0;
+
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir) >=
+	    sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	while (clock_monotonic_ns() < deadline) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		int fd;
+
+		if (poll(&p, 1, delay_ms) > 0)
+			return -ECHILD;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		delay_ms = 1;
+	}
+	return -ETIMEDOUT;
+}
+
+/* Waits without the lock for the process behind a duplicated pidfd to end. */
+static bool wait_gone(int pidfd, int timeout_ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, timeout_ms) > 0;
+}
+
+/* ---- the monitor thread ---- */
+
+static void *monitor(void *arg)
+{
+	struct shaled *d = arg;
+
+	for (;;) {
+		struct epoll_event ev[64];
+		uint64_t now = clock_monotonic_ns(), next = 0;
+		int timeout = -1, n;
+
+		pthread_mutex_lock(&d->lock);
+		if (d->quit) {
+			pthread_mutex_unlock(&d->lock);
+			return NULL;
+		}
+		for (size_t i = 0; i < d->nr_vms; i++) {
+			struct managed_vm *vm = d->vm[i];
+
+			if (!vm->shutdown_deadline_ns || vm->pidfd < 0)
+				continue;
+			if (vm->shutdown_deadline_ns <= now) {
+				vm->shutdown_deadline_ns = 0;
+				vm->kill_reason = "the guest did not shut down in time";
+				pidfd_send_signal(vm->pidfd, SIGKILL, NULL, 0);
+			} else if (!next || vm->shutdown_deadline_ns < next) {
+				next = vm->shutdown_deadline_ns;
+			}
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (next)
+			timeout = (int)((next - now) / 1000000 + 1);
+		n = epoll_wait(d->epoll_fd, ev, ARRAY_SIZE(ev), timeout);
+		pthread_mutex_lock(&d->lock);
+		for (int i = 0; i < n; i++) {
+			struct managed_vm *vm;
+
+			if (ev[i].data.u64 == 0) {
+				uint64_t v;
+
+				if (read(d->wake_fd, &v, sizeof(v)) < 0)
+					(void)0; /* nothing to drain */
+				continue;
+			}
+			vm = find_serial(d, ev[i].data.u64);
+			if (vm)
+				reap(d, vm);
+		}
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
+static void wake_monitor(struct shaled *d)
+{
+	uint64_t one = 1;
+
+	if (write(d->wake_fd, &one, sizeof(one)) < 0)
+		log_err("cannot wake the monitor thread: %s", strerror(errno));
+}
+
+int vms_init(struct shaled *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	char dir[PATH_MAX];
+	int ret;
+
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->event_cond, NULL);
+	d->host_cpus = (unsigned)MAX(1, sysconf(_SC_NPROCESSORS_ONLN));
+	d->host_memory = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+	snprintf(dir, sizeof(dir), "%s/vms", d->state_dir);
+	if ((mkdir(d->state_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		log_err("state directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->epoll_fd < 0 || d->wake_fd < 0 ||
+	    epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->wake_fd, &ev) < 0) {
+		log_err("epoll: %s", strerror(errno));
+		return -errno;
+	}
+	ret = vms_load(d);
+	if (ret)
+		return ret;
+	ret = pthread_create(&d->monitor, NULL, monitor, d);
+	if (ret) {
+		log_err("cannot start the monitor thread: %s", strerror(ret));
+		return -ret;
+	}
+	return 0;
+}
+
+void vms_fini(struct shaled *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->quit = true;
+	pthread_cond_broadcast(&d->event_cond);
+	pthread_mutex_unlock(&d->lock);
+	wake_monitor(d);
+	pthread_join(d->monitor, NULL);
+	/* The VMMs keep running; only the daemon's view of them goes. */
+	for (size_t i = 0; i < d->nr_vms; i++) {
+		if (d->vm[i]->pidfd >= 0)
+			close(d->vm[i]->pidfd);
+		vm_free(d->vm[i]);
+	}
+	free(d->vm);
+	d->vm = NULL;
+	d->nr_vms = d->cap_vms = 0;
+	close(d->epoll_fd);
+	close(d->wake_fd);
+}
+
+/* ---- loading and adopting ---- */
+
+static void adopt(struct shaled *d, struct managed_vm *vm, json_object *st)
+{
+	pid_t pid = (pid_t)jint(st, "pid", 0);
+	uint64_t start = (uint64_t)jint(st, "pid_start", 0);
+	char err[256];
+
+	if (pid > 0 && start && proc_start_time(pid) == start) {
+		vm->pidfd = pidfd_open(pid, 0);
+		if (vm->pidfd >= 0) {
+			vm->pid = pid;
+			vm->pid_start = start;
+			vm->own_child = false;
+			vm->serial = ++d->next_serial;
+			if (!watch(d, vm)) {
+				json_object *info = NULL;
+
+				if (!vmmctl_call(vm->dir, "info", 1000, &info, err, sizeof(err))) {
+					const char *s = jstr(info, "state");
+
+					vm->state = s && !strcmp(s, "paused") ? VMS_PAUSED :
+										 VMS_RUNNING;
+					json_object_put(info);
+				}
+				log_info("%s: adopted its running VMM (pid %d)", vm->def.name,
+					 (int)pid);
+				return;
+			}
+			close(vm->pidfd);
+			vm->pidfd = -1;
+		}
+	}
+	/* It ended while no daemon watched: its exit record says why. */
+	vm->own_child = false;
+	record_stop(d, vm, NULL);
+}
+
+static void load_one(struct shaled *d, const char *name)
+{
+	char err[256];
+	struct managed_vm *vm;
+	json_object *cfg, *st;
+	const char *text;
+
+	if (!vmdef_name_ok(name))
+		return;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return;
+	vm->pidfd = -1;
+	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", d->state_dir, name);
+	cfg = read_json(vm->dir, "config.json");
+	text = cfg ? json_object_to_json_string(cfg) : NULL;
+	if (!text || vmdef_parse(text, strlen(text), &vm->def, err, sizeof(err))) {
+		log_err("%s: skipping the VM: bad or missing config.json%s%s", vm->dir,
+			text ? ": " : "", text ? err : "");
+		json_object_put(cfg);
+		free(vm);
+		return;
+	}
+	json_object_put(cfg);
+	if (strcmp(vm->def.name, name)) {
+		log_err("%s: skipping the VM: config.json names '%s'", vm->dir, vm->def.name);
+		vm_free(vm);
+		return;
+	}
+	st = read_json(vm->dir, "state.json");
+	vm->state = VMS_CREATED;
+	if (st) {
+		const char *s = jstr(st, "state");
+		json_object *ls;
+
+		if (s && state_from_name(s, &vm->state))
+			vm->state = VMS_CREATED;
+		if (json_object_object_get_ex(st, "last_stop", &ls))
+			stop_from_json(ls, &vm->last_stop);
+		vm->created_at = jint(st, "created_at", 0);
+		vm->started_at = jint(st, "started_at", 0);
+		vm->stopped_at = jint(st, "stopped_at", 0);
+	}
+	if (table_add(d, vm)) {
+		json_object_put(st);
+		vm_free(vm);
+		return;
+	}
+	if (is_live(vm->state))
+		adopt(d, vm, st);
+	json_object_put(st);
+}
+
+int vms_load(struct shaled *d)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	DIR *dh;
+
+	snprintf(dir, sizeof(dir), "%s/vms", d->state_dir);
+	dh = opendir(dir);
+	if (!dh) {
+		log_err("state directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	pthread_mutex_lock(&d->lock);
+	while ((e = readdir(dh)))
+		if (e->d_name[0] != '.')
+			load_one(d, e->d_name);
+	pthread_mutex_unlock(&d->lock);
+	closedir(dh);
+	return 0;
+}
+
+/* ---- operations ---- */
+
+/* vCPUs and guest RAM of every running or paused VM. Lock held. */
+static void committed(struct shaled *d, uint64_t *vcpus, uint64_t *memory)
+{
+	*vcpus = *memory = 0;
+	for (size_t i = 0; i < d->nr_vms; i++)
+		if (is_live(d->vm[i]->state)) {
+			*vcpus += d->vm[i]->def.cpus;
+			*memory += d->vm[i]->def.memory_mib * MiB;
+		}
+}
+
+static int check_fits(struct shaled *d, const struct vm_def *def, bool others, char *err,
+		      size_t errlen)
+{
+	uint64_t vcpus = 0, memory = 0;
+	double max_vcpus = d->cpu_overcommit * d->host_cpus;
+	double max_memory = d->memory_overcommit * (double)d->host_memory;
+
+	if (others)
+		committed(d, &vcpus, &memory);
+	vcpus += def->cpus;
+	memory += def->memory_mib * MiB;
+	if (d->cpu_overcommit > 0 && (double)vcpus > max_vcpus)
+		return fail(err, errlen, -ENOSPC,
+			    "%s needs %u vCPU(s): %llu would be committed, the policy allows "
+			    "%.0f (%u host CPUs x %.2f)",
+			    def->name, def->cpus, (unsigned long long)vcpus, max_vcpus,
+			    d->host_cpus, d->cpu_overcommit);
+	if (d->host_memory && (double)memory > max_memory)
+		return fail(err, errlen, -ENOSPC,
+			    "%s needs %llu MiB: %llu MiB would be committed, the policy allows "
+			    "%.0f MiB (host RAM x %.2f)",
+			    def->name, (unsigned long long)def->memory_mib,
+			    (unsigned long long)(memory / MiB), max_memory / (double)MiB,
+			    d->memory_overcommit);
+	return 0;
+}
+
+int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	json_object *cfg;
+	int ret;
+
+	ret = vmdef_check_files(def, err, errlen);
+	if (ret)
+		return ret;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	vm->pidfd = -1;
+	if ((size_t)snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", d->state_dir, def->name) +
+		    sizeof("/console.log.1") >
+	    108) {
+		free(vm);
+		return fail(err, errlen, -EINVAL,
+			    "state directory %s is too long for the VM's control socket path",
+			    d->state_dir);
+	}
+	pthread_mutex_lock(&d->lock);
+	if (find(d, def->name)) {
+		ret = fail(err, errlen, -EEXIST, "a VM named %s exists", def->name);
+		goto unlock;
+	}
+	ret = check_fits(d, def, false, err, errlen);
+	if (ret)
+		goto unlock;
+	if (mkdir(vm->dir, 0700) < 0) {
+		ret = fail(err, errlen, -errno, "cannot create %s: %s", vm->dir, strerror(errno));
+		goto unlock;
+	}
+	cfg = vmdef_to_json(def);
+	ret = write_atomic(vm->dir, "config.json",
+			   json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY), true);
+	json_object_put(cfg);
+	if (!ret)
+		ret = table_add(d, vm);
+	if (ret) {
+		fail(err, errlen, ret, "cannot save %s/config.json: %s", vm->dir, strerror(-ret));
+		remove_file(vm->dir, "config.json");
+		rmdir(vm->dir);
+		goto unlock;
+	}
+	vm->def = *def;
+	*def = (struct vm_def){ 0 };
+	vm->created_at = now_sec();
+	vm->state = VMS_CREATED;
+	set_state(d, vm, VMS_CREATED);
+	vm = NULL;
+unlock:
+	pthread_mutex_unlock(&d->lock);
+	free(vm);
+	return ret;
+}
+
+static struct managed_vm *find_or_fail(struct shaled *d, const char *name, char *err,
+				       size_t errlen)
+{
+	struct managed_vm *vm = find(d, name);
+
+	if (!vm)
+		fail(err, errlen, 0, "no VM named %s", name);
+	return vm;
+}
+
+int vms_start(struct shaled *d, const char *name, char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	char dir[PATH_MAX];
+	char **argv = NULL;
+	uint64_t serial;
+	int ret, dup_fd;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (!vm) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	if (is_live(vm->state)) {
+		ret = fail(err, errlen, -EBUSY, "%s is %s", name, vm_state_name(vm->state));
+		goto unlock;
+	}
+	ret = check_fits(d, &vm->def, true, err, errlen);
+	if (ret)
+		goto unlock;
+	argv = vmdef_argv(&vm->def, d->vmm, vm->dir);
+	if (!argv) {
+		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		goto unlock;
+	}
+	remove_file(vm->dir, "exit.json");
+	remove_file(vm->dir, "ctl");
+	ret = spawn(d, vm, argv, err, errlen);
+	if (ret)
+		goto unlock;
+	vm->started_at = now_sec();
+	vm->shutdown_requested = false;
+	vm->kill_reason = NULL;
+	set_state(d, vm, VMS_RUNNING);
+	serial = vm->serial;
+	snprintf(dir, sizeof(dir), "%s", vm->dir);
+	dup_fd = fcntl(vm->pidfd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&d->lock);
+	vmdef_argv_free(argv);
+	argv = NULL;
+
+	/* The start is done when the VMM answers, or has already ended. */
+	ret = dup_fd >= 0 ? wait_ready(dir, dup_fd) : 0;
+	if (dup_fd >= 0)
+		close(dup_fd);
+	if (ret == -ETIMEDOUT)
+		log_err("%s: the VMM did not open its control socket in %d ms", name,
+			START_TIMEOUT_MS);
+	if (ret != -ECHILD)
+		return 0;
+	/* It ended at once: a guest that exits, or a VMM that failed to start. */
+	pthread_mutex_lock(&d->lock);
+	vm = find_serial(d, serial);
+	if (vm)
+		reap(d, vm);
+	vm = find(d, name);
+	ret = 0;
+	if (vm && vm->last_stop.valid &&
+	    (!strcmp(vm->last_stop.reason, "error") ||
+	     (!strcmp(vm->last_stop.reason, "vmm-died") && vm->last_stop.status == 125)))
+		ret = fail(err, errlen, -ECANCELED, "%s did not start: %s", name, vm->last_stop.message);
+unlock:
+	pthread_mutex_unlock(&d->lock);
+	vmdef_argv_free(argv);
+	return ret;
+}
+
+/*
+ * A control request to a live VM, made without the lock. On success the
+ * state becomes `to` (if the VM still runs the same VMM).
+ */
+static int control(struct shaled *d, const char *name, const char *op, enum vm_state to,
+		   char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	char dir[PATH_MAX];
+	uint64_t serial;
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (!vm) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENOENT;
+	}
+	if (!is_live(vm->state)) {
+		ret = fail(err, errlen, -EBUSY, "%s is %s", name, vm_state_name(vm->state));
+		pthread_mutex_unlock(&d->lock);
+		return ret;
+	}
+	serial = vm->serial;
+	snprintf(dir, sizeof(dir), "%s", vm->dir);
+	pthread_mutex_unlock(&d->lock);
+
+	ret = vmmctl_call(dir, op, 5000, NULL, err, errlen);
+	if (ret)
+		return ret == -EBUSY ? -EBUSY : -EIO;
+	pthread_mutex_lock(&d->lock);
+	vm = find_serial(d, serial);
+	if (vm && is_live(vm->state) && vm->state != to)
+		set_state(d, vm, to);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+int vms_pause(struct shaled *d, const char *name, bool pause, char *err, size_t errlen)
+{
+	return control(d, name, pause ? "pause" : "resume", pause ? VMS_PAUSED : VMS_RUNNING,
+		       err, errlen);
+}
+
+int vms_shutdown(struct shaled *d, const char *name, uint64_t timeout_ns, char *err,
+		 size_t errlen)
+{
+	struct managed_vm *vm;
+	int ret;
+
+	bool paused;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find(d, name);
+	paused = vm && vm->state == VMS_PAUSED;
+	pthread_mutex_unlock(&d->lock);
+	/* A paused guest cannot see the request: let it run to answer. */
+	if (paused) {
+		ret = vms_pause(d, name, false, err, errlen);
+		if (ret)
+			return ret;
+	}
+	ret = control(d, name, "shutdown", VMS_RUNNING, err, errlen);
+	if (ret && ret != -EIO)
+		return ret;
+	/* Asked, or not even the VMM answers: the deadline kills it either way. */
+	pthread_mutex_lock(&d->lock);
+	vm = find(d, name);
+	if (vm && vm->pidfd >= 0) {
+		vm->shutdown_requested = true;
+		vm->shutdown_deadline_ns = clock_monotonic_ns() + (ret ? 0 : timeout_ns);
+		wake_monitor(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+/* Kills the VMM and waits for it to end. Lock held on entry and exit. */
+static int kill_locked(struct shaled *d, struct managed_vm *vm, const char *reason)
+{
+	uint64_t serial = vm->serial;
+	int dup_fd = fcntl(vm->pidfd, F_DUPFD_CLOEXEC, 0);
+
+	vm->kill_reason = reason;
+	pidfd_send_signal(vm->pidfd, SIGKILL, NULL, 0);
+	pthread_mutex_unlock(&d->lock);
+	if (dup_fd >= 0) {
+		wait_gone(dup_fd, KILL_WAIT_MS);
+		close(dup_fd);
+	}
+	pthread_mutex_lock(&d->lock);
+	vm = find_serial(d, serial);
+	if (vm)
+		reap(d, vm);
+	return 0;
+}
+
+int vms_kill(struct shaled *d, const char *name, char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (!vm)
+		ret = -ENOENT;
+	else if (!is_live(vm->state) || vm->pidfd < 0)
+		ret = fail(err, errlen, -EBUSY, "%s is %s", name, vm_state_name(vm->state));
+	else
+		ret = kill_locked(d, vm, "killed through the API");
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+int vms_reboot(struct shaled *d, const char *name, char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (!vm)
+		ret = -ENOENT;
+	else if (!is_live(vm->state) || vm->pidfd < 0)
+		ret = fail(err, errlen, -EBUSY, "%s is %s", name, vm_state_name(vm->state));
+	else
+		kill_locked(d, vm, "killed for a reboot through the API");
+	pthread_mutex_unlock(&d->lock);
+	return ret ? ret : vms_start(d, name, err, errlen);
+}
+
+int vms_delete(struct shaled *d, const char *name, bool force, char *err, size_t errlen)
+{
+	static const char *const files[] = {
+		"config.json", "state.json", "exit.json", "ctl", "console.log", "console.log.1",
+		"vmm.log", ".config.json.tmp", ".state.json.tmp",
+	};
+	struct managed_vm *vm;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (!vm) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	if (is_live(vm->state)) {
+		if (!force) {
+			ret = fail(err, errlen, -EBUSY,
+				   "%s is %s: stop it first, or delete with force", name,
+				   vm_state_name(vm->state));
+			goto unlock;
+		}
+		kill_locked(d, vm, "killed to delete it");
+		vm = find(d, name);
+		if (!vm || is_live(vm->state)) {
+			ret = fail(err, errlen, -EBUSY, "%s did not stop", name);
+			goto unlock;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		remove_file(vm->dir, files[i]);
+	if (rmdir(vm->dir) < 0 && errno != ENOENT)
+		log_err("%s: %s", vm->dir, strerror(errno));
+	table_remove(d, vm);
+	vm_free(vm);
+unlock:
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+/* ---- reports ---- */
+
+static json_object *time_json(int64_t sec)
+{
+	struct tm tm;
+	char buf[80];
+
+	sec_to_utc(sec, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return json_object_new_string(buf);
+}
+
+static json_object *vm_json(const struct managed_vm *vm)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(vm->def.name));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(vm->state)));
+	json_object_object_add(o, "config", vmdef_to_json(&vm->def));
+	if (is_live(vm->state) && vm->pid)
+		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
+	if (vm->last_stop.valid)
+		json_object_object_add(o, "last_stop", stop_json(&vm->last_stop));
+	json_object_object_add(o, "created_at", time_json(vm->created_at));
+	if (vm->started_at)
+		json_object_object_add(o, "started_at", time_json(vm->started_at));
+	if (vm->stopped_at)
+		json_object_object_add(o, "stopped_at", time_json(vm->stopped_at));
+	return o;
+}
+
+json_object *vms_info(struct shaled *d, const char *name)
+{
+	struct managed_vm *vm;
+	json_object *o = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find(d, name);
+	if (vm)
+		o = vm_json(vm);
+	pthread_mutex_unlock(&d->lock);
+	return o;
+}
+
+json_object *vms_list(struct shaled *d)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->nr_vms; i++)
+		json_object_array_add(a, vm_json(d->vm[i]));
+	pthread_mutex_unlock(&d->lock);
+	json_object_object_add(o, "vms", a);
+	return o;
+}
+
+/* CPU time (ns) and resident memory (bytes) of a process, from /proc. */
+static void proc_usage(pid_t pid, uint64_t *cpu_ns, uint64_t *rss)
+{
+	char path[64], *text, *p;
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+
+	*cpu_ns = *rss = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	text = read_text(path, NULL);
+	if (text && (p = strrchr(text, ')'))) {
+		unsigned long long utime = 0, stime = 0;
+		long long rss_pages = 0;
+
+		/* Fields 14, 15 and 24 (state is field 3). */
+		if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
+				  "%*d %*d %*d %*d %*u %*u %lld",
+			   &utime, &stime, &rss_pages) == 3 &&
+		    tick > 0) {
+			*cpu_ns = (utime + stime) * (1000000000ull / (uint64_t)tick);
+			*rss = rss_pages > 0 ? (uint64_t)rss_pages * (uint64_t)page : 0;
+		}
+	}
+	free(text);
+}
+
+json_object *vms_stats(struct shaled *d, const char *name, char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	enum vm_state state;
+	char dir[PATH_MAX];
+	json_object *o = NULL;
+	uint64_t cpu_ns, rss;
+	pid_t pid;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (!vm) {
+		pthread_mutex_unlock(&d->lock);
+		return NULL;
+	}
+	state = vm->state;
+	pid = vm->pid;
+	snprintf(dir, sizeof(dir), "%s", vm->dir);
+	pthread_mutex_unlock(&d->lock);
+
+	if (is_live(state) && vmmctl_call(dir, "stats", 2000, &o, err, errlen))
+		o = NULL;
+	if (!o)
+		o = json_object_new_object();
+	json_object_object_del(o, "ok");
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(state)));
+	/* The VMM's own figures are finer; /proc's stand in for a VMM that is mute. */
+	if (is_live(state) && !json_object_object_get_ex(o, "cpu_ns", NULL)) {
+		proc_usage(pid, &cpu_ns, &rss);
+		json_object_object_add(o, "cpu_ns", json_object_new_int64((int64_t)cpu_ns));
+		json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)rss));
+	}
+	err[0] = '\0';
+	return o;
+}
+
+json_object *vms_host(struct shaled *d)
+{
+	json_object *o = json_object_new_object(), *c = json_object_new_object(),
+		    *p = json_object_new_object();
+	uint64_t vcpus, memory;
+	unsigned running = 0;
+
+	pthread_mutex_lock(&d->lock);
+	committed(d, &vcpus, &memory);
+	for (size_t i = 0; i < d->nr_vms; i++)
+		running += is_live(d->vm[i]->state);
+	json_object_object_add(o, "cpus", json_object_new_int((int)d->host_cpus));
+	json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)d->host_memory));
+	json_object_object_add(o, "vms", json_object_new_int((int)d->nr_vms));
+	json_object_object_add(o, "running", json_object_new_int((int)running));
+	json_object_object_add(c, "vcpus", json_object_new_int64((int64_t)vcpus));
+	json_object_object_add(c, "memory_bytes", json_object_new_int64((int64_t)memory));
+	json_object_object_add(o, "committed", c);
+	json_object_object_add(p, "cpu", json_object_new_double(d->cpu_overcommit));
+	json_object_object_add(p, "memory", json_object_new_double(d->memory_overcommit));
+	json_object_object_add(o, "overcommit", p);
+	pthread_mutex_unlock(&d->lock);
+	return o;
+}
+
+/* A growing text buffer for the metrics page. */
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void tprintf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void tprintf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!t->buf && t->cap)
+		return; /* out of memory before */
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt,
+			      ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (t->buf && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = MAX(t->cap * 2, t->len + (size_t)n + 4096);
+		char *b = realloc(t->buf, cap);
+
+		if (!b) {
+			free(t->buf);
+			t->buf = NULL;
+			t->cap = 1;
+			return;
+		}
+		t->buf = b;
+		t->cap = cap;
+	}
+}
+
+struct vm_sample {
+	char name[VMDEF_NAME_MAX + 1];
+	char dir[PATH_MAX];
+	enum vm_state state;
+	pid_t pid;
+	unsigned cpus;
+	uint64_t memory;
+};
+
+static void metric_vm(struct text *t, const struct vm_sample *s)
+{
+	static const char *const devs[] = { "block", "net" };
+	char err[256];
+	json_object *st = NULL, *v;
+	uint64_t cpu_ns, rss;
+
+	proc_usage(s->pid, &cpu_ns, &rss);
+	tprintf(t, "shale_vm_cpu_seconds_total{vm=\"%s\"} %.6f\n", s->name, (double)cpu_ns / 1e9);
+	tprintf(t, "shale_vm_rss_bytes{vm=\"%s\"} %llu\n", s->name, (unsigned long long)rss);
+	if (vmmctl_call(s->dir, "stats", 1000, &st, err, sizeof(err)))
+		return;
+	if (json_object_object_get_ex(st, "exits", &v) && json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, reason, n)
+			tprintf(t, "shale_vm_exits_total{vm=\"%s\",reason=\"%s\"} %lld\n", s->name,
+				reason, (long long)json_object_get_int64(n));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(devs); i++) {
+		if (!json_object_object_get_ex(st, devs[i], &v) ||
+		    !json_object_is_type(v, json_type_object))
+			continue;
+		json_object_object_foreach(v, key, n)
+			tprintf(t, "shale_vm_%s_%s_total{vm=\"%s\"} %lld\n", devs[i], key, s->name,
+				(long long)json_object_get_int64(n));
+	}
+	if (json_object_object_get_ex(st, "console_bytes", &v))
+		tprintf(t, "shale_vm_console_bytes_total{vm=\"%s\"} %lld\n", s->name,
+			(long long)json_object_get_int64(v));
+	json_object_put(st);
+}
+
+char *vms_metrics(struct shaled *d)
+{
+	struct text t = { 0 };
+	struct vm_sample *s;
+	size_t n;
+	uint64_t vcpus, memory, requests, bad;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->nr_vms;
+	s = calloc(n + 1, sizeof(*s));
+	if (!s) {
+		pthread_mutex_unlock(&d->lock);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct managed_vm *vm = d->vm[i];
+
+		snprintf(s[i].name, sizeof(s[i].name), "%s", vm->def.name);
+		snprintf(s[i].dir, sizeof(s[i].dir), "%s", vm->dir);
+		s[i].state = vm->state;
+		s[i].pid = vm->pid;
+		s[i].cpus = vm->def.cpus;
+		s[i].memory = vm->def.memory_mib * MiB;
+	}
+	committed(d, &vcpus, &memory);
+	requests = d->requests;
+	bad = d->bad_requests;
+	pthread_mutex_unlock(&d->lock);
+
+	tprintf(&t, "# HELP shale_host_cpus Host CPUs.\n# TYPE shale_host_cpus gauge\n");
+	tprintf(&t, "shale_host_cpus %u\n", d->host_cpus);
+	tprintf(&t, "# HELP shale_host_memory_bytes Host RAM.\n# TYPE shale_host_memory_bytes gauge\n");
+	tprintf(&t, "shale_host_memory_bytes %llu\n", (unsigned long long)d->host_memory);
+	tprintf(&t, "# HELP shale_committed_vcpus vCPUs of running and paused VMs.\n"
+		    "# TYPE shale_committed_vcpus gauge\nshale_committed_vcpus %llu\n",
+		(unsigned long long)vcpus);
+	tprintf(&t, "# HELP shale_committed_memory_bytes Guest RAM of running and paused VMs.\n"
+		    "# TYPE shale_committed_memory_bytes gauge\nshale_committed_memory_bytes %llu\n",
+		(unsigned long long)memory);
+	tprintf(&t, "# HELP shale_api_requests_total API requests served.\n"
+		    "# TYPE shale_api_requests_total counter\nshale_api_requests_total %llu\n",
+		(unsigned long long)requests);
+	tprintf(&t, "# HELP shale_api_bad_requests_total API requests answered with 4xx.\n"
+		    "# TYPE shale_api_bad_requests_total counter\nshale_api_bad_requests_total %llu\n",
+		(unsigned long long)bad);
+	tprintf(&t, "# HELP shale_vms VMs by state.\n# TYPE shale_vms gauge\n");
+	for (size_t st = 0; st < ARRAY_SIZE(state_names); st++) {
+		unsigned count = 0;
+
+		for (size_t i = 0; i < n; i++)
+			count += s[i].state == st;
+		tprintf(&t, "shale_vms{state=\"%s\"} %u\n", state_names[st], count);
+	}
+	tprintf(&t, "# HELP shale_vm_up 1 while the VM runs or is paused.\n# TYPE shale_vm_up gauge\n");
+	for (size_t i = 0; i < n; i++)
+		tprintf(&t, "shale_vm_up{vm=\"%s\",state=\"%s\"} %d\n", s[i].name,
+			state_names[s[i].state], is_live(s[i].state));
+	tprintf(&t, "# HELP shale_vm_memory_bytes Guest RAM configured.\n"
+		    "# TYPE shale_vm_memory_bytes gauge\n");
+	for (size_t i = 0; i < n; i++)
+		tprintf(&t, "shale_vm_memory_bytes{vm=\"%s\"} %llu\n", s[i].name,
+			(unsigned long long)s[i].memory);
+	tprintf(&t, "# HELP shale_vm_cpu_seconds_total CPU time of the VM's VMM process.\n"
+		    "# TYPE shale_vm_cpu_seconds_total counter\n"
+		    "# HELP shale_vm_rss_bytes Resident memory of the VM's VMM process.\n"
+		    "# TYPE shale_vm_rss_bytes gauge\n"
+		    "# HELP shale_vm_exits_total VM exits by reason.\n"
+		    "# TYPE shale_vm_exits_total counter\n");
+	for (size_t i = 0; i < n; i++)
+		if (is_live(s[i].state) && s[i].pid)
+			metric_vm(&t, &s[i]);
+	free(s);
+	return t.buf;
+}
+
+char *vms_logs(struct shaled *d, const char *name, size_t max, size_t *len, char *err,
+	       size_t errlen)
+{
+	char path[PATH_MAX + 32], dir[PATH_MAX];
+	char *old, *cur, *out;
+	size_t old_len = 0, cur_len = 0, total, skip;
+	struct managed_vm *vm;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	if (vm)
+		snprintf(dir, sizeof(dir), "%s", vm->dir);
+	pthread_mutex_unlock(&d->lock);
+	if (!vm)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/console.log.1", dir);
+	old = read_text(path, &old_len);
+	snprintf(path, sizeof(path), "%s/console.log", dir);
+	cur = read_text(path, &cur_len);
+	if (!old)
+		old_len = 0;
+	if (!cur)
+		cur_len = 0;
+	total = old_len + cur_len;
+	skip = total > max ? total - max : 0;
+	out = malloc(total - skip + 1);
+	if (out) {
+		size_t o = 0;
+
+		if (skip < old_len) {
+			memcpy(out, old + skip, old_len - skip);
+			o = old_len - skip;
+			skip = 0;
+		} else {
+			skip -= old_len;
+		}
+		memcpy(out + o, cur + skip, cur_len - skip);
+		o += cur_len - skip;
+		*len = o;
+	}
+	free(old);
+	free(cur);
+	return out;
+}
+
+int vms_console(struct shaled *d, const char *name, char *err, size_t errlen)
+{
+	struct managed_vm *vm;
+	char dir[PATH_MAX];
+	bool live;
+
+	pthread_mutex_lock(&d->lock);
+	vm = find_or_fail(d, name, err, errlen);
+	live = vm && is_live(vm->state);
+	if (vm)
+		snprintf(dir, sizeof(dir), "%s", vm->dir);
+	if (vm && !live)
+		fail(err, errlen, 0, "%s is %s", name, vm_state_name(vm->state));
+	pthread_mutex_unlock(&d->lock);
+	if (!vm)
+		return -ENOENT;
+	if (!live)
+		return -EBUSY;
+	return vmmctl_console(dir, err, errlen);
+}

@@ -1,0 +1,101 @@
+#include "vmm/ctl_proto.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Requests are flat objects: a deeper nest is refused before it costs anything. */
+#define CTL_JSON_DEPTH 8
+
+static const char *const op_names[CTL_OP_NR] = {
+	[CTL_OP_INFO] = "info",
+	[CTL_OP_STATS] = "stats",
+	[CTL_OP_PAUSE] = "pause",
+	[CTL_OP_RESUME] = "resume",
+	[CTL_OP_SHUTDOWN] = "shutdown",
+	[CTL_OP_KILL] = "kill",
+	[CTL_OP_CONSOLE] = "console",
+};
+
+const char *ctl_op_name(enum ctl_op op)
+{
+	return (unsigned)op < CTL_OP_NR ? op_names[op] : "?";
+}
+
+static enum ctl_parse lookup_op(struct json_object *req, enum ctl_op *op, char *why,
+				size_t why_size)
+{
+	struct json_object *v;
+	const char *name;
+	size_t len;
+
+	if (!json_object_is_type(req, json_type_object)) {
+		snprintf(why, why_size, "a request is a JSON object such as {\"op\":\"info\"}");
+		return CTL_PARSE_BAD_REQUEST;
+	}
+	if (!json_object_object_get_ex(req, "op", &v) || !json_object_is_type(v, json_type_string)) {
+		snprintf(why, why_size, "the request has no \"op\" string");
+		return CTL_PARSE_BAD_REQUEST;
+	}
+	name = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	for (unsigned i = 0; i < CTL_OP_NR; i++) {
+		if (strlen(op_names[i]) == len && !memcmp(op_names[i], name, len)) {
+			*op = (enum ctl_op)i;
+			return CTL_PARSE_OK;
+		}
+	}
+	/* %.64s and a NUL in the name: the sentence stays short and ends there. */
+	snprintf(why, why_size,
+		 "unknown op \"%.64s\" (want info, stats, pause, resume, shutdown, kill or console)",
+		 name);
+	return CTL_PARSE_BAD_REQUEST;
+}
+
+enum ctl_parse ctl_parse_request(const char *line, size_t len, enum ctl_op *op, char *why,
+				 size_t why_size)
+{
+	struct json_tokener *tok;
+	struct json_object *req;
+	enum ctl_parse ret;
+	size_t end;
+
+	if (len > CTL_LINE_MAX) {
+		snprintf(why, why_size, "request line longer than %u bytes", CTL_LINE_MAX);
+		return CTL_PARSE_BAD_JSON;
+	}
+	/* json-c stops at a NUL; the line must be all JSON. */
+	if (memchr(line, '\0', len)) {
+		snprintf(why, why_size, "invalid JSON: a NUL byte in the request");
+		return CTL_PARSE_BAD_JSON;
+	}
+	tok = json_tokener_new_ex(CTL_JSON_DEPTH);
+	if (!tok) {
+		snprintf(why, why_size, "out of memory");
+		return CTL_PARSE_BAD_JSON;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	req = json_tokener_parse_ex(tok, line, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (!req || json_tokener_get_error(tok) != json_tokener_success) {
+		enum json_tokener_error err = json_tokener_get_error(tok);
+
+		snprintf(why, why_size, "invalid JSON: %s",
+			 err == json_tokener_continue ? "the request ends early"
+						      : json_tokener_error_desc(err));
+		ret = CTL_PARSE_BAD_JSON;
+		goto out;
+	}
+	while (end < len && strchr(" \t\r", line[end]))
+		end++;
+	if (end != len) {
+		snprintf(why, why_size, "invalid JSON: text after the request object");
+		ret = CTL_PARSE_BAD_JSON;
+		goto out;
+	}
+	ret = lookup_op(req, op, why, why_size);
+out:
+	json_object_put(req);
+	json_tokener_free(tok);
+	return ret;
+}

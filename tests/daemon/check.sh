@@ -1,0 +1,353 @@
+#!/bin/sh
+# The management daemon, driven through its HTTP API with curl: bad
+# requests, definitions that persist, and - where this host runs
+# para-virtual guests directly - the lifecycle of real VMs: start, stats,
+# logs, pause, resume, shutdown, kill, a killed VMM, a killed and restarted
+# daemon, limits, and 100 VMs at once.
+#
+# usage: check.sh BUILD_DIR
+set -u
+B=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/tests/integration/lib.sh"
+
+SHALE=$B/shale
+SHALED=$B/shaled
+HELLO=$B/g/examples/hello.elf
+IDLE=$B/g/examples/idle.elf
+W=$(mktemp -d "${TMPDIR:-/tmp}/shaled-test.XXXXXX")
+SOCK=$W/api.sock
+STATE=$W/state
+DPID=
+
+if ! command -v curl >/dev/null; then
+	echo "SKIP daemon: curl is missing (scripts/deps.sh check installs it)"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
+	# VMMs outlive the daemon by design: stop every one this test started.
+	for p in $(pgrep -f -- "--control=$STATE/" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+start_daemon() {
+	"$SHALED" --socket "$SOCK" --state-dir "$STATE" --vmm "$SHALE" "$@" 2>>"$W/shaled.log" &
+	DPID=$!
+	# Until it answers: a daemon killed with SIGKILL left its socket file.
+	i=0
+	while ! curl -s -m 5 -o /dev/null --unix-socket "$SOCK" http://shale/v1/host &&
+		[ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+stop_daemon() { # SIGNAL
+	kill "-$1" "$DPID" 2>/dev/null
+	wait "$DPID" 2>/dev/null
+	DPID=
+}
+
+# api METHOD PATH [BODY]: the response body in $T_OUT, the status in $CODE.
+api() {
+	if [ $# -ge 3 ]; then
+		CODE=$(curl -s -m 30 -o "$T_OUT" -w '%{http_code}' --unix-socket "$SOCK" -X "$1" \
+			-H 'Content-Type: application/json' --data-binary "$3" "http://shale$2")
+	else
+		CODE=$(curl -s -m 30 -o "$T_OUT" -w '%{http_code}' --unix-socket "$SOCK" -X "$1" \
+			"http://shale$2")
+	fi
+	: >"$T_ERR"
+}
+
+# check NAME CODE BODY_RE METHOD PATH [BODY]
+check() {
+	name=$1 want=$2 re=$3
+	shift 3
+	api "$@"
+	if [ "$CODE" != "$want" ]; then
+		fail "$name" "HTTP status $CODE, want $want"
+	elif [ -n "$re" ] && ! grep -Eq -- "$re" "$T_OUT"; then
+		fail "$name" "body does not match /$re/"
+	else
+		ok "$name"
+	fi
+}
+
+# The top-level "state" of a VM (the config holds no such key).
+state_of() {
+	api GET "/v1/vms/$1"
+	sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' "$T_OUT"
+}
+pid_of() {
+	api GET "/v1/vms/$1"
+	sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$T_OUT"
+}
+
+# wait_state VM STATE [TENTHS]: 0 once the VM is in STATE.
+wait_state() {
+	i=0
+	while [ $i -lt "${3:-50}" ]; do
+		[ "$(state_of "$1")" = "$2" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# expect_state NAME VM STATE [TENTHS]
+expect_state() {
+	if wait_state "$2" "$3" "${4:-50}"; then ok "$1"; else fail "$1" "state $(state_of "$2"), want $3"; fi
+}
+
+pv() { # NAME GUEST [EXTRA JSON]
+	printf '{"name":"%s","guest":"%s","memory_mib":8%s}' "$1" "$2" "${3:-}"
+}
+
+start_daemon
+if [ ! -S "$SOCK" ]; then
+	echo "FAIL daemon-start: no socket at $SOCK"
+	cat "$W/shaled.log"
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+# ---- the daemon itself ----
+mode=$(stat -c %a "$SOCK")
+if [ "$mode" = 660 ]; then ok socket-mode; else fail socket-mode "mode $mode, want 660"; fi
+expect second-daemon 1 '' 'another shaled already answers' \
+	"$SHALED" --socket "$SOCK" --state-dir "$W/other" --vmm "$SHALE"
+expect daemon-bad-option 2 '' "bad option '--frobnicate'" "$SHALED" --frobnicate
+expect daemon-help 0 'Usage: shaled' '' "$SHALED" --help
+check host 200 '"cpus":[0-9]+,"memory_bytes":[0-9]+' GET /v1/host
+expect tcp-not-loopback 1 '' 'only loopback addresses' \
+	"$SHALED" --socket "$W/other.sock" --state-dir "$W/other" --vmm "$SHALE" --tcp 0.0.0.0:8080
+
+# Only root, the daemon's user and the socket's group get answers, even
+# through a socket whose mode would let anyone connect.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$W"
+	chmod 666 "$SOCK"
+	code=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://shale/v1/vms 2>/dev/null)
+	chmod 660 "$SOCK"
+	chmod 700 "$W"
+	if [ "$code" = 403 ]; then ok peer-credentials; else fail peer-credentials "HTTP status $code for uid 65534, want 403"; fi
+else
+	skip peer-credentials "needs root and setpriv to connect as another user"
+fi
+check list-empty 200 '^\{"vms":\[\]\}' GET /v1/vms
+check metrics 200 '^shale_vms\{state="running"\} 0' GET /v1/metrics
+
+# ---- bad requests: a 4xx with a message, and the daemon stays up ----
+check bad-json 400 '"error":"bad JSON' POST /v1/vms '{"name": "x",'
+check bad-trailing 400 'data after the object' POST /v1/vms "$(pv x "$HELLO")}"
+check bad-not-object 400 'want a JSON object' POST /v1/vms '[1,2]'
+check bad-unknown-field 400 "unknown field 'color'" POST /v1/vms "$(pv x "$HELLO" ',"color":"red"')"
+check bad-name-slash 400 'name: want' POST /v1/vms "$(pv ../x "$HELLO")"
+check bad-name-long 400 'name: ' POST /v1/vms "$(pv "$(printf 'a%.0s' $(seq 70))" "$HELLO")"
+check bad-relative-path 400 'guest: want an absolute path' POST /v1/vms '{"name":"x","guest":"hello.elf"}'
+check bad-missing-file 400 'No such file' POST /v1/vms "$(pv x /nonexistent.elf)"
+check bad-both-kinds 400 'exactly one of guest' POST /v1/vms \
+	"{\"name\":\"x\",\"guest\":\"$HELLO\",\"kernel\":\"$HELLO\"}"
+check bad-memory-huge 400 'memory_mib: want' POST /v1/vms \
+	"{\"name\":\"x\",\"guest\":\"$HELLO\",\"memory_mib\":1000000000000000}"
+check bad-memory-type 400 'memory_mib: want an integer' POST /v1/vms \
+	"{\"name\":\"x\",\"guest\":\"$HELLO\",\"memory_mib\":\"lots\"}"
+check bad-memory-odd 400 'multiple of 2' POST /v1/vms "{\"name\":\"x\",\"guest\":\"$HELLO\",\"memory_mib\":9}"
+check bad-args 400 'args' POST /v1/vms "{\"name\":\"x\",\"guest\":\"$HELLO\",\"args\":[1]}"
+check bad-mac 400 'mac: want a unicast' POST /v1/vms \
+	"{\"name\":\"x\",\"guest\":\"$HELLO\",\"nets\":[{\"tap\":\"t0\",\"mac\":\"01:00:00:00:00:01\"}]}"
+check bad-cpulist 400 'limits.cpus' POST /v1/vms "$(pv x "$HELLO" ',"limits":{"cpus":"3-1"}')"
+big=$W/big.json
+{ printf '{"name":"x","cmdline":"'; head -c 100000 /dev/zero | tr '\0' a; printf '"}'; } >"$big"
+CODE=$(curl -s -o "$T_OUT" -w '%{http_code}' --unix-socket "$SOCK" -X POST --data-binary "@$big" http://shale/v1/vms)
+if [ "$CODE" = 413 ]; then ok bad-body-too-large; else fail bad-body-too-large "HTTP status $CODE, want 413"; fi
+check bad-resource 404 'no such resource' GET /v2/vms
+check bad-vm 404 'no VM named nope' GET /v1/vms/nope
+check bad-vm-name 400 'a VM name is' GET '/v1/vms/-x'
+check bad-action 404 'no such action' POST /v1/vms/nope/explode
+check bad-method 405 'method not allowed' PUT /v1/vms
+check bad-start-missing 404 'no VM named nope' POST /v1/vms/nope/start
+check bad-shutdown-body 400 "unknown field 'when'" POST /v1/vms/nope/shutdown '{"when":1}'
+check daemon-alive 200 '"vms":\[\]' GET /v1/vms
+
+# ---- definitions ----
+check create 201 '"name":"h1","state":"created"' POST /v1/vms "$(pv h1 "$HELLO" ',"args":["a b","c"]')"
+check create-exists 409 'a VM named h1 exists' POST /v1/vms "$(pv h1 "$HELLO")"
+check info 200 '"args":\["a b","c"\]' GET /v1/vms/h1
+check list-one 200 '"name":"h1"' GET /v1/vms
+if [ -f "$STATE/vms/h1/config.json" ]; then ok create-saved; else fail create-saved "no config.json"; fi
+stop_daemon TERM
+start_daemon
+check persist-restart 200 '"name":"h1","state":"created"' GET /v1/vms/h1
+stop_daemon TERM
+port=$((20000 + $$ % 20000))
+start_daemon --tcp "127.0.0.1:$port"
+CODE=$(curl -s -m 10 -o "$T_OUT" -w '%{http_code}' "http://127.0.0.1:$port/v1/vms/h1")
+if [ "$CODE" = 200 ] && grep -q '"name":"h1"' "$T_OUT"; then ok tcp-loopback; else fail tcp-loopback "HTTP status $CODE"; fi
+
+# ---- VMs that run: only where para-virtual guests run directly ----
+. "$top/scripts/host-kind.sh"
+guest_place "$SHALE" pv
+if [ "$PLACE" != direct ]; then
+	skip daemon-vms "$PLACE_WHY: the daemon's VM tests run guests directly"
+	check delete-created 204 '' DELETE /v1/vms/h1
+	summary
+	exit
+fi
+
+check start-hello 200 '"name":"h1"' POST /v1/vms/h1/start
+expect_state hello-stops h1 stopped
+check hello-last-stop 200 '"last_stop":\{"reason":"exit","status":0' GET /v1/vms/h1
+check hello-logs 200 'Hello from a shale guest!' GET /v1/vms/h1/logs
+check restart-hello 200 '' POST /v1/vms/h1/start
+expect_state restart-hello-stops h1 stopped
+check logs-bytes 200 '^t!$' GET '/v1/vms/h1/logs?bytes=3'
+check delete 204 '' DELETE /v1/vms/h1
+if [ ! -e "$STATE/vms/h1" ]; then ok delete-files; else fail delete-files "$STATE/vms/h1 is still there"; fi
+
+check create-idle 201 '' POST /v1/vms "$(pv idle "$IDLE")"
+check start-idle 200 '"state":"running"' POST /v1/vms/idle/start
+check start-twice 409 'idle is running' POST /v1/vms/idle/start
+check delete-running 409 'stop it first' DELETE /v1/vms/idle
+check stats 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9].*"exits":\{"io":[0-9]+' GET /v1/vms/idle/stats
+check metrics-vm 200 'shale_vm_rss_bytes\{vm="idle"\} [1-9]' GET /v1/metrics
+check pause 200 '"state":"paused"' POST /v1/vms/idle/pause
+check paused-stats 200 '"state":"paused"' GET /v1/vms/idle/stats
+check resume 200 '"state":"running"' POST /v1/vms/idle/resume
+check shutdown 202 '' POST /v1/vms/idle/shutdown '{"timeout_ms":5000}'
+expect_state shutdown-stops idle stopped
+check shutdown-reason 200 '"reason":"shutdown","status":0' GET /v1/vms/idle
+check events 200 '"vm":"idle","state":"paused"' GET '/v1/events?since=0' 2>/dev/null
+
+# A guest that ignores the shutdown request is killed after the timeout.
+check create-deaf 201 '' POST /v1/vms "$(pv deaf "$B/g/tests/guests/misbehave.elf" ',"args":["sleep"]')"
+check start-deaf 200 '' POST /v1/vms/deaf/start
+check shutdown-deaf 202 '' POST /v1/vms/deaf/shutdown '{"timeout_ms":300}'
+expect_state shutdown-timeout deaf stopped 50
+check shutdown-timeout-reason 200 '"reason":"killed","status":-1,"message":"the guest did not shut down in time' GET /v1/vms/deaf
+
+# The shale commands against the real daemon, the console through it included.
+export SHALE_SOCKET="$SOCK"
+expect cli-create 0 '^ticker: created' '' "$SHALE" create ticker \
+	--guest "$B/g/tests/guests/misbehave.elf" --memory 8M -- count
+expect cli-start 0 '^ticker: running' '' "$SHALE" start ticker
+expect cli-list 0 '^ticker +running' '' "$SHALE" list
+T_LIMIT=1 expect cli-console 124 '^tick [0-9]+' '' "$SHALE" console ticker
+expect cli-logs 0 '^tick 1$' '' "$SHALE" logs ticker
+expect cli-stats 0 'hypercall [1-9]' '' "$SHALE" stats ticker
+expect cli-kill 0 '^ticker: stopped' '' "$SHALE" kill ticker
+expect cli-rm 0 '^ticker: removed' '' "$SHALE" rm ticker
+
+check start-reboot 200 '' POST /v1/vms/idle/start
+p=$(pid_of idle)
+check reboot 200 '"state":"running"' POST /v1/vms/idle/reboot
+p2=$(pid_of idle)
+if [ -n "$p2" ] && [ "$p2" != "$p" ] && ! kill -0 "$p" 2>/dev/null; then ok reboot-new-vmm; else fail reboot-new-vmm "pid $p then $p2"; fi
+check kill-rebooted 200 '' POST /v1/vms/idle/kill
+
+check start-kill 200 '' POST /v1/vms/idle/start
+check kill 200 '"state":"stopped".*"reason":"killed"' POST /v1/vms/idle/kill
+
+# A VMM that dies is seen at once.
+check start-victim 200 '' POST /v1/vms/idle/start
+p=$(pid_of idle)
+kill -9 "$p"
+expect_state vmm-killed idle crashed 10
+check vmm-killed-reason 200 '"reason":"vmm-died".*killed by signal 9' GET /v1/vms/idle
+
+# The daemon dies; its VMs do not; the next daemon adopts them.
+check start-adopt 200 '' POST /v1/vms/idle/start
+p=$(pid_of idle)
+stop_daemon KILL
+if kill -0 "$p" 2>/dev/null; then ok vm-outlives-daemon; else fail vm-outlives-daemon "VMM $p is gone"; fi
+start_daemon
+check adopted 200 "\"state\":\"running\",.*\"pid\":$p" GET /v1/vms/idle
+check adopted-stats 200 '"cpu_ns":' GET /v1/vms/idle/stats
+check adopted-shutdown 202 '' POST /v1/vms/idle/shutdown
+expect_state adopted-stops idle stopped
+check adopted-reason 200 '"reason":"shutdown"' GET /v1/vms/idle
+
+# A VM that ended while no daemon ran: its exit record tells the next one.
+check start-orphan 200 '' POST /v1/vms/idle/start
+stop_daemon KILL
+kill -TERM "$(pgrep -f -- "--control=$STATE/vms/idle/")" 2>/dev/null
+sleep 0.3
+start_daemon
+check orphan-record 200 '"state":"stopped".*"reason":"signal"' GET /v1/vms/idle
+
+# Limits: CPU pinning everywhere, cgroup limits where the host has them.
+check create-pinned 201 '' POST /v1/vms "$(pv pinned "$IDLE" ',"limits":{"cpus":"0"}')"
+check start-pinned 200 '' POST /v1/vms/pinned/start
+p=$(pid_of pinned)
+if grep -q '^Cpus_allowed_list:[[:space:]]*0$' "/proc/$p/status" 2>/dev/null; then
+	ok pinned-affinity
+else
+	fail pinned-affinity "$(grep Cpus_allowed_list "/proc/$p/status" 2>&1)"
+fi
+check kill-pinned 200 '' POST /v1/vms/pinned/kill
+check create-capped 201 '' POST /v1/vms "$(pv capped "$IDLE" ',"limits":{"cpu_max_percent":50,"memory_max_mib":64}')"
+if [ -f /sys/fs/cgroup/cgroup.controllers ] || [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+	api POST /v1/vms/capped/start
+	p=$(pid_of capped)
+	if [ "$CODE" = 200 ] && grep -q shale/capped "/proc/$p/cgroup" 2>/dev/null; then
+		ok cgroup-limits
+	elif [ "$CODE" = 200 ]; then
+		fail cgroup-limits "VMM $p is not in a shale/capped cgroup: $(cat "/proc/$p/cgroup" 2>&1)"
+	else
+		fail cgroup-limits "HTTP status $CODE"
+	fi
+	api POST /v1/vms/capped/kill
+else
+	skip cgroup-limits "no cgroup cpu controller mounted on this host"
+fi
+
+# The overcommit policy: with half a vCPU per host CPU, one VM fits, not two.
+check create-over 201 '' POST /v1/vms "$(pv over "$IDLE")"
+stop_daemon TERM
+start_daemon --cpu-overcommit "$(awk "BEGIN { print 1.5 / $(nproc) }")"
+check overcommit-first 200 '' POST /v1/vms/idle/start
+check overcommit-refused 507 'over needs 1 vCPU\(s\): 2 would be committed' POST /v1/vms/over/start
+check overcommit-host 200 '"overcommit":\{"cpu":0\.' GET /v1/host
+check kill-first 200 '' POST /v1/vms/idle/kill
+check delete-over 204 '' DELETE /v1/vms/over
+stop_daemon TERM
+start_daemon
+
+# ---- 100 VMs ----
+n=0 bad=0
+while [ $n -lt 100 ]; do
+	api POST /v1/vms "$(pv "many$n" "$IDLE" ',"memory_mib":4')"
+	[ "$CODE" = 201 ] || bad=$((bad + 1))
+	api POST "/v1/vms/many$n/start"
+	[ "$CODE" = 200 ] || bad=$((bad + 1))
+	n=$((n + 1))
+done
+if [ $bad = 0 ]; then ok many-start; else fail many-start "$bad requests failed"; fi
+api GET /v1/vms
+running=$(grep -o '"state":"running"' "$T_OUT" | wc -l)
+if [ "$running" -ge 100 ]; then ok many-list; else fail many-list "$running running, want 100"; fi
+check many-host 200 '"running":100' GET /v1/host
+n=0
+while [ $n -lt 100 ]; do api POST "/v1/vms/many$n/shutdown"; n=$((n + 1)); done
+n=0 bad=0
+while [ $n -lt 100 ]; do wait_state "many$n" stopped 100 || bad=$((bad + 1)); n=$((n + 1)); done
+if [ $bad = 0 ]; then ok many-stop; else fail many-stop "$bad VMs did not stop"; fi
+n=0 bad=0
+while [ $n -lt 100 ]; do
+	api DELETE "/v1/vms/many$n"
+	[ "$CODE" = 204 ] || bad=$((bad + 1))
+	n=$((n + 1))
+done
+if [ $bad = 0 ]; then ok many-delete; else fail many-delete "$bad deletes failed"; fi
+
+check delete-force 204 '' DELETE '/v1/vms/idle?force=1'
+check daemon-still-alive 200 '' GET /v1/host
+stop_daemon TERM
+summary

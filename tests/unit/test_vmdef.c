@@ -1,0 +1,181 @@
+/* The daemon's VM definitions: validation, defaults, JSON and the VMM's argv. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "daemon/vmdef.h"
+
+static char err[256];
+
+static int parse(const char *text, struct vm_def *def)
+{
+	err[0] = '\0';
+	return vmdef_parse(text, strlen(text), def, err, sizeof(err));
+}
+
+/* Asserts that `text` is refused with a message containing `want`. */
+static void refused(const char *text, const char *want)
+{
+	struct vm_def def;
+
+	assert_int_equal(parse(text, &def), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("'%s': message '%s' lacks '%s'", text, err, want);
+}
+
+static void test_names(void **state)
+{
+	char long_name[80];
+
+	assert_true(vmdef_name_ok("web"));
+	assert_true(vmdef_name_ok("a"));
+	assert_true(vmdef_name_ok("web-1.prod_eu"));
+	assert_true(vmdef_name_ok("0"));
+	assert_false(vmdef_name_ok(""));
+	assert_false(vmdef_name_ok("-web"));
+	assert_false(vmdef_name_ok(".hidden"));
+	assert_false(vmdef_name_ok("a/b"));
+	assert_false(vmdef_name_ok(".."));
+	assert_false(vmdef_name_ok("a b"));
+	memset(long_name, 'a', 64);
+	long_name[64] = '\0';
+	assert_true(vmdef_name_ok(long_name));
+	long_name[64] = 'a';
+	long_name[65] = '\0';
+	assert_false(vmdef_name_ok(long_name));
+}
+
+static void test_pv_defaults(void **state)
+{
+	struct vm_def def;
+
+	assert_int_equal(parse("{\"name\":\"job\",\"guest\":\"/g.elf\"}", &def), 0);
+	assert_string_equal(def.name, "job");
+	assert_string_equal(def.guest, "/g.elf");
+	assert_null(def.kernel);
+	assert_int_equal(def.memory_mib, 64);
+	assert_int_equal(def.cpus, 1);
+	assert_int_equal(def.nr_args, 0);
+	vmdef_free(&def);
+}
+
+static void test_linux_defaults(void **state)
+{
+	struct vm_def def;
+
+	assert_int_equal(parse("{\"name\":\"l\",\"kernel\":\"/k\",\"cpus\":4}", &def), 0);
+	assert_int_equal(def.memory_mib, 512);
+	assert_int_equal(def.cpus, 4);
+	vmdef_free(&def);
+}
+
+static void test_refusals(void **state)
+{
+	refused("", "bad JSON");
+	refused("{\"name\":", "bad JSON");
+	refused("[]", "want a JSON object");
+	refused("{\"guest\":\"/g\"}", "name: missing");
+	refused("{\"name\":\"x\"}", "exactly one of guest");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"kernel\":\"/k\"}", "exactly one of guest");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"colour\":1}", "unknown field 'colour'");
+	refused("{\"name\":\"x\",\"guest\":\"g\"}", "absolute path");
+	refused("{\"name\":\"x/y\",\"guest\":\"/g\"}", "name: want");
+	refused("{\"name\":7,\"guest\":\"/g\"}", "name: want a string");
+	refused("{\"name\":\"a\\u0000b\",\"guest\":\"/g\"}", "NUL");
+	refused("{\"name\":\"x\",\"guest\":\"/g\"} {}", "data after the object");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"memory_mib\":2}", "memory_mib: want 4 to 4096");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"memory_mib\":5}", "multiple of 2");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"memory_mib\":-4}", "memory_mib: want an integer");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"memory_mib\":4.0}", "want an integer");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"memory_mib\":99999999999999999999}", "memory_mib");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"cpus\":2}", "need kernel");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"cpus\":65}", "cpus: want");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"args\":[\"a\"]}", "cmdline");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"args\":[1]}", "args[]: want a string");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\"}]}",
+		"at most 1 disk");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"readonly\":true}]}", "missing path");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"a/b\"}]}", "want tap");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"t\",\"mac\":\"03:00:00:00:00:00\"}]}",
+		"unicast");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"limits\":{\"cpus\":\"1-\"}}", "limits.cpus");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"limits\":{\"cpu_weight\":0}}", "cpu_weight");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"args\":[[[[[[[[[[[\"deep\"]]]]]]]]]]]}", "bad JSON");
+}
+
+static void test_full_round_trip(void **state)
+{
+	const char *text =
+		"{\"name\":\"d\",\"guest\":\"/g.elf\",\"args\":[\"a b\",\"--x\"],\"memory_mib\":32,"
+		"\"disks\":[{\"path\":\"/d.img\",\"readonly\":true}],"
+		"\"nets\":[{\"tap\":\"tap0\",\"mac\":\"52:54:00:12:34:56\"}],"
+		"\"limits\":{\"cpu_max_percent\":50,\"cpu_weight\":200,\"memory_max_mib\":64,"
+		"\"cpus\":\"0-1,3\"}}";
+	struct vm_def def, again;
+	json_object *o;
+	const char *out;
+
+	assert_int_equal(parse(text, &def), 0);
+	assert_int_equal(def.nr_args, 2);
+	assert_true(def.disk[0].readonly);
+	assert_string_equal(def.net[0].mac, "52:54:00:12:34:56");
+	assert_int_equal(def.limits.cpu_max_percent, 50);
+	assert_string_equal(def.limits.cpus, "0-1,3");
+	o = vmdef_to_json(&def);
+	out = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	assert_int_equal(parse(out, &again), 0);
+	assert_string_equal(again.args[0], "a b");
+	assert_int_equal(again.memory_mib, 32);
+	assert_int_equal(again.limits.memory_max_mib, 64);
+	json_object_put(o);
+	vmdef_free(&again);
+	vmdef_free(&def);
+}
+
+static void test_argv(void **state)
+{
+	struct vm_def def;
+	char **argv;
+
+	assert_int_equal(parse("{\"name\":\"d\",\"guest\":\"/g.elf\",\"args\":[\"--help\"],"
+			       "\"memory_mib\":8,\"disks\":[{\"path\":\"/d\",\"readonly\":true}]}",
+			       &def),
+			 0);
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/d");
+	assert_non_null(argv);
+	assert_string_equal(argv[0], "/bin/shale");
+	assert_string_equal(argv[1], "run");
+	assert_string_equal(argv[2], "--control=/s/vms/d/ctl");
+	assert_string_equal(argv[3], "--console-log=/s/vms/d/console.log");
+	assert_string_equal(argv[4], "--exit-file=/s/vms/d/exit.json");
+	assert_string_equal(argv[5], "--memory=8M");
+	assert_string_equal(argv[6], "--disk=/d,ro");
+	assert_string_equal(argv[7], "--");
+	assert_string_equal(argv[8], "/g.elf");
+	assert_string_equal(argv[9], "--");
+	/* A guest argument that looks like an option stays the guest's. */
+	assert_string_equal(argv[10], "--help");
+	assert_null(argv[11]);
+	vmdef_argv_free(argv);
+	vmdef_free(&def);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_pv_defaults),
+		cmocka_unit_test(test_linux_defaults),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_full_round_trip),
+		cmocka_unit_test(test_argv),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
