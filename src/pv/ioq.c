@@ -38,6 +38,7 @@
 #include "pv/queue.h"
 #include "util/util.h"
 #include "vmm/vcpu.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 /*
@@ -439,6 +440,7 @@ static void *io_thread(void *opaque)
 	uint64_t poll_ns = io->polls ? PV_IO_POLL_NS : 0;
 	uint64_t last = now_ns();
 
+	sandbox_enter_thread(SANDBOX_IO);
 	while (!vm_stopping(io->pv->vm)) {
 		bool any;
 
