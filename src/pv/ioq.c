@@ -28,6 +28,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -482,6 +483,18 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/*
+ * io_uring_register_restrictions() and io_uring_enable_rings() by hand:
+ * Debian's shared liburing 2.3 does not export them.
+ */
+static int restrict_ring(struct io_uring *ring, struct io_uring_restriction *res, unsigned n)
+{
+	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res, n) ||
+	    syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0))
+		return -errno;
+	return 0;
+}
+
 static void io_free(struct pv_io *io)
 {
 	if (io->have_ring)
@@ -571,8 +584,7 @@ static int io_create(struct pv_guest *pv, struct pv_io **out)
 		 * context switch.
 		 */
 		if (io->ring_fd < 0 || io_uring_register_eventfd_async(&io->ring, io->ring_fd) ||
-		    io_uring_register_restrictions(&io->ring, allow, ARRAY_SIZE(allow)) ||
-		    io_uring_enable_rings(&io->ring) ||
+		    restrict_ring(&io->ring, allow, ARRAY_SIZE(allow)) ||
 		    epoll_add(io->epoll_fd, io->ring_fd)) {
 			ret = -EIO;
 			log_err("I/O queues: cannot watch io_uring completions");
