@@ -379,10 +379,12 @@ static void test_state(char *buf, size_t size)
 		return;
 	getrlimit(RLIMIT_CORE, &core);
 	getrlimit(RLIMIT_NOFILE, &files);
-	snprintf(buf, size, "sandbox-test: uid=%u gid=%u groups=%d nnp=%d core=%llu nofile=%llu jail=%s",
+	snprintf(buf, size,
+		 "sandbox-test: uid=%u gid=%u groups=%d nnp=%d core=%llu nofile=%llu jail=%s seccomp=%s",
 		 (unsigned)getuid(), (unsigned)getgid(), getgroups(0, NULL),
 		 prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), (unsigned long long)core.rlim_cur,
-		 (unsigned long long)files.rlim_cur, jailed ? "yes" : "no");
+		 (unsigned long long)files.rlim_cur, jailed ? "yes" : "no",
+		 SANDBOX_SANITIZERS ? "no" : "yes");
 }
 
 static void test_main(const struct sandbox_config *cfg, const char *state)
@@ -429,6 +431,9 @@ int sandbox_apply(const struct sandbox_config *cfg)
 		ret = drop_privileges(cfg);
 		if (!ret && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			ret = -errno;
+		test_state(state, sizeof(state));
+		if (*state)
+			fprintf(stderr, "%s\n", state);
 		return ret;
 	}
 	ret = jail();
