@@ -3,7 +3,7 @@
 
 VMM_SRCS := src/util/util.c \
 	src/vmm/gmem.c src/vmm/iobus.c src/vmm/vm.c src/vmm/vcpu.c src/vmm/console.c \
-	src/vmm/host.c src/vmm/evloop.c src/vmm/conout.c src/vmm/control.c src/vmm/ctl_proto.c \
+	src/vmm/host.c src/vmm/evloop.c src/vmm/conout.c src/vmm/control.c src/vmm/ctl_proto.c src/vmm/sandbox.c \
 	src/arch/x86/cpu.c src/arch/x86/insn.c src/arch/x86/pv.c src/arch/x86/pv_stubs.S \
 	src/arch/x86/linux.c src/arch/x86/pc.c \
 	src/loader/elf.c src/loader/image.c \

@@ -79,6 +79,14 @@ static void run_usage(FILE *f)
 		"                          PATH starts\n"
 		"      --exit-file PATH    when the VM stops, write {\"reason\",\"status\",\n"
 		"                          \"message\"} to PATH (atomically, by rename)\n"
+		"Sandbox (docs/security.md):\n"
+		"      --user NAME|UID     as root: run the VM as this user once set-up is\n"
+		"                          done (the directories of --console-log,\n"
+		"                          --exit-file and --control must be writable by it)\n"
+		"      --no-sandbox        for debugging: no seccomp filter, no jail, no\n"
+		"                          resource limits, no privilege drop. By default the\n"
+		"                          VMM is sandboxed before the guest's first\n"
+		"                          instruction; a forbidden syscall kills it (SIGSYS)\n"
 		"\n"
 		"Exit status: the guest's own status (0-255) when it exits; 0 when a Linux\n"
 		"guest powers off (or reboots with --on-reboot=exit); otherwise\n"
@@ -174,6 +182,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
+		OPT_USER, OPT_NO_SANDBOX,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -189,6 +198,8 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 		{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -259,6 +270,14 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		case OPT_EXIT_FILE:
 			o->exit_file = optarg;
 			break;
+		case OPT_USER:
+			if (sandbox_parse_user(optarg, &o->uid, &o->gid))
+				return -EINVAL;
+			o->user_set = true;
+			break;
+		case OPT_NO_SANDBOX:
+			o->no_sandbox = true;
+			break;
 		case 'v':
 			log_verbose = true;
 			break;
@@ -276,6 +295,10 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	}
 	if (parse_memory(o, memory))
 		return -EINVAL;
+	if (o->user_set && (o->no_sandbox || geteuid() != 0)) {
+		log_err("run: --user needs root and the sandbox (not --no-sandbox)");
+		return -EINVAL;
+	}
 	if (o->kernel) {
 		if (optind < argc) {
 			log_err("run: with --kernel, pass guest arguments with --cmdline");
@@ -300,21 +323,26 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* A "Name:   123 kB" line of /proc/self/status, in KiB; -1 if absent. */
-static long proc_status_kib(const char *name)
+/*
+ * A "Name:   123 kB" line of /proc/self/status (fd, opened before the
+ * sandbox), in KiB; -1 if absent.
+ */
+static long proc_status_kib(int fd, const char *name)
 {
-	char line[256];
+	char buf[4096];
 	size_t len = strlen(name);
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "re");
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
 
-	if (!f)
+	if (n <= 0)
 		return -1;
-	while (fgets(line, sizeof(line), f))
+	buf[n] = '\0';
+	for (char *line = buf; line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
 		if (!strncmp(line, name, len) && line[len] == ':')
-			kib = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	return kib;
+			return strtol(line + len + 1, NULL, 10);
+	}
+	return -1;
 }
 
 /*
@@ -343,7 +371,7 @@ static void format_setup(const struct vm *vm, char *buf, size_t size)
 	}
 }
 
-void print_stats(const struct vm *vm, uint64_t start_ns)
+void print_stats(const struct vm *vm, const struct run_env *env, uint64_t start_ns)
 {
 	size_t pages = vm->ram_size / 4096, touched = 0;
 	unsigned char *vec = malloc(pages);
@@ -361,7 +389,7 @@ void print_stats(const struct vm *vm, uint64_t start_ns)
 	fprintf(stderr,
 		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu "
 		"first_entry_mono_ns=%llu first_entry_cpu_us=%llu setup_cpu_us=%s\n",
-		touched * 4, proc_status_kib("VmHWM"),
+		touched * 4, proc_status_kib(env->status_fd, "VmHWM"),
 		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000),
 		(unsigned long long)vm->first_entry_ns,
 		(unsigned long long)(vm->first_entry_cpu_ns / 1000), setup);
@@ -501,6 +529,8 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 	if (!ret)
 		ret = pv_setup(pv, &vm, vcpu, &cfg);
 	vm_mark(&vm, "load");
+	if (!ret)
+		ret = run_sandbox(env, &vm);
 	if (!ret) {
 		log_info("starting guest %s with %llu MiB", cfg.name,
 			 (unsigned long long)(o->memory / MiB));
@@ -517,7 +547,7 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 		ctl_detach(env->ctl);
 		vcpu_join(vcpu);
 		if (o->stats)
-			print_stats(&vm, start_ns);
+			print_stats(&vm, env, start_ns);
 		ret = vm_exit_status(&vm);
 	}
 	pv_stop(pv); /* the I/O thread, before guest RAM goes */
@@ -573,6 +603,7 @@ static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_
 	if (!ret)
 		ret = run_env_open(env, o, start_ns);
 	if (!ret) {
+		env->sandbox.pv = true;
 		pv.console = &env->out;
 		ret = run_vm(o, &img, &elf, &pv, env, start_ns);
 	}
@@ -585,8 +616,14 @@ int run_env_open(struct run_env *env, const struct run_opts *o, uint64_t start_n
 {
 	int ret;
 
-	env->sig_fd = env->timer_fd = env->room_fd = -1;
+	env->sig_fd = env->timer_fd = env->room_fd = env->status_fd = -1;
 	env->reason = VM_STOP_ERROR;
+	env->sandbox_on = !o->no_sandbox;
+	env->sandbox.user_set = o->user_set;
+	env->sandbox.uid = o->uid;
+	env->sandbox.gid = o->gid;
+	if (o->stats)
+		env->status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	ret = evloop_init(&env->loop);
 	if (ret) {
 		log_err("epoll: %s", strerror(-ret));
@@ -628,6 +665,28 @@ int run_env_open(struct run_env *env, const struct run_opts *o, uint64_t start_n
 	return ret;
 }
 
+int run_sandbox(struct run_env *env, struct vm *vm)
+{
+	struct sandbox_config *cfg = &env->sandbox;
+	int ret;
+
+	if (!env->sandbox_on || env->sandboxed)
+		return 0;
+	cfg->nr_dirs = 0;
+	if (env->out.log_dirfd >= 0)
+		cfg->dirfd[cfg->nr_dirs++] = env->out.log_dirfd;
+	if (env->exit_dirfd >= 0)
+		cfg->dirfd[cfg->nr_dirs++] = env->exit_dirfd;
+	if (env->ctl)
+		cfg->dirfd[cfg->nr_dirs++] = ctl_dirfd(env->ctl);
+	ret = sandbox_apply(cfg);
+	if (ret)
+		return ret;
+	env->sandboxed = true;
+	vm_mark(vm, "sandbox");
+	return 0;
+}
+
 void run_env_close(struct run_env *env)
 {
 	if (!env->open)
@@ -638,6 +697,8 @@ void run_env_close(struct run_env *env)
 		close(env->timer_fd);
 	if (env->sig_fd >= 0)
 		close(env->sig_fd);
+	if (env->status_fd >= 0)
+		close(env->status_fd);
 	conout_destroy(&env->out);
 	evloop_destroy(&env->loop);
 	env->open = false;
@@ -651,9 +712,8 @@ static void write_exit_file(const char *path, const struct run_env *env, int sta
 {
 	struct json_object *o = json_object_new_object();
 	const char *msg = env->message;
-	char *tmp = NULL;
-	const char *text;
-	FILE *f;
+	char *tmp = NULL, *line = NULL;
+	int fd = -1, len;
 
 	/* A host error logs its line before the stop, or stops nothing at all. */
 	if ((env->reason == VM_STOP_ERROR || !env->open) && *log_last_error())
@@ -662,42 +722,59 @@ static void write_exit_file(const char *path, const struct run_env *env, int sta
 			       json_object_new_string(vm_stop_reason_name(env->reason)));
 	json_object_object_add(o, "status", json_object_new_int(status));
 	json_object_object_add(o, "message", json_object_new_string(msg));
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+	len = asprintf(&line, "%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (len < 0)
+		line = NULL;
+	if (!line || asprintf(&tmp, "%s.tmp", env->exit_name) < 0) {
 		tmp = NULL;
+		errno = ENOMEM;
 		goto fail;
 	}
-	f = fopen(tmp, "we");
-	if (!f)
+	/* Through the directory opened before the sandbox: see vmm/sandbox.h. */
+	fd = openat(env->exit_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd))
 		goto fail;
-	if (fprintf(f, "%s\n", text) < 0 || fflush(f) || fsync(fileno(f))) {
-		fclose(f);
+	if (close(fd)) {
+		fd = -1;
 		goto fail;
 	}
-	if (fclose(f) || rename(tmp, path))
+	fd = -1;
+	if (renameat(env->exit_dirfd, tmp, env->exit_dirfd, env->exit_name))
 		goto fail;
 	free(tmp);
+	free(line);
 	json_object_put(o);
 	return;
 fail:
 	log_err("--exit-file %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 	if (tmp)
-		unlink(tmp);
+		unlinkat(env->exit_dirfd, tmp, 0);
 	free(tmp);
+	free(line);
 	json_object_put(o);
 }
 
 int cmd_run(int argc, char **argv)
 {
 	uint64_t start_ns = clock_monotonic_ns();
-	struct run_env env = { .reason = VM_STOP_ERROR };
+	struct run_env env = { .reason = VM_STOP_ERROR, .exit_dirfd = -1 };
 	struct run_opts o;
 	int ret;
 
 	ret = parse_opts(&o, argc, argv);
 	if (ret > 0)
 		return 0;
+	if (o.exit_file) {
+		env.exit_dirfd = path_open_parent(o.exit_file, &env.exit_name);
+		if (env.exit_dirfd < 0) {
+			log_err("--exit-file %s: %s", o.exit_file, strerror(-env.exit_dirfd));
+			return SHALE_EXIT_VMM_ERROR;
+		}
+	}
 	if (!ret)
 		ret = o.kernel ? run_linux(&o, &env, start_ns) : run_pv(&o, &env, start_ns);
 	if (ret < 0) {
@@ -708,6 +785,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (o.exit_file)
 		write_exit_file(o.exit_file, &env, ret);
+	if (env.exit_dirfd >= 0)
+		close(env.exit_dirfd);
 	run_env_close(&env);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include "loader/image.h"
 #include "vmm/conout.h"
 #include "vmm/evloop.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 struct console;
@@ -34,6 +35,11 @@ struct run_opts {
 	const char *control;
 	const char *console_log;
 	const char *exit_file;
+	/* The sandbox (vmm/sandbox.h): */
+	bool no_sandbox;
+	bool user_set;
+	uid_t uid;
+	gid_t gid;
 	int argc;
 	char **argv;
 };
@@ -52,6 +58,16 @@ struct run_env {
 	struct conout out;
 	struct ctl *ctl; /* NULL without --control */
 	struct vm_stats stats;
+	int status_fd; /* /proc/self/status for --stats, or -1 */
+
+	/* The sandbox, applied once, before the first vCPU starts. */
+	bool sandbox_on;
+	bool sandboxed;
+	struct sandbox_config sandbox;
+
+	/* --exit-file: its directory, opened before the sandbox. */
+	int exit_dirfd;
+	const char *exit_name;
 
 	/* While a VM runs: */
 	struct vm *vm;
@@ -78,7 +94,15 @@ void run_env_close(struct run_env *env);
  * the guest (env->con). Then records the stop in env.
  */
 void wait_for_stop(struct vm *vm, struct run_env *env);
-void print_stats(const struct vm *vm, uint64_t start_ns);
+void print_stats(const struct vm *vm, const struct run_env *env, uint64_t start_ns);
+
+/*
+ * Sandboxes the process (vmm/sandbox.h) unless --no-sandbox, once per run:
+ * called right before the first vCPU starts, when every descriptor the
+ * run needs is open and no other thread exists. Marks "sandbox" in vm.
+ * 0 or -errno with a message.
+ */
+int run_sandbox(struct run_env *env, struct vm *vm);
 
 /*
  * `shale run --kernel ...`: returns the exit status or -errno. It opens

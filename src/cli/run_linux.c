@@ -81,6 +81,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		};
 
 		console_attach(env->con, &pc, pc_console_room_fd(&pc));
+		ret = run_sandbox(env, &vm);
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
 		if (!ret) {
@@ -95,7 +96,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 			vcpu_join(vm.vcpu[i]);
 		/* One line for the run: the last boot's (a restart is not the end). */
 		if (!ret && o->stats && (vm.reason != VM_STOP_RESET || o->reboot_exit))
-			print_stats(&vm, start_ns);
+			print_stats(&vm, env, start_ns);
 		if (!ret)
 			ret = vm_exit_status(&vm);
 		*reason = vm.reason;

@@ -2,11 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 bool log_verbose;
 const char *log_prefix = "shale";
@@ -197,4 +199,26 @@ void sec_to_utc(int64_t sec, struct tm *tm)
 	tm->tm_sec = (int)(rem % 60);
 	tm->tm_wday = (int)floor_mod(days + 4, 7); /* 1970-01-01 was a Thursday */
 	tm->tm_yday = (int)(days - days_from_civil(year, 1, 1));
+}
+
+int path_open_parent(const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	*name = slash ? slash + 1 : path;
+	if (!**name || !strcmp(*name, ".") || !strcmp(*name, ".."))
+		return -EINVAL;
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	return fd < 0 ? -errno : fd;
 }

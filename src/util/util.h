@@ -42,6 +42,13 @@ int parse_size(const char *s, uint64_t *out);
 /* "5s", "250ms", "2m", "1.5s", "100us": nanoseconds. */
 int parse_duration(const char *s, uint64_t *out_ns);
 
+/*
+ * Opens the directory that holds `path` (O_PATH) and points *name at the
+ * last component, for openat()/renameat()/unlinkat() after the sandbox
+ * (vmm/sandbox.h). The fd, or -errno; -EINVAL for a path ending in '/'.
+ */
+int path_open_parent(const char *path, const char **name);
+
 uint64_t clock_monotonic_ns(void);
 uint64_t clock_wall_ns(void);
 

@@ -18,6 +18,7 @@ static void init_common(struct conout *c)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->clients_lock, NULL);
 	c->fd = -1;
+	c->log_dirfd = -1;
 }
 
 void conout_init_fd(struct conout *c, int fd)
@@ -29,7 +30,8 @@ void conout_init_fd(struct conout *c, int fd)
 static int open_log(struct conout *c)
 {
 	struct stat st;
-	int fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd = openat(c->log_dirfd, c->log_name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			0644);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int err = -errno;
@@ -51,7 +53,7 @@ static int rotate(struct conout *c)
 {
 	int old = c->fd, ret;
 
-	if (rename(c->log_path, c->log_path1) < 0)
+	if (renameat(c->log_dirfd, c->log_name, c->log_dirfd, c->log_name1) < 0)
 		return -errno;
 	ret = open_log(c);
 	if (ret)
@@ -67,13 +69,19 @@ int conout_init_log(struct conout *c, const char *path, uint64_t log_max)
 	init_common(c);
 	c->log_max = log_max ? log_max : CONOUT_LOG_MAX;
 	c->log_path = strdup(path);
-	if (c->log_path && asprintf(&c->log_path1, "%s.1", path) < 0)
-		c->log_path1 = NULL;
-	if (!c->log_path || !c->log_path1) {
+	if (!c->log_path) {
 		conout_destroy(c);
 		return -ENOMEM;
 	}
-	ret = open_log(c);
+	ret = path_open_parent(c->log_path, &c->log_name);
+	if (ret >= 0) {
+		c->log_dirfd = ret;
+		ret = asprintf(&c->log_name1, "%s.1", c->log_name) < 0 ? -ENOMEM : 0;
+		if (ret)
+			c->log_name1 = NULL;
+	}
+	if (!ret)
+		ret = open_log(c);
 	if (!ret && c->log_size >= c->log_max)
 		ret = rotate(c);
 	if (ret) {
@@ -88,9 +96,13 @@ void conout_destroy(struct conout *c)
 	if (c->log_path && c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	if (c->log_dirfd >= 0)
+		close(c->log_dirfd);
+	c->log_dirfd = -1;
 	free(c->log_path);
-	free(c->log_path1);
-	c->log_path = c->log_path1 = NULL;
+	free(c->log_name1);
+	c->log_path = c->log_name1 = NULL;
+	c->log_name = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->clients_lock);
 }

@@ -27,7 +27,9 @@ struct conout {
 	pthread_mutex_t lock; /* the output: ordering, fd, log_size */
 	int fd;               /* stdout (not owned) or the log (owned) */
 	char *log_path;       /* NULL: fd is stdout */
-	char *log_path1;      /* log_path + ".1" */
+	int log_dirfd;        /* the log's directory: rotation works in the sandbox */
+	const char *log_name; /* in log_path: the name in log_dirfd */
+	char *log_name1;      /* log_name + ".1" */
 	uint64_t log_size;
 	uint64_t log_max;
 	bool broken;          /* writing failed once and was logged (the log: given up) */

@@ -1,6 +1,7 @@
 #include "vmm/control.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,6 +54,9 @@ struct ctl {
 	struct conout *con;
 	int listen_fd;
 	char *path;
+	int dir_fd;       /* path's directory, to unlink it in the sandbox */
+	const char *name; /* in path: the name in dir_fd */
+	int statm_fd;     /* /proc/self/statm, opened before the sandbox */
 	struct ctl_target target;
 	bool attached;
 	bool pause_watched;
@@ -161,16 +165,17 @@ static void op_info(struct ctl_conn *c)
 	conn_reply(c, r);
 }
 
-static uint64_t rss_bytes(void)
+static uint64_t rss_bytes(const struct ctl *ctl)
 {
 	unsigned long long size = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "re");
+	char buf[128];
+	ssize_t n = ctl->statm_fd >= 0 ? pread(ctl->statm_fd, buf, sizeof(buf) - 1, 0) : -1;
 
-	if (!f)
+	if (n <= 0)
 		return 0;
-	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
 		resident = 0;
-	fclose(f);
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
@@ -194,7 +199,7 @@ static void op_stats(struct ctl_conn *c)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	add_u64(r, "cpu_ns", (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec);
-	add_u64(r, "rss_bytes", rss_bytes());
+	add_u64(r, "rss_bytes", rss_bytes(ctl));
 
 	vm_read_exits(ctl->target.vm, exits);
 	o = json_object_new_object();
@@ -542,6 +547,12 @@ int ctl_open(struct ctl **out, const char *path, struct evloop *loop, struct con
 	}
 	ctl->loop = loop;
 	ctl->con = con;
+	ctl->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	ctl->dir_fd = path_open_parent(ctl->path, &ctl->name);
+	if (ctl->dir_fd < 0) {
+		ret = ctl->dir_fd;
+		goto fail;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
@@ -568,6 +579,10 @@ fail_fd:
 	close(fd);
 fail:
 	log_err("--control %s: %s", path, strerror(-ret));
+	if (ctl->dir_fd >= 0)
+		close(ctl->dir_fd);
+	if (ctl->statm_fd >= 0)
+		close(ctl->statm_fd);
 	free(ctl->path);
 	free(ctl);
 	return ret;
@@ -585,9 +600,17 @@ void ctl_close(struct ctl *ctl)
 	}
 	evloop_del(ctl->loop, ctl->listen_fd);
 	close(ctl->listen_fd);
-	unlink(ctl->path);
+	unlinkat(ctl->dir_fd, ctl->name, 0);
+	close(ctl->dir_fd);
+	if (ctl->statm_fd >= 0)
+		close(ctl->statm_fd);
 	free(ctl->path);
 	free(ctl);
+}
+
+int ctl_dirfd(const struct ctl *ctl)
+{
+	return ctl->dir_fd;
 }
 
 void ctl_attach(struct ctl *ctl, const struct ctl_target *target)

@@ -44,6 +44,9 @@ int ctl_open(struct ctl **out, const char *path, struct evloop *loop, struct con
 /* Last replies out as far as the sockets take them, then closes and unlinks. */
 void ctl_close(struct ctl *ctl);
 
+/* The directory of the socket's path, where ctl_close() unlinks it. */
+int ctl_dirfd(const struct ctl *ctl);
+
 void ctl_attach(struct ctl *ctl, const struct ctl_target *target);
 /*
  * Before the VM goes: a pause still waited for is answered with an error.

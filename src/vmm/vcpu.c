@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/util.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 /* Kicks a vCPU thread out of KVM_RUN or a blocking wait. */
@@ -334,6 +335,7 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 
 	this_vcpu = vcpu;
+	sandbox_enter_thread(SANDBOX_VCPU);
 	note_first_entry(vm);
 	while (!vm_stopping(vm)) {
 		/* Parked here, the vCPU is outside KVM_RUN with its state saved. */

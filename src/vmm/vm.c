@@ -27,10 +27,19 @@ static const struct {
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 };
 
+/*
+ * /dev/kvm is opened once per process and kept: a Linux guest's reboot
+ * builds a new VM from it inside the sandbox, where /dev/kvm cannot be
+ * opened any more.
+ */
+static int kvm_dev_fd = -1;
+
 static int open_kvm(void)
 {
 	int fd, version;
 
+	if (kvm_dev_fd >= 0)
+		return kvm_dev_fd;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
@@ -64,6 +73,7 @@ static int open_kvm(void)
 			return -ENOTSUP;
 		}
 	}
+	kvm_dev_fd = fd;
 	return fd;
 }
 
@@ -341,8 +351,7 @@ void vm_destroy(struct vm *vm)
 	vm->pause_fd = -1;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	/* kvm_fd stays open for the next VM (open_kvm()). */
 	vm->stop_fd = vm->vm_fd = vm->kvm_fd = -1;
 	iobus_destroy(&vm->pio);
 	iobus_destroy(&vm->mmio);

@@ -77,7 +77,7 @@ struct vm;
 typedef void (*vm_irq_fn)(struct vm *vm, unsigned gsi, bool level);
 
 struct vm {
-	int kvm_fd;
+	int kvm_fd; /* /dev/kvm: the process's, shared by every VM, never closed */
 	int vm_fd;
 	int vcpu_mmap_size;
 	struct gmem gmem;
@@ -128,7 +128,7 @@ struct vm {
 };
 
 /*
- * Opens /dev/kvm and creates an empty VM. -errno with a message logged.
+ * Opens /dev/kvm (once per process) and creates an empty VM. -errno with a message logged.
  * Marks "start" (everything since exec) and "kvm" (creating the VM).
  */
 int vm_create(struct vm *vm);

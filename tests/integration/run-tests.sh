@@ -18,7 +18,7 @@ expect default-guest 0 'shale' '' "$SHALE" run
 expect echo-args 0 '^a b c$' '' "$SHALE" run "$G/echo.elf" -- a b c
 expect echo-spaces 0 '^one two words$' '' "$SHALE" run "$G/echo.elf" one 'two words'
 # --stats: memory, timing and the CPU time of each set-up step.
-expect stats 0 'Hello' '^shale-stats: guest_ram_touched_kib=[0-9]+ peak_rss_kib=[0-9]+ wall_us=[0-9]+ first_entry_mono_ns=[1-9][0-9]* first_entry_cpu_us=[1-9][0-9]* setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,load:[0-9]+,enter:[0-9]+$' \
+expect stats 0 'Hello' '^shale-stats: guest_ram_touched_kib=[0-9]+ peak_rss_kib=[0-9]+ wall_us=[0-9]+ first_entry_mono_ns=[1-9][0-9]* first_entry_cpu_us=[1-9][0-9]* setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,load:[0-9]+,sandbox:[0-9]+,enter:[0-9]+$' \
 	"$SHALE" run --stats "$G/hello.elf"
 expect memory-4g 0 'Hello' '' "$SHALE" run --memory 4G "$G/hello.elf"
 expect memory-4m 0 'Hello' '' "$SHALE" run --memory 4M "$G/hello.elf"
@@ -75,6 +75,58 @@ sleep 1
 expect disk-locked 125 '' 'in use' "$SHALE" run --disk "$disk" "$G/hello.elf"
 kill -TERM "$holder" 2>/dev/null
 wait "$holder"
+
+# --- the sandbox (docs/security.md) -----------------------------------------
+# SHALE_SANDBOX_TEST makes the VMM do, right after it is sandboxed, what the
+# sandbox must stop. SIGSYS is signal 31: status 159. Sanitizer builds have
+# no seccomp and no jail; a host may allow no jail.
+SB="$W/sb"
+mkdir -p "$SB"
+expect sandbox-state 0 'Hello' '^sandbox-test: uid=[0-9]+ gid=[0-9]+ groups=[0-9]+ nnp=1 core=0 nofile=[0-9]+ jail=(yes|no) seccomp=(yes|no)$' \
+	env SHALE_SANDBOX_TEST=state "$SHALE" run "$G/hello.elf"
+nofile=$(sed -n 's/.* nofile=\([0-9]*\) .*/\1/p' "$T_ERR")
+if [ -n "$nofile" ] && [ "$nofile" -le 4096 ]; then ok sandbox-nofile-limited; else fail sandbox-nofile-limited "RLIMIT_NOFILE ${nofile:-?}"; fi
+sb_jail=$(sed -n 's/.* jail=\([a-z]*\) .*/\1/p' "$T_ERR")
+sb_seccomp=$(sed -n 's/.* seccomp=\([a-z]*\)$/\1/p' "$T_ERR")
+if [ "$sb_seccomp" = yes ]; then
+	expect sandbox-syscall-killed 159 '' '^sandbox-test: socket\(AF_INET\) after the sandbox$' \
+		env SHALE_SANDBOX_TEST=syscall "$SHALE" run "$G/hello.elf"
+	if grep -q 'not killed' "$T_ERR"; then fail sandbox-syscall-not-returned "socket() returned"; else ok sandbox-syscall-not-returned; fi
+	expect sandbox-vcpu-killed 159 '' '^sandbox-test: accept4\(\) on a vCPU thread$' \
+		env SHALE_SANDBOX_TEST=vcpu "$SHALE" run "$G/hello.elf"
+else
+	skip sandbox-seccomp "no seccomp in this build (sanitizers)"
+fi
+# Through a directory the sandbox lets it open files in, an absolute path:
+# the jail has no /etc.
+expect sandbox-open-host-file 0 '' '' \
+	env SHALE_SANDBOX_TEST=open "$SHALE" run --console-log "$SB/c.log" --exit-file "$SB/x.json" \
+	--control "$SB/ctl" "$G/hello.elf"
+if [ "$sb_jail" != yes ]; then
+	skip sandbox-open-fails "no jail (host or sanitizer build): $(cat "$T_ERR")"
+elif grep -q '^sandbox-test: open /etc/hostname: No such file or directory (jail: yes)$' "$T_ERR"; then
+	ok sandbox-open-fails
+else
+	fail sandbox-open-fails "the host file could be opened"
+fi
+# What was written and created after the sandbox, through the directories:
+# the console log, the exit file; and the control socket is gone.
+if grep -q '^Hello' "$SB/c.log" 2>/dev/null; then ok sandbox-console-log; else fail sandbox-console-log "no Hello in $SB/c.log"; fi
+if grep -Eq '^\{"reason":"exit","status":0,' "$SB/x.json" 2>/dev/null; then ok sandbox-exit-file; else fail sandbox-exit-file "$(cat "$SB/x.json" 2>&1)"; fi
+if [ ! -e "$SB/ctl" ]; then ok sandbox-control-unlinked; else fail sandbox-control-unlinked "$SB/ctl left behind"; fi
+expect sandbox-off 0 '^Hello' '' env SHALE_SANDBOX_TEST=state "$SHALE" run --no-sandbox "$G/hello.elf"
+if grep -q sandbox-test "$T_ERR"; then fail sandbox-off-no-trigger "the sandbox ran"; else ok sandbox-off-no-trigger; fi
+if [ "$(id -u)" = 0 ]; then
+	expect sandbox-user 0 'Hello' '^sandbox-test: uid=65534 gid=[0-9]+ groups=0 nnp=1 ' \
+		env SHALE_SANDBOX_TEST=state "$SHALE" run --user 65534 "$G/hello.elf"
+	expect sandbox-user-no-sandbox 125 '' 'run: --user needs root and the sandbox' \
+		"$SHALE" run --no-sandbox --user 65534 "$G/hello.elf"
+else
+	skip sandbox-user "not root"
+	expect sandbox-user-not-root 125 '' 'run: --user needs root' "$SHALE" run --user 0 "$G/hello.elf"
+fi
+expect sandbox-user-unknown 125 '' '^shale: --user no-such-user-x: no such user in /etc/passwd$' \
+	"$SHALE" run --user no-such-user-x "$G/hello.elf"
 
 # --- misbehaving guests -----------------------------------------------------
 M=$G/misbehave.elf
