@@ -177,6 +177,26 @@ check bad-start-missing 404 'no VM named nope' POST /v1/vms/nope/start
 check bad-shutdown-body 400 "unknown field 'when'" POST /v1/vms/nope/shutdown '{"when":1}'
 check daemon-alive 200 '"vms":\[\]' GET /v1/vms
 
+# systemd socket activation: the daemon serves the socket it is given.
+if command -v systemd-socket-activate >/dev/null; then
+	systemd-socket-activate -l "$W/act.sock" "$SHALED" --state-dir "$W/act" --vmm "$SHALE" \
+		2>"$W/act.log" &
+	apid=$!
+	i=0
+	while [ ! -S "$W/act.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	CODE=$(curl -s -m 10 -o "$T_OUT" -w '%{http_code}' --unix-socket "$W/act.sock" http://shale/v1/vms)
+	if [ "$CODE" = 200 ] && grep -q 'ready on the activated socket' "$W/act.log"; then
+		ok socket-activation
+	else
+		fail socket-activation "HTTP status $CODE; $(cat "$W/act.log")"
+	fi
+	kill "$apid" 2>/dev/null
+	pkill -f -- "--state-dir $W/act" 2>/dev/null
+	wait "$apid" 2>/dev/null
+else
+	skip socket-activation "systemd-socket-activate is not installed"
+fi
+
 # ---- definitions ----
 check create 201 '"name":"h1","state":"created"' POST /v1/vms "$(pv h1 "$HELLO" ',"args":["a b","c"]')"
 check create-exists 409 'a VM named h1 exists' POST /v1/vms "$(pv h1 "$HELLO")"
@@ -240,6 +260,17 @@ expect cli-create 0 '^ticker: created' '' "$SHALE" create ticker \
 expect cli-start 0 '^ticker: running' '' "$SHALE" start ticker
 expect cli-list 0 '^ticker +running' '' "$SHALE" list
 T_LIMIT=1 expect cli-console 124 '^tick [0-9]+' '' "$SHALE" console ticker
+# Several clients read the console at once.
+timeout 1 "$SHALE" console ticker </dev/null >"$W/con1" 2>&1 &
+c1=$!
+timeout 1 "$SHALE" console ticker </dev/null >"$W/con2" 2>&1 &
+c2=$!
+wait "$c1" "$c2"
+if grep -q '^tick' "$W/con1" && grep -q '^tick' "$W/con2"; then
+	ok cli-console-two-readers
+else
+	fail cli-console-two-readers "$(head -c 200 "$W/con1") / $(head -c 200 "$W/con2")"
+fi
 expect cli-logs 0 '^tick 1$' '' "$SHALE" logs ticker
 expect cli-stats 0 'hypercall [1-9]' '' "$SHALE" stats ticker
 expect cli-kill 0 '^ticker: stopped' '' "$SHALE" kill ticker
@@ -296,10 +327,20 @@ check create-capped 201 '' POST /v1/vms "$(pv capped "$IDLE" ',"limits":{"cpu_ma
 if [ -f /sys/fs/cgroup/cgroup.controllers ] || [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
 	api POST /v1/vms/capped/start
 	p=$(pid_of capped)
-	if [ "$CODE" = 200 ] && grep -q shale/capped "/proc/$p/cgroup" 2>/dev/null; then
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		quota=$(cat /sys/fs/cgroup/shale/capped/cpu.max 2>/dev/null)
+		mem=$(cat /sys/fs/cgroup/shale/capped/memory.max 2>/dev/null)
+		want_quota="50000 100000"
+	else
+		quota=$(cat /sys/fs/cgroup/cpu/shale/capped/cpu.cfs_quota_us 2>/dev/null)
+		mem=$(cat /sys/fs/cgroup/memory/shale/capped/memory.limit_in_bytes 2>/dev/null)
+		want_quota=50000
+	fi
+	if [ "$CODE" = 200 ] && grep -q shale/capped "/proc/$p/cgroup" 2>/dev/null &&
+		[ "$quota" = "$want_quota" ] && [ "$mem" = 67108864 ]; then
 		ok cgroup-limits
 	elif [ "$CODE" = 200 ]; then
-		fail cgroup-limits "VMM $p is not in a shale/capped cgroup: $(cat "/proc/$p/cgroup" 2>&1)"
+		fail cgroup-limits "VMM $p: cpu quota '$quota', memory '$mem'; $(tr '\n' ' ' <"/proc/$p/cgroup" 2>&1)"
 	else
 		fail cgroup-limits "HTTP status $CODE"
 	fi
