@@ -72,6 +72,9 @@ struct shaled {
 	const char *state_dir;
 	const char *vmm; /* the shale binary */
 	const char *socket_path;
+	const char *vmm_user; /* NULL: VMMs stay root, without capabilities */
+	uid_t vmm_uid;
+	gid_t vmm_gid;
 	int epoll_fd;
 	int wake_fd; /* eventfd: the monitor re-reads its deadlines */
 	pthread_t monitor;

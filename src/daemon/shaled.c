@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -49,6 +50,9 @@ static void usage(FILE *f)
 		"  -d, --state-dir DIR      VM definitions and logs (default %s)\n"
 		"      --vmm PATH           the shale binary that runs each VM (default: the\n"
 		"                           shale next to shaled)\n"
+		"      --vmm-user NAME      run each VMM as this user once it is set up\n"
+		"                           (shale run --user; default: root without\n"
+		"                           capabilities, see docs/security.md)\n"
 		"      --tcp ADDR:PORT      also listen on a loopback TCP address\n"
 		"      --cpu-overcommit R   vCPUs allowed per host CPU (default 0: no limit;\n"
 		"                           an idle para-virtual VM costs no CPU)\n"
@@ -214,6 +218,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "vmm", required_argument, NULL, 'm' },
 		{ "tcp", required_argument, NULL, 't' },
+		{ "vmm-user", required_argument, NULL, 'u' },
 		{ "cpu-overcommit", required_argument, NULL, 'c' },
 		{ "memory-overcommit", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -256,6 +261,22 @@ int main(int argc, char **argv)
 		case 't':
 			tcp = optarg;
 			break;
+		case 'u': {
+			struct passwd *pw = getpwnam(optarg);
+
+			if (!pw) {
+				log_err("--vmm-user %s: no such user", optarg);
+				return 2;
+			}
+			if (geteuid() != 0) {
+				log_err("--vmm-user needs shaled to run as root");
+				return 2;
+			}
+			d.vmm_user = optarg;
+			d.vmm_uid = pw->pw_uid;
+			d.vmm_gid = pw->pw_gid;
+			break;
+		}
 		case 'c':
 			if (parse_ratio("--cpu-overcommit", optarg, &d.cpu_overcommit))
 				return 2;

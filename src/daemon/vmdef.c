@@ -530,7 +530,8 @@ static void add(struct argv_buf *a, const char *fmt, ...)
 	a->v[a->n] = NULL;
 }
 
-char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir)
+char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir,
+		  const char *user)
 {
 	struct argv_buf a = { 0 };
 
@@ -539,6 +540,8 @@ char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir)
 	add(&a, "--control=%s/ctl", dir);
 	add(&a, "--console-log=%s/console.log", dir);
 	add(&a, "--exit-file=%s/exit.json", dir);
+	if (user)
+		add(&a, "--user=%s", user);
 	add(&a, "--memory=%lluM", (unsigned long long)def->memory_mib);
 	for (unsigned i = 0; i < def->nr_disks; i++)
 		add(&a, "--disk=%s%s", def->disk[i].path, def->disk[i].readonly ? ",ro" : "");

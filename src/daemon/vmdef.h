@@ -74,11 +74,13 @@ void vmdef_free(struct vm_def *def);
 struct json_object *vmdef_to_json(const struct vm_def *def);
 
 /*
- * The argv of the VM's VMM: `vmm run --control DIR/ctl ... GUEST -- ARGS`.
+ * The argv of the VM's VMM: `vmm run --control DIR/ctl ... GUEST -- ARGS`;
+ * with `user` (may be NULL) the VMM runs as that user once set up.
  * A NULL-terminated array of malloc'd strings (free with vmdef_argv_free),
  * or NULL when out of memory.
  */
-char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir);
+char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir,
+		  const char *user);
 void vmdef_argv_free(char **argv);
 
 #endif

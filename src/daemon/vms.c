@@ -950,7 +950,13 @@ int vms_start(struct shaled *d, const char *name, char *err, size_t errlen)
 	ret = check_fits(d, &vm->def, true, err, errlen);
 	if (ret)
 		goto unlock;
-	argv = vmdef_argv(&vm->def, d->vmm, vm->dir);
+	argv = vmdef_argv(&vm->def, d->vmm, vm->dir, d->vmm_user);
+	/* The VMM, once it runs as that user, rotates its log and writes its exit record here. */
+	if (argv && d->vmm_user && chown(vm->dir, d->vmm_uid, d->vmm_gid) < 0) {
+		ret = fail(err, errlen, -errno, "cannot hand %s to --vmm-user: %s", vm->dir,
+			   strerror(errno));
+		goto unlock;
+	}
 	if (!argv) {
 		ret = fail(err, errlen, -ENOMEM, "out of memory");
 		goto unlock;

@@ -349,6 +349,25 @@ else
 	skip cgroup-limits "no cgroup cpu controller mounted on this host"
 fi
 
+# VMMs as an unprivileged user: set up as root, then that user.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	stop_daemon TERM
+	start_daemon --vmm-user nobody
+	check user-start 200 '' POST /v1/vms/idle/start
+	p=$(pid_of idle)
+	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	if [ "$uid" = "$(id -u nobody)" ]; then ok user-vmm-uid; else fail user-vmm-uid "VMM $p has uid '$uid'"; fi
+	check user-stats 200 '"exits":' GET /v1/vms/idle/stats
+	check user-shutdown 202 '' POST /v1/vms/idle/shutdown
+	expect_state user-stops idle stopped
+	check user-exit-record 200 '"reason":"shutdown","status":0' GET /v1/vms/idle
+	stop_daemon TERM
+	start_daemon
+else
+	skip vmm-user "needs root and a user named nobody"
+fi
+expect vmm-user-unknown 2 '' "no such user" "$SHALED" --vmm-user no-such-user-here
+
 # The overcommit policy: with half a vCPU per host CPU, one VM fits, not two.
 check create-over 201 '' POST /v1/vms "$(pv over "$IDLE")"
 stop_daemon TERM

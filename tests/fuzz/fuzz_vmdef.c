@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!strcmp(text, json_object_to_json_string(o2)));
 		json_object_put(o2);
 	}
-	argv = vmdef_argv(&def, "/usr/bin/shale", "/var/lib/shale/vms/x");
+	argv = vmdef_argv(&def, "/usr/bin/shale", "/var/lib/shale/vms/x", "nobody");
 	FUZZ_CHECK(argv && argv[0] && !strcmp(argv[1], "run"));
 	vmdef_argv_free(argv);
 	json_object_put(o);

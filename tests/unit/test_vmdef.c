@@ -147,7 +147,7 @@ static void test_argv(void **state)
 			       "\"memory_mib\":8,\"disks\":[{\"path\":\"/d\",\"readonly\":true}]}",
 			       &def),
 			 0);
-	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/d");
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/d", NULL);
 	assert_non_null(argv);
 	assert_string_equal(argv[0], "/bin/shale");
 	assert_string_equal(argv[1], "run");
