@@ -1100,10 +1100,12 @@ static int kill_locked(struct shaled *d, struct managed_vm *vm, const char *reas
 	return 0;
 }
 
-int vms_kill(struct shaled *d, const char *name, char *err, size_t errlen)
+/* Kills a running or paused VM's VMM and waits for it; 0 or -errno. */
+static int kill_live(struct shaled *d, const char *name, const char *reason, char *err,
+		     size_t errlen)
 {
 	struct managed_vm *vm;
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&d->lock);
 	vm = find_or_fail(d, name, err, errlen);
@@ -1112,25 +1114,20 @@ int vms_kill(struct shaled *d, const char *name, char *err, size_t errlen)
 	else if (!is_live(vm->state) || vm->pidfd < 0)
 		ret = fail(err, errlen, -EBUSY, "%s is %s", name, vm_state_name(vm->state));
 	else
-		ret = kill_locked(d, vm, "killed through the API");
+		ret = kill_locked(d, vm, reason);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }
 
+int vms_kill(struct shaled *d, const char *name, char *err, size_t errlen)
+{
+	return kill_live(d, name, "killed through the API", err, errlen);
+}
+
 int vms_reboot(struct shaled *d, const char *name, char *err, size_t errlen)
 {
-	struct managed_vm *vm;
-	int ret = 0;
+	int ret = kill_live(d, name, "killed for a reboot through the API", err, errlen);
 
-	pthread_mutex_lock(&d->lock);
-	vm = find_or_fail(d, name, err, errlen);
-	if (!vm)
-		ret = -ENOENT;
-	else if (!is_live(vm->state) || vm->pidfd < 0)
-		ret = fail(err, errlen, -EBUSY, "%s is %s", name, vm_state_name(vm->state));
-	else
-		kill_locked(d, vm, "killed for a reboot through the API");
-	pthread_mutex_unlock(&d->lock);
 	return ret ? ret : vms_start(d, name, err, errlen);
 }
 
