@@ -5,6 +5,7 @@
  * cannot be right break the queue for good, and nothing the guest writes
  * into the VMM's half of the ring changes what the VMM does.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -702,6 +703,74 @@ static void test_big_ring(void **state)
 	ring_close(&r);
 }
 
+/*
+ * The VMM thread takes and completes while the guest (and its vCPU, which
+ * asks pv_queue_unconsumed() as QUEUE_WAIT does) consumes each completion
+ * the moment the guest's cq_tail shows it. The VMM's own cq_tail must never
+ * be behind what the guest already saw: the guest's cq_head would then
+ * look past it, and the queue broken.
+ */
+#define RACE_REQUESTS 200000u
+
+struct race {
+	struct ring r;
+	atomic_bool failed;
+};
+
+static void *race_vmm(void *arg)
+{
+	struct race *x = arg;
+	struct shale_sqe sqe;
+	uint32_t done = 0;
+
+	while (done < RACE_REQUESTS && !atomic_load(&x->failed)) {
+		int n = pv_queue_take(&x->r.q, &sqe);
+
+		if (n < 0) {
+			atomic_store(&x->failed, true);
+			break;
+		}
+		if (n == 1) {
+			pv_queue_complete(&x->r.q, sqe.user_data, 0);
+			done++;
+		}
+	}
+	return NULL;
+}
+
+static void test_complete_vs_consume_race(void **state)
+{
+	struct race x = { 0 };
+	uint32_t consumed = 0, submitted = 0;
+	pthread_t t;
+
+	ring_open(&x.r, 8);
+	assert_int_equal(pthread_create(&t, NULL, race_vmm, &x), 0);
+	while (consumed < RACE_REQUESTS && !atomic_load(&x.failed)) {
+		struct ring *r = &x.r;
+		uint32_t tail;
+
+		if (submitted < RACE_REQUESTS && submitted - consumed < r->entries) {
+			r->sq[submitted & (r->entries - 1)] = request(submitted);
+			submitted++;
+			__atomic_store_n(&r->ctl->sq_tail, submitted, __ATOMIC_RELEASE);
+		}
+		tail = __atomic_load_n(&r->ctl->cq_tail, __ATOMIC_ACQUIRE);
+		if (tail != consumed) {
+			consumed++;
+			__atomic_store_n(&r->ctl->cq_head, consumed, __ATOMIC_RELEASE);
+			if (pv_queue_unconsumed(&r->q) < 0)
+				atomic_store(&x.failed, true);
+		}
+	}
+	pthread_join(t, NULL);
+	if (atomic_load(&x.failed))
+		fail_msg("the queue broke after %u completions: %s", consumed,
+			 x.r.q.why[0] ? x.r.q.why : "pv_queue_unconsumed() said -1");
+	assert_int_equal(consumed, RACE_REQUESTS);
+	ring_close(&x.r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_arm_broken),
 		cmocka_unit_test(test_unconsumed),
 		cmocka_unit_test(test_big_ring),
+		cmocka_unit_test(test_complete_vs_consume_race),
 	};
 
 	return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
