@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "cli/http.h"
 #include "util/util.h"
+#include "vmm/console.h"
 
 #define DEFAULT_SOCKET "/run/shale.sock"
 /* Every request but console and events; pause waits for vCPUs to park. */
@@ -501,11 +502,9 @@ static bool parse_mib(const char *s, int64_t *out)
 
 static bool valid_mac(const char *s)
 {
-	unsigned v[6];
-	char tail;
+	uint8_t mac[6];
 
-	return sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		      &tail) == 6 && strlen(s) == 17 && !(v[0] & 1);
+	return strlen(s) == 17 && !parse_mac(s, mac);
 }
 
 /* "0-3,6": what cpuset.cpus takes. */
@@ -990,22 +989,25 @@ int cmd_rm(int argc, char **argv)
 
 /* GET requests that print a JSON object. */
 
-static int get_object(const struct client *cl, const char *target, struct json_object **out,
-		      struct http_response *r)
+static int get_object(const struct client *cl, const char *target, struct json_object **out)
 {
-	int ret = api_call(cl, "GET", target, NULL, r);
+	struct http_response *r = malloc(sizeof(*r));
+	int ret = r ? api_call(cl, "GET", target, NULL, r) : EXIT_API;
 
-	if (ret)
+	*out = NULL;
+	if (ret) {
+		free(r);
 		return ret;
+	}
 	if (cl->json) {
 		print_raw(r);
-		*out = NULL;
 	} else {
 		*out = answer_json(cl, r);
 		if (!*out)
 			ret = EXIT_API;
 	}
 	http_response_free(r);
+	free(r);
 	return ret;
 }
 
@@ -1073,7 +1075,6 @@ int cmd_list(int argc, char **argv)
 	};
 	struct json_object *doc, *vms;
 	char *(*rows)[LIST_COLS];
-	struct http_response *r;
 	struct client cl;
 	size_t n;
 	int ret;
@@ -1083,9 +1084,7 @@ int cmd_list(int argc, char **argv)
 		return ret;
 	if (!no_operands(&list_cmd, &cl))
 		return EXIT_USAGE;
-	r = malloc(sizeof(*r));
-	ret = r ? get_object(&cl, "/v1/vms", &doc, r) : EXIT_API;
-	free(r);
+	ret = get_object(&cl, "/v1/vms", &doc);
 	if (ret || !doc)
 		return ret;
 	vms = get(doc, "vms");
@@ -1197,7 +1196,6 @@ static void info_config(struct json_object *config)
 int cmd_info(int argc, char **argv)
 {
 	struct json_object *vm;
-	struct http_response *r;
 	struct client cl;
 	const char *name;
 	char target[128], buf[1024];
@@ -1211,9 +1209,7 @@ int cmd_info(int argc, char **argv)
 	if (!name)
 		return EXIT_USAGE;
 	snprintf(target, sizeof(target), "/v1/vms/%s", name);
-	r = malloc(sizeof(*r));
-	ret = r ? get_object(&cl, target, &vm, r) : EXIT_API;
-	free(r);
+	ret = get_object(&cl, target, &vm);
 	if (ret || !vm)
 		return ret;
 	field("name:", get_str(vm, "name"));
@@ -1245,7 +1241,6 @@ static const struct cmd stats_cmd = {
 int cmd_stats(int argc, char **argv)
 {
 	struct json_object *st;
-	struct http_response *r;
 	struct client cl;
 	const char *name;
 	char target[128], buf[64];
@@ -1258,9 +1253,7 @@ int cmd_stats(int argc, char **argv)
 	if (!name)
 		return EXIT_USAGE;
 	snprintf(target, sizeof(target), "/v1/vms/%s/stats", name);
-	r = malloc(sizeof(*r));
-	ret = r ? get_object(&cl, target, &st, r) : EXIT_API;
-	free(r);
+	ret = get_object(&cl, target, &st);
 	if (ret || !st)
 		return ret;
 	/* Whatever the VMM reports, in its order; a few keys read better converted. */
@@ -1386,12 +1379,7 @@ static void tty_make_raw(void)
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty))
 		return;
 	raw = saved_tty;
-	raw.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
-	raw.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
-	raw.c_cflag &= ~(unsigned)(CSIZE | PARENB);
-	raw.c_cflag |= CS8;
-	raw.c_cc[VMIN] = 1;
-	raw.c_cc[VTIME] = 0;
+	console_termios_raw(&raw);
 	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw))
 		return;
 	tty_raw = true;
@@ -1485,7 +1473,7 @@ static int console_relay(int fd, const char *name)
 	}
 }
 
-static int console_attach(const struct client *cl, const char *name)
+static int attach_console(const struct client *cl, const char *name)
 {
 	struct http_request rq = {
 		.method = "GET", .upgrade = true, .upgrade_to = "shale-console",
@@ -1569,7 +1557,7 @@ int cmd_console(int argc, char **argv)
 	name = one_name(&console_cmd, &cl);
 	if (!name)
 		return EXIT_USAGE;
-	return console_attach(&cl, name);
+	return attach_console(&cl, name);
 }
 
 /* `shale events` */

@@ -97,21 +97,6 @@ static void run_usage(FILE *f)
 		"  137  killed through the control socket\n", PC_MAX_CPUS);
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	if (mac[0] & 1)
-		return -EINVAL; /* multicast */
-	return 0;
-}
-
 static int parse_net(struct run_opts *o, char *arg)
 {
 	char *save = NULL;

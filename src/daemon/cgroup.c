@@ -78,22 +78,6 @@ static bool has_limits(const struct vmdef_limits *l)
 	return l->cpu_max_percent || l->cpu_weight || l->memory_max_mib;
 }
 
-/* Parses "0-3,5" (checked by vmdef) into a CPU set. */
-static void cpulist(const char *s, cpu_set_t *set)
-{
-	CPU_ZERO(set);
-	while (*s) {
-		char *end;
-		unsigned long a = strtoul(s, &end, 10), b = a;
-
-		if (*end == '-')
-			b = strtoul(end + 1, &end, 10);
-		for (unsigned long c = a; c <= b && c < CPU_SETSIZE; c++)
-			CPU_SET(c, set);
-		s = *end ? end + 1 : end;
-	}
-}
-
 static int apply_v2(const char *root, const struct managed_vm *vm, char *err, size_t errlen)
 {
 	const struct vmdef_limits *l = &vm->def.limits;
@@ -187,7 +171,7 @@ int cgroup_apply(struct shaled *d, struct managed_vm *vm, char *err, size_t errl
 	if (l->cpus) {
 		cpu_set_t set;
 
-		cpulist(l->cpus, &set);
+		vmdef_cpulist(l->cpus, &set); /* checked when the VM was defined */
 		if (sched_setaffinity(vm->pid, sizeof(set), &set) < 0) {
 			ret = -errno;
 			snprintf(err, errlen, "limits.cpus %s: %s", l->cpus, strerror(errno));

@@ -106,38 +106,39 @@ static int get_bool(json_object *v, const char *field, bool *out, char *err, siz
 	return 0;
 }
 
+/* As `shale run --net` takes one, in its full XX:XX:XX:XX:XX:XX form. */
 static bool mac_ok(const char *s)
 {
-	unsigned v[6];
-	char tail;
+	uint8_t mac[6];
 
-	return sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
-		      &v[5], &tail) == 6 &&
-	       strlen(s) == 17 && !(v[0] & 1);
+	return strlen(s) == 17 && !parse_mac(s, mac);
 }
 
-/* "0-3,5": CPU numbers below 1024, ascending ranges. */
-static bool cpulist_ok(const char *s)
+int vmdef_cpulist(const char *s, cpu_set_t *set)
 {
+	if (set)
+		CPU_ZERO(set);
 	while (*s) {
 		char *end;
 		unsigned long a = strtoul(s, &end, 10), b = a;
 
-		if (end == s || a >= 1024)
-			return false;
+		if (end == s || a >= VMDEF_CPUS_MAX)
+			return -EINVAL;
 		if (*end == '-') {
 			s = end + 1;
 			b = strtoul(s, &end, 10);
-			if (end == s || b >= 1024 || b < a)
-				return false;
+			if (end == s || b >= VMDEF_CPUS_MAX || b < a)
+				return -EINVAL;
 		}
 		if (*end == ',' && end[1])
 			end++;
 		else if (*end)
-			return false;
+			return -EINVAL;
+		for (unsigned long c = a; set && c <= b; c++)
+			CPU_SET(c, set);
 		s = end;
 	}
-	return true;
+	return 0;
 }
 
 static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t errlen)
@@ -231,7 +232,7 @@ static int parse_limits(json_object *v, struct vmdef_limits *l, char *err, size_
 				       &l->memory_max_mib, err, errlen);
 		} else if (!strcmp(key, "cpus")) {
 			ret = get_string(val, "limits.cpus", 256, &l->cpus, err, errlen);
-			if (!ret && !cpulist_ok(l->cpus))
+			if (!ret && vmdef_cpulist(l->cpus, NULL))
 				ret = fail(err, errlen,
 					   "limits.cpus: want a CPU list such as 0-1,3");
 		} else {

@@ -7,6 +7,7 @@
 #ifndef SHALE_DAEMON_VMDEF_H
 #define SHALE_DAEMON_VMDEF_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,13 @@ struct vm_def {
 	unsigned nr_nets;
 	struct vmdef_limits limits;
 };
+
+/*
+ * A CPU list for pinning, "0-3,5": CPU numbers below VMDEF_CPUS_MAX in
+ * ascending ranges. Fills `set` (may be NULL: only checks). 0 or -EINVAL.
+ */
+#define VMDEF_CPUS_MAX 1024
+int vmdef_cpulist(const char *s, cpu_set_t *set);
 
 /* True for [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
 bool vmdef_name_ok(const char *name);

@@ -49,6 +49,9 @@ int parse_duration(const char *s, uint64_t *out_ns);
  */
 int path_open_parent(const char *path, const char **name);
 
+/* "52:54:00:12:34:56": a unicast MAC address. -EINVAL otherwise. */
+int parse_mac(const char *s, uint8_t mac[6]);
+
 uint64_t clock_monotonic_ns(void);
 uint64_t clock_wall_ns(void);
 

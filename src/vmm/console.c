@@ -9,6 +9,16 @@
 
 static struct console *active;
 
+void console_termios_raw(struct termios *t)
+{
+	t->c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t->c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	t->c_cflag &= ~(unsigned)(CSIZE | PARENB);
+	t->c_cflag |= CS8;
+	t->c_cc[VMIN] = 1;
+	t->c_cc[VTIME] = 0;
+}
+
 static void restore_at_exit(void)
 {
 	if (active)
@@ -29,17 +39,8 @@ void console_open(struct console *con, int fd, console_input_fn input, void *opa
 	con->tty = isatty(fd);
 	if (!con->tty || tcgetattr(fd, &con->saved))
 		return;
-	/*
-	 * Raw input: keys, Ctrl-C included, go to the guest. Output processing
-	 * stays as it is; the guest's serial driver sends CR LF itself.
-	 */
 	raw = con->saved;
-	raw.c_iflag &= ~(unsigned)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
-	raw.c_lflag &= ~(unsigned)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
-	raw.c_cflag &= ~(unsigned)(CSIZE | PARENB);
-	raw.c_cflag |= CS8;
-	raw.c_cc[VMIN] = 1;
-	raw.c_cc[VTIME] = 0;
+	console_termios_raw(&raw);
 	if (tcsetattr(fd, TCSANOW, &raw))
 		return;
 	con->raw = true;

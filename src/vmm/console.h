@@ -19,6 +19,12 @@
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
 
+/*
+ * Raw input: keys, Ctrl-C included, go through as bytes. Output processing
+ * stays as it is (a guest's serial driver sends CR LF itself).
+ */
+void console_termios_raw(struct termios *t);
+
 #define CONSOLE_PENDING_MAX 4096
 
 /* Offers input to the guest; returns how many bytes it took. */

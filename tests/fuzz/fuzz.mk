@@ -57,7 +57,7 @@ FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c
 # The daemon's request parser uses json-c.
 FUZZ_LIBS_vmdef := -ljson-c
-$(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o
+$(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o $(B)/src/util/util.o
 FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
 FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
