@@ -81,7 +81,9 @@ struct shaled {
 	uint64_t next_serial;
 	bool quit;
 
-	/* Host capacity and the overcommit policy. */
+	/* The host: what `shale host --kind` says, its capacity, the policy. */
+	const char *version;
+	char host_kind[16];
 	unsigned host_cpus;
 	uint64_t host_memory;
 	double cpu_overcommit;    /* vCPUs per host CPU */

@@ -5,6 +5,7 @@
  * next shaled adopts them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <shale/abi/hypercall.h>
@@ -199,6 +201,40 @@ static int activated_socket(void)
 	return 3;
 }
 
+/* What the VMM binary says this host's KVM is (`shale host --kind`). */
+static void read_host_kind(const char *vmm, char *buf, size_t size)
+{
+	ssize_t n = 0;
+	int p[2];
+	pid_t pid;
+
+	snprintf(buf, size, "unknown");
+	if (pipe2(p, O_CLOEXEC))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(p[1], STDOUT_FILENO);
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+		execl(vmm, vmm, "host", "--kind", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid > 0) {
+		n = read(p[0], buf, size - 1);
+		waitpid(pid, NULL, 0);
+	}
+	close(p[0]);
+	if (n > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	if (n <= 0 || !buf[0])
+		snprintf(buf, size, "unknown");
+}
+
 /* Every VM holds a pidfd and, while starting, a few more descriptors. */
 static void raise_fd_limit(void)
 {
@@ -310,6 +346,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.vmm = vmm;
+	d.version = SHALE_VERSION;
+	read_host_kind(vmm, d.host_kind, sizeof(d.host_kind));
 	if (mkdir(d.state_dir, 0700) < 0 && errno != EEXIST) {
 		log_err("--state-dir %s: %s", d.state_dir, strerror(errno));
 		return 1;

@@ -1300,6 +1300,8 @@ json_object *vms_host(struct shaled *d)
 	committed(d, &vcpus, &memory);
 	for (size_t i = 0; i < d->nr_vms; i++)
 		running += is_live(d->vm[i]->state);
+	json_object_object_add(o, "version", json_object_new_string(d->version));
+	json_object_object_add(o, "host_kind", json_object_new_string(d->host_kind));
 	json_object_object_add(o, "cpus", json_object_new_int((int)d->host_cpus));
 	json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)d->host_memory));
 	json_object_object_add(o, "vms", json_object_new_int((int)d->nr_vms));

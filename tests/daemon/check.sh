@@ -124,7 +124,7 @@ expect second-daemon 1 '' 'another shaled already answers' \
 	"$SHALED" --socket "$SOCK" --state-dir "$W/other" --vmm "$SHALE"
 expect daemon-bad-option 2 '' "bad option '--frobnicate'" "$SHALED" --frobnicate
 expect daemon-help 0 'Usage: shaled' '' "$SHALED" --help
-check host 200 '"cpus":[0-9]+,"memory_bytes":[0-9]+' GET /v1/host
+check host 200 "\"version\":\"[0-9.]+\",\"host_kind\":\"$("$SHALE" host --kind)\",\"cpus\":[0-9]+,\"memory_bytes\":[0-9]+" GET /v1/host
 expect tcp-not-loopback 1 '' 'only loopback addresses' \
 	"$SHALED" --socket "$W/other.sock" --state-dir "$W/other" --vmm "$SHALE" --tcp 0.0.0.0:8080
 
