@@ -27,7 +27,7 @@ HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude -Isrc \
 ifeq ($(SAN),)
 HOST_CFLAGS += -D_FORTIFY_SOURCE=2
 HOST_LDFLAGS := -pie -Wl,-z,relro,-z,now
-# shale itself is linked statically (libc, liburing, json-c, libseccomp): without shared
+# shale itself is linked statically (libc, liburing, json-c): without shared
 # libraries mapped a VMM costs about 0.6 MiB less memory.
 SHALE_LDFLAGS := -static-pie -Wl,-z,relro,-z,now
 else
@@ -35,7 +35,7 @@ HOST_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 HOST_LDFLAGS := -pie -fsanitize=address,undefined
 SHALE_LDFLAGS := $(HOST_LDFLAGS)
 endif
-HOST_LIBS := -ljson-c -luring -lseccomp -lpthread
+HOST_LIBS := -ljson-c -luring -lpthread
 
 all: shale guests
 

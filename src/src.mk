@@ -11,12 +11,30 @@ VMM_SRCS := src/util/util.c \
 	src/pv/queue.c src/pv/ioq.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
-VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))
+# The seccomp allow-lists, compiled to BPF by libseccomp at build time
+# (src/vmm/sandbox_filters.h): the only part of shale linked to it.
+VMM_GEN_SRCS := $(B)/gen/sandbox_filters.c
+VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS))) \
+	$(B)/gen/sandbox_filters.o
 VMM_LIB := $(B)/libshale-vmm.a
 
 CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c \
 	src/cli/http.c src/cli/client.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
+
+$(B)/tools/seccomp_rules: src/vmm/seccomp_rules.c src/vmm/sandbox_filters.h src/vmm/sandbox.h
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $< -lseccomp
+
+$(B)/gen/sandbox_filters.c: $(B)/tools/seccomp_rules
+	$(call msg,GEN,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$< > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/sandbox_filters.o: $(B)/gen/sandbox_filters.c
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
 $(VMM_LIB): $(VMM_OBJS)
 	$(call msg,AR,$@)

@@ -92,7 +92,11 @@ static unsigned sysfs_modules(void)
 
 bool host_kvm_is_vmx(void)
 {
-	return access("/sys/module/kvm_intel", F_OK) == 0;
+	static int vmx = -1; /* asked once: the host's KVM does not change under a VMM */
+
+	if (vmx < 0)
+		vmx = access("/sys/module/kvm_intel", F_OK) == 0;
+	return vmx;
 }
 
 /* Whether a vCPU of a VM on kvm_fd reads PVM's identification MSR. */

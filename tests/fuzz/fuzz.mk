@@ -48,10 +48,10 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-unused-command-line-argument -Wno-
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_HDRS := tests/fuzz/fuzz.h $(wildcard include/shale/abi/*.h src/*/*.h src/arch/*/*.h)
 FUZZ_SRCS_elf := tests/fuzz/fuzz_elf.c src/loader/elf.c src/vmm/gmem.c src/util/util.c
-FUZZ_SRCS_hypercall := tests/fuzz/fuzz_hypercall.c $(VMM_SRCS)
+FUZZ_SRCS_hypercall := tests/fuzz/fuzz_hypercall.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_SRCS_linux := tests/fuzz/fuzz_linux.c src/arch/x86/linux.c src/loader/elf.c \
 	src/vmm/gmem.c src/util/util.c
-FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS)
+FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_SRCS_queue := tests/fuzz/fuzz_queue.c src/pv/queue.c
 FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c

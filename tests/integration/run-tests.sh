@@ -82,12 +82,23 @@ wait "$holder"
 # no seccomp and no jail; a host may allow no jail.
 SB="$W/sb"
 mkdir -p "$SB"
-expect sandbox-state 0 'Hello' '^sandbox-test: uid=[0-9]+ gid=[0-9]+ groups=[0-9]+ nnp=1 core=0 nofile=[0-9]+ jail=(yes|no) seccomp=(yes|no)$' \
+expect sandbox-state 0 'Hello' '^sandbox-test: uid=[0-9]+ gid=[0-9]+ groups=[0-9]+ nnp=1 core=0 nofile=[0-9]+ jail=(yes|no) netns=[0-9]+ seccomp=(yes|no)$' \
 	env SHALE_SANDBOX_TEST=state "$SHALE" run "$G/hello.elf"
 nofile=$(sed -n 's/.* nofile=\([0-9]*\) .*/\1/p' "$T_ERR")
 if [ -n "$nofile" ] && [ "$nofile" -le 4096 ]; then ok sandbox-nofile-limited; else fail sandbox-nofile-limited "RLIMIT_NOFILE ${nofile:-?}"; fi
 sb_jail=$(sed -n 's/.* jail=\([a-z]*\) .*/\1/p' "$T_ERR")
 sb_seccomp=$(sed -n 's/.* seccomp=\([a-z]*\)$/\1/p' "$T_ERR")
+# As root the jail joins one empty network namespace that every VMM shares
+# (/run/shale/netns), not the host's.
+sb_netns=$(sed -n 's/.* netns=\([0-9]*\) .*/\1/p' "$T_ERR")
+host_netns=$(stat -L -c %i /proc/self/ns/net 2>/dev/null)
+if [ "$sb_jail" != yes ] || [ "$(id -u)" != 0 ]; then
+	skip sandbox-netns-shared "no jail, or not root: $(sed -n 1p "$T_ERR")"
+elif [ "$sb_netns" = "$(stat -L -c %i /run/shale/netns 2>/dev/null)" ] && [ "$sb_netns" != "$host_netns" ]; then
+	ok sandbox-netns-shared
+else
+	fail sandbox-netns-shared "VMM netns $sb_netns, /run/shale/netns $(stat -L -c %i /run/shale/netns 2>&1), host $host_netns"
+fi
 if [ "$sb_seccomp" = yes ]; then
 	expect sandbox-syscall-killed 159 '' '^sandbox-test: socket\(AF_INET\) after the sandbox$' \
 		env SHALE_SANDBOX_TEST=syscall "$SHALE" run "$G/hello.elf"
@@ -97,14 +108,16 @@ if [ "$sb_seccomp" = yes ]; then
 else
 	skip sandbox-seccomp "no seccomp in this build (sanitizers)"
 fi
-# Through a directory the sandbox lets it open files in, an absolute path:
-# the jail has no /etc.
+# Through a directory the sandbox lets it open files in, an absolute path
+# (the jail has no /etc) and a relative one that climbs out of it (the
+# directory is bound into the jail, whose root is as far as '..' goes).
 expect sandbox-open-host-file 0 '' '' \
 	env SHALE_SANDBOX_TEST=open "$SHALE" run --console-log "$SB/c.log" --exit-file "$SB/x.json" \
 	--control "$SB/ctl" "$G/hello.elf"
 if [ "$sb_jail" != yes ]; then
 	skip sandbox-open-fails "no jail (host or sanitizer build): $(cat "$T_ERR")"
-elif grep -q '^sandbox-test: open /etc/hostname: No such file or directory (jail: yes)$' "$T_ERR"; then
+elif grep -q '^sandbox-test: open /etc/hostname: No such file or directory (jail: yes)$' "$T_ERR" &&
+	grep -q '^sandbox-test: open \(\.\./\)*etc/hostname: No such file or directory (jail: yes)$' "$T_ERR"; then
 	ok sandbox-open-fails
 else
 	fail sandbox-open-fails "the host file could be opened"

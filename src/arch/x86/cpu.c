@@ -18,21 +18,41 @@
 /* x87, SSE, AVX, and the three AVX-512 state components. */
 #define XCR0_WANTED 0xe7ull
 
+/*
+ * KVM_GET_SUPPORTED_CPUID, asked once per process (the answer depends only
+ * on the host and /dev/kvm is the process's): it executes CPUID on the host
+ * for every leaf, which is slow where the host is itself a VM. Room for 256
+ * entries is enough everywhere seen (75 to about 100); more is asked for
+ * only on E2BIG. Set-up runs on one thread. Returns a copy the caller frees.
+ */
 static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
 {
-	for (unsigned n = 64; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+	static struct kvm_cpuid2 *cache;
+	static size_t cache_size;
+	struct kvm_cpuid2 *c;
 
+	for (unsigned n = 256; !cache && n <= 4096; n *= 2) {
+		size_t size = sizeof(*c) + n * sizeof(c->entries[0]);
+
+		c = calloc(1, size);
 		if (!c)
 			return NULL;
 		c->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-			return c;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			cache = c;
+			cache_size = sizeof(*c) + c->nent * sizeof(c->entries[0]);
+			break;
+		}
 		free(c);
 		if (errno != E2BIG)
 			return NULL;
 	}
-	return NULL;
+	if (!cache)
+		return NULL;
+	c = malloc(cache_size);
+	if (c)
+		memcpy(c, cache, cache_size);
+	return c;
 }
 
 static unsigned order_base_2(unsigned n)
