@@ -12,7 +12,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
-BUILD="gcc make libc6-dev binutils liburing-dev libjson-c-dev libmicrohttpd-dev libseccomp-dev"
+BUILD="gcc make libc6-dev binutils liburing-dev libjson-c-dev libmicrohttpd-dev libseccomp-dev libslirp-dev"
 UNIT="libcmocka-dev"
 LAB=$(grep -v '^#' "$here/lab-deps.txt" | tr '\n' ' ')
 FUZZ="clang libclang-rt-14-dev"

@@ -8,7 +8,8 @@ VMM_SRCS := src/util/util.c \
 	src/arch/x86/linux.c src/arch/x86/pc.c \
 	src/loader/elf.c src/loader/image.c \
 	src/pv/pv.c src/pv/hypercall.c src/pv/block.c src/pv/net.c \
-	src/pv/queue.c src/pv/ioq.c
+	src/pv/queue.c src/pv/ioq.c \
+	src/usernet/usernet.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 # The seccomp allow-lists, compiled to BPF by libseccomp at build time
@@ -66,6 +67,16 @@ $(B)/shaled: $(DAEMON_OBJS)
 
 shaled: $(B)/shaled
 all: shaled
+
+# shale-net, the user-mode network's helper (src/usernet/usernet.h): linked
+# dynamically against libslirp, which Debian ships only as a shared library.
+$(B)/shale-net: $(B)/src/usernet/shale-net.o $(B)/src/usernet/usernet.o $(B)/src/util/util.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ -lslirp -lseccomp
+
+shale-net: $(B)/shale-net
+all: shale-net
+.PHONY: shale-net
 .PHONY: shaled
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the binaries, the systemd
@@ -74,6 +85,7 @@ PREFIX ?= /usr/local
 install: all
 	install -D -m 0755 $(B)/shale $(DESTDIR)$(PREFIX)/bin/shale
 	install -D -m 0755 $(B)/shaled $(DESTDIR)$(PREFIX)/bin/shaled
+	install -D -m 0755 $(B)/shale-net $(DESTDIR)$(PREFIX)/bin/shale-net
 	sed 's|/usr/local|$(PREFIX)|g' dist/shaled.service | \
 		install -D -m 0644 /dev/stdin $(DESTDIR)$(PREFIX)/lib/systemd/system/shaled.service
 	install -D -m 0644 dist/shaled.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/shaled.socket

@@ -59,6 +59,11 @@ static void run_usage(FILE *f)
 		"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 		"                          network device on the existing tap device NAME;\n"
 		"                          para-virtual guests only, so far\n"
+		"      --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=...]\n"
+		"                          user-mode network (libslirp in the shale-net helper,\n"
+		"                          no root): guest 10.0.2.15, host and gateway 10.0.2.2,\n"
+		"                          DNS 10.0.2.3; hostfwd= forwards a host port (HOSTADDR\n"
+		"                          127.0.0.1 unless given) to the guest; repeatable\n"
 		"      --timeout DURATION  stop the VM after DURATION (e.g. 5s, 250ms, 2m)\n"
 		"      --stats             print VMM statistics to stderr at exit\n"
 		"  -v, --verbose           log VM set-up steps to stderr\n"
@@ -99,11 +104,22 @@ static void run_usage(FILE *f)
 
 static int parse_net(struct run_opts *o, char *arg)
 {
+	struct usernet_config *u = &o->usernet_cfg;
 	char *save = NULL;
 
 	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "tap=", 4) && tok[4]) {
 			o->tap = tok + 4;
+		} else if (!strcmp(tok, "user")) {
+			o->usernet = true;
+		} else if (!strncmp(tok, "hostfwd=", 8)) {
+			if (u->nr_fwds == USERNET_MAX_FWDS) {
+				log_err("--net: at most %d hostfwd= settings", USERNET_MAX_FWDS);
+				return -EINVAL;
+			}
+			if (usernet_parse_fwd(tok + 8, &u->fwd[u->nr_fwds], "--net hostfwd"))
+				return -EINVAL;
+			u->nr_fwds++;
 		} else if (!strncmp(tok, "mac=", 4)) {
 			if (parse_mac(tok + 4, o->mac)) {
 				log_err("--net: bad MAC address '%s' (want a unicast XX:XX:XX:XX:XX:XX)",
@@ -112,12 +128,17 @@ static int parse_net(struct run_opts *o, char *arg)
 			}
 			o->has_mac = true;
 		} else {
-			log_err("--net: unknown setting '%s' (want tap=NAME[,mac=...])", tok);
+			log_err("--net: unknown setting '%s' (want tap=NAME or user, "
+				"[hostfwd=...], [mac=...])", tok);
 			return -EINVAL;
 		}
 	}
-	if (!o->tap) {
-		log_err("--net: missing tap=NAME");
+	if (!o->tap == !o->usernet) {
+		log_err("--net: want one of tap=NAME and user");
+		return -EINVAL;
+	}
+	if (u->nr_fwds && !o->usernet) {
+		log_err("--net: hostfwd= is for --net user");
 		return -EINVAL;
 	}
 	return 0;
@@ -289,7 +310,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 			log_err("run: with --kernel, pass guest arguments with --cmdline");
 			return -EINVAL;
 		}
-		if (o->disk || o->tap) {
+		if (o->disk || o->tap || o->usernet) {
 			log_err("run: --disk and --net are for para-virtual guests so far");
 			return -EINVAL;
 		}
@@ -565,6 +586,20 @@ static int setup_signals(void)
 	return fd;
 }
 
+/* --net user: the helper's socket is the device's tap. */
+static int start_usernet(const struct run_opts *o, struct pv_net *net)
+{
+	pid_t pid;
+	int fd = usernet_start(&o->usernet_cfg, o->user_set ? (int)o->uid : -1,
+			       o->user_set ? (int)o->gid : -1, &pid);
+
+	if (fd < 0)
+		return fd;
+	log_info("--net user: shale-net is pid %d", (int)pid);
+	pv_net_attach(net, fd, o->has_mac ? o->mac : NULL);
+	return 0;
+}
+
 static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
 	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
@@ -585,6 +620,8 @@ static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_
 		ret = pv_block_open(&pv.block, o->disk, o->disk_readonly);
 	if (!ret && o->tap)
 		ret = pv_net_open(&pv.net, o->tap, o->has_mac ? o->mac : NULL);
+	if (!ret && o->usernet)
+		ret = start_usernet(o, &pv.net);
 	if (!ret)
 		ret = run_env_open(env, o, start_ns);
 	if (!ret) {

@@ -12,6 +12,8 @@
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
+#include "usernet/usernet.h"
+
 struct console;
 struct ctl;
 
@@ -22,6 +24,8 @@ struct run_opts {
 	const char *disk;
 	bool disk_readonly;
 	const char *tap;
+	bool usernet; /* --net user */
+	struct usernet_config usernet_cfg;
 	uint8_t mac[6];
 	bool has_mac;
 	bool stats;

@@ -1,6 +1,8 @@
 /*
  * The para-virtual network device: one Ethernet frame per hypercall,
- * to and from a host tap device (--net tap=NAME).
+ * to and from a host tap device (--net tap=NAME) or the user-mode
+ * network's helper (--net user, src/usernet/usernet.h), whose socket
+ * carries one frame per message as a tap does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,20 @@
 
 #define ETH_HLEN 14
 #define NET_MTU 1500
+
+void pv_net_attach(struct pv_net *net, int fd, const uint8_t *mac)
+{
+	if (mac) {
+		memcpy(net->mac, mac, 6);
+	} else {
+		/* A random locally administered unicast address. */
+		if (getrandom(net->mac, 6, 0) != 6)
+			die("getrandom: %s", strerror(errno));
+		net->mac[0] = (uint8_t)((net->mac[0] & 0xfe) | 0x02);
+	}
+	net->fd = fd;
+	net->mtu = NET_MTU;
+}
 
 int pv_net_open(struct pv_net *net, const char *name, const uint8_t *mac)
 {
@@ -44,16 +60,7 @@ int pv_net_open(struct pv_net *net, const char *name, const uint8_t *mac)
 		close(fd);
 		return ret;
 	}
-	if (mac) {
-		memcpy(net->mac, mac, 6);
-	} else {
-		/* A random locally administered unicast address. */
-		if (getrandom(net->mac, 6, 0) != 6)
-			die("getrandom: %s", strerror(errno));
-		net->mac[0] = (uint8_t)((net->mac[0] & 0xfe) | 0x02);
-	}
-	net->fd = fd;
-	net->mtu = NET_MTU;
+	pv_net_attach(net, fd, mac);
 	return 0;
 }
 

@@ -123,6 +123,11 @@ int pv_block_open(struct pv_block *blk, const char *path, bool readonly);
 void pv_block_close(struct pv_block *blk);
 /* Network: attach to the existing tap device `name`. */
 int pv_net_open(struct pv_net *net, const char *name, const uint8_t *mac);
+/*
+ * The device on `fd`, which carries one Ethernet frame per read and write
+ * (non-blocking); `mac` NULL: a random one. The device owns fd.
+ */
+void pv_net_attach(struct pv_net *net, int fd, const uint8_t *mac);
 void pv_net_close(struct pv_net *net);
 
 /* Hypercall bodies, one per device; `arg` is the guest's struct, copied. */

@@ -16,7 +16,7 @@ rm -rf "$stage"
 mkdir -p "$stage/guests"
 cp "$B"/g/examples/*.elf "$B"/g/tests/guests/*.elf "$B/examples/compute-native" \
 	"$B/tests/tools/udp_echo_client" "$B/tests/tools/ctl" "$stage/guests/"
-cp "$B/shale" "$here/run-tests.sh" "$here/lib.sh" "$stage/"
+cp "$B/shale" "$B/shale-net" "$here/run-tests.sh" "$here/lib.sh" "$stage/"
 
 # guest_place
 . "$top/scripts/host-kind.sh"

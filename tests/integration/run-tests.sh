@@ -418,6 +418,58 @@ if [ ! -s "$T_OUT" ]; then ok console-log-no-stdout; else fail console-log-no-st
 check console-log-only-contents "$W/xf/hello.log" '^Hello from a shale guest!$'
 expect control-path-too-long 125 '' 'path longer than' "$SHALE" run --control "$W/$(printf '%0200d' 0)" "$G/hello.elf"
 
+# --- user-mode network (--net user: libslirp in shale-net) -------------------
+# No root, no tap: a host port forwarded to the guest's UDP echo port.
+UPORT=$((20000 + $$ % 20000))
+if [ ! -x "${SHALE%/*}/shale-net" ]; then
+	skip net-user "no shale-net next to $SHALE"
+else
+	for q in "" -q; do
+		name=net-user${q:+-queue}
+		"$SHALE" run --timeout 30s --net "user,hostfwd=udp::$UPORT-:7" "$G/net.elf" -- $q 10.0.2.15 \
+			>"$W/$name.out" 2>&1 &
+		guest=$!
+		reply=
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			reply=$("$G/udp_echo_client" 127.0.0.1 "$UPORT" shale-user-echo 2>/dev/null) && break
+		done
+		if [ "$reply" = shale-user-echo ]; then ok "$name-udp-echo"; else fail "$name-udp-echo" "got '$reply': $(cat "$W/$name.out")"; fi
+		reply=$("$G/udp_echo_client" -n 200 127.0.0.1 "$UPORT" shale-user-echo 2>&1)
+		case $reply in
+		"echoes 200 ns "*) ok "$name-udp-200" ;;
+		*) fail "$name-udp-200" "got '$reply'" ;;
+		esac
+		helper=$(pgrep -P "$guest" -x shale-net)
+		# The helper goes with its VMM, even one killed outright.
+		kill -KILL "$guest" 2>/dev/null
+		wait "$guest" 2>/dev/null
+		gone=no
+		for _ in $(seq 50); do
+			# Gone, or a zombie its new parent has yet to reap.
+			if [ -n "$helper" ] && { [ ! -e "/proc/$helper" ] ||
+				[ "$(cut -d' ' -f3 "/proc/$helper/stat" 2>/dev/null)" = Z ]; }; then
+				gone=yes
+				break
+			fi
+			sleep 0.1
+		done
+		if [ "$gone" = yes ]; then ok "$name-helper-gone"; else fail "$name-helper-gone" "shale-net '${helper:-none}' still there"; fi
+		UPORT=$((UPORT + 1))
+	done
+	# The port is taken (by the first forward): the helper says so and the
+	# VM does not start.
+	expect net-user-port-taken 125 '' 'shale-net: hostfwd=udp:127\.0\.0\.1:'"$UPORT"'-10\.0\.2\.15:7: cannot listen' \
+		"$SHALE" run --net "user,hostfwd=udp::$UPORT-:7,hostfwd=udp::$UPORT-:7" "$G/hello.elf"
+	expect net-user-bad-fwd 125 '' "bad forward 'udp:1.2.3:5-:7'" \
+		"$SHALE" run --net user,hostfwd=udp:1.2.3:5-:7 "$G/hello.elf"
+	expect net-user-port-zero 125 '' "bad forward 'tcp::0-:80'" \
+		"$SHALE" run --net user,hostfwd=tcp::0-:80 "$G/hello.elf"
+	expect net-user-fwd-without-user 125 '' 'hostfwd= is for --net user' \
+		"$SHALE" run --net tap=tap0,hostfwd=tcp::8080-:80 "$G/hello.elf"
+	expect net-user-and-tap 125 '' 'want one of tap=NAME and user' \
+		"$SHALE" run --net user,tap=tap0 "$G/hello.elf"
+fi
+
 # --- network ----------------------------------------------------------------
 # IP: iproute2's ip (busybox's lacks netns and tuntap).
 IP=${IP:-ip}
