@@ -58,7 +58,8 @@ shale: $(B)/shale
 # shaled, the management daemon: linked dynamically (libmicrohttpd, json-c).
 DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/vms.c src/daemon/vmdef.c \
 	src/daemon/vmmctl.c src/daemon/cgroup.c
-DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o
+DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o \
+	$(B)/src/usernet/usernet.o
 DAEMON_LIBS := -lmicrohttpd -ljson-c -lpthread
 
 $(B)/shaled: $(DAEMON_OBJS)

@@ -24,6 +24,7 @@
 
 #include "cli/cli.h"
 #include "cli/http.h"
+#include "usernet/usernet.h"
 #include "util/util.h"
 #include "vmm/console.h"
 
@@ -450,6 +451,8 @@ static const struct cmd create_cmd = {
 	"                          repeat for more\n"
 	"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 	"                          a network device on tap device NAME; repeat for more\n"
+	"      --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=...]\n"
+	"                          user-mode networking (see shale run --help)\n"
 	"Limits (cgroup):\n"
 	"      --cpu-max PERCENT   CPU time, in percent of one CPU (150: one and a half)\n"
 	"      --cpu-weight N      CPU share against other VMs, 1-10000 (default 100)\n"
@@ -558,35 +561,53 @@ static int create_disk(struct create_opts *o, char *arg)
 static int create_net(struct create_opts *o, char *arg)
 {
 	const char *tap = NULL, *mac = NULL;
+	struct json_object *n, *fwds = json_object_new_array();
+	struct usernet_fwd fwd;
 	char *save = NULL;
-	struct json_object *n;
+	bool user = false;
 
 	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "tap=", 4) && tok[4]) {
 			tap = tok + 4;
+		} else if (!strcmp(tok, "user")) {
+			user = true;
+		} else if (!strncmp(tok, "hostfwd=", 8)) {
+			/* The daemon checks again; a typo is said here, at once. */
+			if (usernet_parse_fwd(tok + 8, &fwd, "create: --net hostfwd"))
+				goto usage;
+			json_object_array_add(fwds, json_object_new_string(tok + 8));
 		} else if (!strncmp(tok, "mac=", 4)) {
 			if (!valid_mac(tok + 4)) {
 				log_err("create: --net: bad MAC address '%s' (want a unicast "
 					"XX:XX:XX:XX:XX:XX)", tok + 4);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			mac = tok + 4;
 		} else {
-			log_err("create: --net: unknown setting '%s' (want tap=NAME[,mac=...])",
-				tok);
-			return EXIT_USAGE;
+			log_err("create: --net: unknown setting '%s' (want tap=NAME or user, "
+				"[hostfwd=...], [mac=...])", tok);
+			goto usage;
 		}
 	}
-	if (!tap) {
-		log_err("create: --net: missing tap=NAME");
-		return EXIT_USAGE;
+	if (!tap == !user) {
+		log_err("create: --net: want one of tap=NAME and user");
+		goto usage;
 	}
 	n = json_object_new_object();
-	json_object_object_add(n, "tap", json_object_new_string(tap));
+	if (tap) {
+		json_object_object_add(n, "tap", json_object_new_string(tap));
+		json_object_put(fwds);
+	} else {
+		json_object_object_add(n, "user", json_object_new_boolean(true));
+		json_object_object_add(n, "hostfwd", fwds);
+	}
 	if (mac)
 		json_object_object_add(n, "mac", json_object_new_string(mac));
 	json_object_array_add(o->nets, n);
 	return 0;
+usage:
+	json_object_put(fwds);
+	return EXIT_USAGE;
 }
 
 static int set_path(char **slot, const char *opt, const char *arg)

@@ -175,6 +175,38 @@ static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t err
 	return 0;
 }
 
+/* nets[i].hostfwd: forwards as `shale run --net user,hostfwd=` takes them. */
+static int parse_fwds(json_object *v, size_t i, struct vmdef_net *net, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return fail(err, errlen, "nets[%zu].hostfwd: want an array of strings", i);
+	n = json_object_array_length(v);
+	if (n > USERNET_MAX_FWDS - net->nr_fwds)
+		return fail(err, errlen, "nets[%zu].hostfwd: at most %u forwards", i,
+			    USERNET_MAX_FWDS);
+	for (size_t k = 0; k < n; k++) {
+		json_object *f = json_object_array_get_idx(v, k);
+		struct usernet_fwd fwd;
+		char text[64];
+
+		if (!json_object_is_type(f, json_type_string) ||
+		    json_object_get_string_len(f) >= (int)sizeof(text) ||
+		    usernet_check_fwd(json_object_get_string(f), &fwd))
+			return fail(err, errlen,
+				    "nets[%zu].hostfwd[%zu]: want tcp|udp:[HOSTADDR]:PORT-"
+				    "[GUESTADDR]:PORT",
+				    i, k);
+		usernet_format_fwd(&fwd, text, sizeof(text));
+		net->fwd[net->nr_fwds] = strdup(text);
+		if (!net->fwd[net->nr_fwds])
+			return fail(err, errlen, "out of memory");
+		net->nr_fwds++;
+	}
+	return 0;
+}
+
 static int parse_nets(json_object *v, struct vm_def *def, char *err, size_t errlen)
 {
 	size_t n;
@@ -193,18 +225,31 @@ static int parse_nets(json_object *v, struct vm_def *def, char *err, size_t errl
 		if (!json_object_is_type(d, json_type_object))
 			return fail(err, errlen, "nets[%zu]: want an object", i);
 		def->nr_nets++;
+		bool user = false;
+
 		json_object_object_foreach(d, key, val) {
 			if (!strcmp(key, "tap"))
 				ret = get_string(val, "nets[].tap", 15, &net->tap, err, errlen);
 			else if (!strcmp(key, "mac"))
 				ret = get_string(val, "nets[].mac", 17, &net->mac, err, errlen);
+			else if (!strcmp(key, "user"))
+				ret = get_bool(val, "nets[].user", &user, err, errlen);
+			else if (!strcmp(key, "hostfwd"))
+				ret = parse_fwds(val, i, net, err, errlen);
 			else
 				ret = fail(err, errlen, "nets[%zu]: unknown field '%s'", i, key);
 			if (ret)
 				return ret;
 		}
-		if (!net->tap || !net->tap[0] || strchr(net->tap, '/') || strchr(net->tap, ','))
-			return fail(err, errlen, "nets[%zu]: want tap, a network interface name", i);
+		if (user && net->tap)
+			return fail(err, errlen, "nets[%zu]: want one of tap and user", i);
+		if (!user && net->nr_fwds)
+			return fail(err, errlen, "nets[%zu].hostfwd: only with \"user\": true", i);
+		if (!user && (!net->tap || !net->tap[0] || strchr(net->tap, '/') ||
+			      strchr(net->tap, ',')))
+			return fail(err, errlen,
+				    "nets[%zu]: want tap, a network interface name, or \"user\": true",
+				    i);
 		if (net->mac && !mac_ok(net->mac))
 			return fail(err, errlen,
 				    "nets[%zu].mac: want a unicast XX:XX:XX:XX:XX:XX", i);
@@ -419,6 +464,8 @@ void vmdef_free(struct vm_def *def)
 	for (unsigned i = 0; i < def->nr_nets; i++) {
 		free(def->net[i].tap);
 		free(def->net[i].mac);
+		for (unsigned k = 0; k < def->net[i].nr_fwds; k++)
+			free(def->net[i].fwd[k]);
 	}
 	free(def->limits.cpus);
 	*def = (struct vm_def){ 0 };
@@ -466,7 +513,18 @@ json_object *vmdef_to_json(const struct vm_def *def)
 		for (unsigned i = 0; i < def->nr_nets; i++) {
 			json_object *d = json_object_new_object();
 
-			json_object_object_add(d, "tap", json_object_new_string(def->net[i].tap));
+			if (def->net[i].tap) {
+				json_object_object_add(d, "tap",
+						       json_object_new_string(def->net[i].tap));
+			} else {
+				json_object *f = json_object_new_array();
+
+				json_object_object_add(d, "user", json_object_new_boolean(true));
+				for (unsigned k = 0; k < def->net[i].nr_fwds; k++)
+					json_object_array_add(
+						f, json_object_new_string(def->net[i].fwd[k]));
+				json_object_object_add(d, "hostfwd", f);
+			}
 			if (def->net[i].mac)
 				json_object_object_add(d, "mac",
 						       json_object_new_string(def->net[i].mac));
@@ -546,9 +604,21 @@ char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir,
 	add(&a, "--memory=%lluM", (unsigned long long)def->memory_mib);
 	for (unsigned i = 0; i < def->nr_disks; i++)
 		add(&a, "--disk=%s%s", def->disk[i].path, def->disk[i].readonly ? ",ro" : "");
-	for (unsigned i = 0; i < def->nr_nets; i++)
-		add(&a, "--net=tap=%s%s%s", def->net[i].tap, def->net[i].mac ? ",mac=" : "",
-		    def->net[i].mac ? def->net[i].mac : "");
+	for (unsigned i = 0; i < def->nr_nets; i++) {
+		const struct vmdef_net *net = &def->net[i];
+		char fwds[USERNET_MAX_FWDS * 72] = "";
+		size_t len = 0;
+
+		for (unsigned k = 0; k < net->nr_fwds; k++)
+			len += (size_t)snprintf(fwds + len, sizeof(fwds) - len, ",hostfwd=%s",
+						net->fwd[k]);
+		if (net->tap)
+			add(&a, "--net=tap=%s%s%s", net->tap, net->mac ? ",mac=" : "",
+			    net->mac ? net->mac : "");
+		else
+			add(&a, "--net=user%s%s%s", fwds, net->mac ? ",mac=" : "",
+			    net->mac ? net->mac : "");
+	}
 	if (def->kernel) {
 		add(&a, "--kernel=%s", def->kernel);
 		if (def->initrd)

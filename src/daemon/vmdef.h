@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "usernet/usernet.h"
+
 struct json_object;
 
 #define VMDEF_NAME_MAX 64
@@ -28,8 +30,11 @@ struct vmdef_disk {
 };
 
 struct vmdef_net {
-	char *tap;
-	char *mac; /* NULL: the VMM picks one */
+	char *tap;  /* a tap device, or NULL for user-mode networking ("user": true) */
+	char *mac;  /* NULL: the VMM picks one */
+	/* "user": host port forwards, as usernet_format_fwd() writes them */
+	char *fwd[USERNET_MAX_FWDS];
+	unsigned nr_fwds;
 };
 
 /* 0 means "not set" for every field. */

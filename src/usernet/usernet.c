@@ -60,7 +60,7 @@ static int parse_endpoint(const char *s, size_t len, const char *dflt, struct in
 	return parse_port(colon + 1, len - alen - 1, port);
 }
 
-int usernet_parse_fwd(const char *s, struct usernet_fwd *fwd, const char *what)
+int usernet_check_fwd(const char *s, struct usernet_fwd *fwd)
 {
 	struct usernet_fwd f = { 0 };
 	const char *rest, *dash;
@@ -71,20 +71,26 @@ int usernet_parse_fwd(const char *s, struct usernet_fwd *fwd, const char *what)
 		f.udp = true;
 		rest = s + 4;
 	} else {
-		goto bad;
+		return -EINVAL;
 	}
 	dash = strchr(rest, '-');
 	if (!dash ||
 	    parse_endpoint(rest, (size_t)(dash - rest), "127.0.0.1", &f.host_addr, &f.host_port) ||
 	    parse_endpoint(dash + 1, strlen(dash + 1), USERNET_GUEST_ADDR, &f.guest_addr,
 			   &f.guest_port))
-		goto bad;
+		return -EINVAL;
 	*fwd = f;
 	return 0;
-bad:
-	log_err("%s: bad forward '%s' (want tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)",
-		what, s);
-	return -EINVAL;
+}
+
+int usernet_parse_fwd(const char *s, struct usernet_fwd *fwd, const char *what)
+{
+	int ret = usernet_check_fwd(s, fwd);
+
+	if (ret)
+		log_err("%s: bad forward '%s' (want tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)",
+			what, s);
+	return ret;
 }
 
 void usernet_format_fwd(const struct usernet_fwd *fwd, char *buf, size_t size)

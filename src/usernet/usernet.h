@@ -44,6 +44,9 @@ struct usernet_config {
  */
 int usernet_parse_fwd(const char *s, struct usernet_fwd *fwd, const char *what);
 
+/* The same without a message: 0 or -EINVAL. */
+int usernet_check_fwd(const char *s, struct usernet_fwd *fwd);
+
 /* The forward in the form usernet_parse_fwd() reads. */
 void usernet_format_fwd(const struct usernet_fwd *fwd, char *buf, size_t size);
 

@@ -253,6 +253,20 @@ check shutdown-deaf 202 '' POST /v1/vms/deaf/shutdown '{"timeout_ms":300}'
 expect_state shutdown-timeout deaf stopped 50
 check shutdown-timeout-reason 200 '"reason":"killed","status":-1,"message":"the guest did not shut down in time' GET /v1/vms/deaf
 
+# User-mode networking: a host port forwarded to the guest's UDP echo.
+UPORT=$((40000 + $$ % 20000))
+check create-usernet 201 '"user":true' POST /v1/vms "$(pv unet "$B/g/examples/net.elf" \
+	",\"args\":[\"10.0.2.15\",\"60\"],\"nets\":[{\"user\":true,\"hostfwd\":[\"udp::$UPORT-:7\"]}]")"
+check start-usernet 200 '"state":"running"' POST /v1/vms/unet/start
+reply=
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	reply=$("$B/tests/tools/udp_echo_client" 127.0.0.1 "$UPORT" shale-daemon-user 2>/dev/null) && break
+done
+if [ "$reply" = shale-daemon-user ]; then ok usernet-echo; else fail usernet-echo "got '$reply'"; fi
+check kill-usernet 200 '' POST /v1/vms/unet/kill
+expect_state usernet-stops unet stopped
+check delete-usernet 204 '' DELETE /v1/vms/unet
+
 # The shale commands against the real daemon, the console through it included.
 export SHALE_SOCKET="$SOCK"
 expect cli-create 0 '^ticker: created' '' "$SHALE" create ticker \

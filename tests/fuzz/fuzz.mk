@@ -54,10 +54,12 @@ FUZZ_SRCS_linux := tests/fuzz/fuzz_linux.c src/arch/x86/linux.c src/loader/elf.c
 FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_SRCS_queue := tests/fuzz/fuzz_queue.c src/pv/queue.c
 FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
-FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c
+FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c \
+	src/usernet/usernet.c
 # The daemon's request parser uses json-c.
 FUZZ_LIBS_vmdef := -ljson-c
-$(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o $(B)/src/util/util.o
+$(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o \
+	$(B)/src/util/util.o
 FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
 FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))

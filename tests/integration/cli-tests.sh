@@ -202,6 +202,8 @@ expect create-pin 2 '' '--pin 0-: want a CPU list' "$SHALE" create x --guest "$H
 expect create-net-junk 2 '' "unknown setting 'bridge=br0'" \
 	"$SHALE" create x --guest "$HELLO" --net bridge=br0
 expect create-net-mac 2 '' 'bad MAC' "$SHALE" create x --guest "$HELLO" --net tap=t0,mac=01:00:00:00:00:01
+expect create-net-fwd 2 '' "bad forward 'tcp::99999-:80'" "$SHALE" create x --guest "$HELLO" --net user,hostfwd=tcp::99999-:80
+expect create-net-both 2 '' 'want one of tap=NAME and user' "$SHALE" create x --guest "$HELLO" --net user,tap=t0
 expect create-guest-twice 2 '' '--guest given twice' "$SHALE" create x --guest "$HELLO" --guest "$HELLO"
 # A file that is not there is not a usage error: status 1.
 expect create-guest-missing 1 '' "--guest $W/nope.elf: No such file" "$SHALE" create x --guest "$W/nope.elf"
@@ -284,11 +286,12 @@ else
 	shale_abs=$(cd "$(dirname "$SHALE")" && pwd)/${SHALE##*/}
 	(cd "$W" && exec "$shale_abs" create job --guest guest.elf --memory 32M --cpus 1 \
 		--disk disk.img,ro --disk "$W/disk.img" --net tap=tap0,mac=52:54:00:12:34:56 \
+		--net user,hostfwd=tcp::8080-:80,hostfwd=udp:0.0.0.0:53-10.0.2.9:53 \
 		--cpu-max 50 --cpu-weight 200 --memory-max 1G --pin 0-1 --socket "$SOCK" \
 		-- a 'b c' --json) >"$T_OUT" 2>"$T_ERR"
 	st=$?
 	body=$(sed -n '$p' "$W/request")
-	want='{"name":"job","guest":"'$W'/guest.elf","args":["a","b c","--json"],"cpus":1,"memory_mib":32,"disks":[{"path":"'$W'/disk.img","readonly":true},{"path":"'$W'/disk.img","readonly":false}],"nets":[{"tap":"tap0","mac":"52:54:00:12:34:56"}],"limits":{"cpu_max_percent":50,"cpu_weight":200,"memory_max_mib":1024,"cpus":"0-1"}}'
+	want='{"name":"job","guest":"'$W'/guest.elf","args":["a","b c","--json"],"cpus":1,"memory_mib":32,"disks":[{"path":"'$W'/disk.img","readonly":true},{"path":"'$W'/disk.img","readonly":false}],"nets":[{"tap":"tap0","mac":"52:54:00:12:34:56"},{"user":true,"hostfwd":["tcp::8080-:80","udp:0.0.0.0:53-10.0.2.9:53"]}],"limits":{"cpu_max_percent":50,"cpu_weight":200,"memory_max_mib":1024,"cpus":"0-1"}}'
 	if [ $st != 0 ]; then
 		fail create-request "exit status $st"
 	elif ! sent '^POST /v1/vms HTTP/1.1' || ! sent '^Content-Type: application/json' ||

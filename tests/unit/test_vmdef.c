@@ -104,6 +104,15 @@ static void test_refusals(void **state)
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"a/b\"}]}", "want tap");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"t\",\"mac\":\"03:00:00:00:00:00\"}]}",
 		"unicast");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"user\":true,\"tap\":\"t\"}]}",
+		"one of tap and user");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"t\",\"hostfwd\":[\"tcp::1-:1\"]}]}",
+		"only with");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"user\":true,\"hostfwd\":[\"tcp::0-:1\"]}]}",
+		"hostfwd[0]: want");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"user\":true,\"hostfwd\":\"tcp::1-:1\"}]}",
+		"want an array");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"user\":1}]}", "want true or false");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"limits\":{\"cpus\":\"1-\"}}", "limits.cpus");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"limits\":{\"cpu_weight\":0}}", "cpu_weight");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"args\":[[[[[[[[[[[\"deep\"]]]]]]]]]]]}", "bad JSON");
@@ -166,9 +175,41 @@ static void test_argv(void **state)
 	vmdef_free(&def);
 }
 
+/* User-mode networking: the forwards in their full form, in JSON and argv. */
+static void test_user_net(void **state)
+{
+	struct vm_def def, again;
+	json_object *o;
+	char **argv;
+	int i;
+
+	assert_int_equal(parse("{\"name\":\"u\",\"guest\":\"/g.elf\",\"nets\":[{\"user\":true,"
+			       "\"hostfwd\":[\"tcp::8080-:80\",\"udp:0.0.0.0:53-10.0.2.9:53\"]}]}",
+			       &def),
+			 0);
+	assert_null(def.net[0].tap);
+	assert_int_equal(def.net[0].nr_fwds, 2);
+	assert_string_equal(def.net[0].fwd[0], "tcp:127.0.0.1:8080-10.0.2.15:80");
+	o = vmdef_to_json(&def);
+	assert_int_equal(parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), &again), 0);
+	assert_string_equal(again.net[0].fwd[1], "udp:0.0.0.0:53-10.0.2.9:53");
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/u", NULL);
+	assert_non_null(argv);
+	for (i = 0; argv[i] && strncmp(argv[i], "--net=", 6); i++)
+		;
+	assert_non_null(argv[i]);
+	assert_string_equal(argv[i], "--net=user,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80,"
+				     "hostfwd=udp:0.0.0.0:53-10.0.2.9:53");
+	vmdef_argv_free(argv);
+	json_object_put(o);
+	vmdef_free(&again);
+	vmdef_free(&def);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user_net),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_pv_defaults),
 		cmocka_unit_test(test_linux_defaults),

@@ -15,7 +15,7 @@ $(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT) $(VMM_LIB)
 
 $(B)/tests/unit/test_elf: $(TEST_ELFGEN)
 # The daemon's VM definitions.
-$(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o
+$(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o
 UNIT_LIBS_test_vmdef := -ljson-c
 # The HTTP client is the CLI's, not the VMM library's.
 $(B)/tests/unit/test_http: $(B)/src/cli/http.o
