@@ -88,6 +88,10 @@ static void run_usage(FILE *f)
 		"      --user NAME|UID     as root: run the VM as this user once set-up is\n"
 		"                          done (the directories of --console-log,\n"
 		"                          --exit-file and --control must be writable by it)\n"
+		"      --jail auto|landlock|mount\n"
+		"                          how host files are kept out of reach: Landlock\n"
+		"                          (default where the kernel has it) or a mount\n"
+		"                          namespace with an empty root (the default else)\n"
 		"      --no-sandbox        for debugging: no seccomp filter, no jail, no\n"
 		"                          resource limits, no privilege drop. By default the\n"
 		"                          VMM is sandboxed before the guest's first\n"
@@ -188,7 +192,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
-		OPT_USER, OPT_NO_SANDBOX,
+		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -206,6 +210,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+		{ "jail", required_argument, NULL, OPT_JAIL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -283,6 +288,18 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 			break;
 		case OPT_NO_SANDBOX:
 			o->no_sandbox = true;
+			break;
+		case OPT_JAIL:
+			if (!strcmp(optarg, "auto")) {
+				o->jail = SANDBOX_JAIL_AUTO;
+			} else if (!strcmp(optarg, "landlock")) {
+				o->jail = SANDBOX_JAIL_LANDLOCK;
+			} else if (!strcmp(optarg, "mount")) {
+				o->jail = SANDBOX_JAIL_MOUNT;
+			} else {
+				log_err("run: --jail: want auto, landlock or mount, not '%s'", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'v':
 			log_verbose = true;
@@ -541,6 +558,7 @@ static int run_vm(const struct run_opts *o, const struct image *img, const struc
 		log_info("starting guest %s with %llu MiB", cfg.name,
 			 (unsigned long long)(o->memory / MiB));
 		ret = vcpu_start(vcpu);
+		sandbox_seal();
 	}
 	if (!ret) {
 		const struct ctl_target target = {
@@ -642,6 +660,7 @@ int run_env_open(struct run_env *env, const struct run_opts *o, uint64_t start_n
 	env->reason = VM_STOP_ERROR;
 	env->sandbox_on = !o->no_sandbox;
 	env->sandbox.user_set = o->user_set;
+	env->sandbox.jail = o->jail;
 	env->sandbox.uid = o->uid;
 	env->sandbox.gid = o->gid;
 	if (o->stats)

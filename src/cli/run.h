@@ -41,6 +41,7 @@ struct run_opts {
 	const char *exit_file;
 	/* The sandbox (vmm/sandbox.h): */
 	bool no_sandbox;
+	enum sandbox_jail jail;
 	bool user_set;
 	uid_t uid;
 	gid_t gid;

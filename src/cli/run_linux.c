@@ -84,6 +84,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		ret = run_sandbox(env, &vm);
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
+		sandbox_seal();
 		if (!ret) {
 			if (env->ctl)
 				ctl_attach(env->ctl, &target);

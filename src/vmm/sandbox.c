@@ -7,9 +7,13 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,16 @@
 /* The threads' own filters, built by sandbox_apply(). */
 static struct sock_fprog thread_prog[3];
 static bool applied, jailed;
+/* "landlock" or "mount" once jailed */
+static const char *jail_kind = "no";
+/* The process filter, ready once applied, installed by sandbox_seal(). */
+static struct sock_fprog main_prog;
+static bool sealed;
+static pthread_mutex_t seal_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t seal_cond = PTHREAD_COND_INITIALIZER;
+/* SHALE_SANDBOX_TEST: what sandbox_seal() tries, and the state line. */
+static struct sandbox_config test_cfg;
+static char test_line[256];
 /* The network namespace the jail put the VMM in (its inode), for the tests. */
 static unsigned long jail_netns;
 
@@ -190,6 +204,79 @@ static int join_shared_netns(void)
 }
 
 /*
+ * Landlock (where the kernel has it): no file may be opened, made, removed
+ * or executed but beneath the directories of cfg->dirfd, whatever path
+ * reaches it ('..' from one of them included); no TCP bind or connect; no
+ * signal or abstract socket out of the VMM. The kernel's headers may be
+ * older than the kernel: what later versions of its ABI add is written
+ * down here.
+ */
+#define LL_ACCESS_FS_TRUNCATE (1ull << 14)  /* ABI 3 */
+#define LL_ACCESS_FS_IOCTL_DEV (1ull << 15) /* ABI 5 */
+#define LL_ACCESS_NET_BIND_TCP (1ull << 0)  /* ABI 4 */
+#define LL_ACCESS_NET_CONNECT_TCP (1ull << 1)
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ull << 0) /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ull << 1)
+
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net; /* ABI 4 */
+	uint64_t scoped;             /* ABI 6 */
+};
+
+/* Landlock's ABI version, 0 without it. */
+static int landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+
+	return abi > 0 ? (int)abi : 0;
+}
+
+static int landlock_jail(const struct sandbox_config *cfg, int abi)
+{
+	struct ll_ruleset_attr attr = {
+		.handled_access_fs = (LANDLOCK_ACCESS_FS_REFER << 1) - 1, /* ABI 1 and 2 */
+	};
+	uint64_t dir_access = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+			      LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REMOVE_FILE;
+	size_t size = sizeof(attr.handled_access_fs);
+	int fd, ret = 0;
+
+	if (abi < 2)
+		attr.handled_access_fs &= ~LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3) {
+		attr.handled_access_fs |= LL_ACCESS_FS_TRUNCATE;
+		dir_access |= LL_ACCESS_FS_TRUNCATE;
+	}
+	if (abi >= 5)
+		attr.handled_access_fs |= LL_ACCESS_FS_IOCTL_DEV;
+	if (abi >= 4) {
+		attr.handled_access_net = LL_ACCESS_NET_BIND_TCP | LL_ACCESS_NET_CONNECT_TCP;
+		size = offsetof(struct ll_ruleset_attr, scoped);
+	}
+	if (abi >= 6) {
+		attr.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL;
+		size = sizeof(attr);
+	}
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+	if (fd < 0)
+		return -errno;
+	for (unsigned i = 0; !ret && i < cfg->nr_dirs; i++) {
+		struct landlock_path_beneath_attr rule = {
+			.allowed_access = dir_access,
+			.parent_fd = cfg->dirfd[i],
+		};
+
+		if (syscall(SYS_landlock_add_rule, fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0))
+			ret = -errno;
+	}
+	if (!ret && syscall(SYS_landlock_restrict_self, fd, 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
  * The directories of cfg->dirfd opened again, from the new mount
  * namespace: only its own mounts can be bound into the jail. By the path
  * the descriptor had, checked to be the same directory. ns_fd[] gets the
@@ -278,12 +365,17 @@ static int jail(const struct sandbox_config *cfg, bool *entered)
 	gid_t gid = getegid();
 	char map[64], opts[64];
 	struct stat st;
+	int abi = cfg->jail == SANDBOX_JAIL_MOUNT ? 0 : landlock_abi();
 
+	if (cfg->jail == SANDBOX_JAIL_LANDLOCK && !abi)
+		return -EOPNOTSUPP;
+	if (abi)
+		flags = 0; /* Landlock instead of a mount namespace */
 	if (uid != 0 || join_shared_netns())
 		flags |= CLONE_NEWNET;
 	if (uid != 0)
 		flags |= CLONE_NEWUSER;
-	if (unshare(flags))
+	if (flags && unshare(flags))
 		return -errno;
 	*entered = true;
 	if (stat("/proc/self/ns/net", &st) == 0)
@@ -300,6 +392,12 @@ static int jail(const struct sandbox_config *cfg, bool *entered)
 			ret = write_file("/proc/self/gid_map", map);
 		if (ret)
 			return ret;
+	}
+	if (abi) {
+		ret = landlock_jail(cfg, abi);
+		if (!ret)
+			jail_kind = "landlock";
+		return ret;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return -errno;
@@ -332,7 +430,12 @@ static int jail(const struct sandbox_config *cfg, bool *entered)
 	} else if (umount2(".", MNT_DETACH)) {
 		return -errno;
 	}
-	return chdir("/") ? -errno : reopen_dirs(cfg);
+	if (chdir("/"))
+		return -errno;
+	ret = reopen_dirs(cfg);
+	if (!ret)
+		jail_kind = "mount";
+	return ret;
 }
 
 static int drop_privileges(const struct sandbox_config *cfg)
@@ -388,7 +491,7 @@ static void test_state(char *buf, size_t size)
 		 "seccomp=%s",
 		 (unsigned)getuid(), (unsigned)getgid(), getgroups(0, NULL),
 		 prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), (unsigned long long)core.rlim_cur,
-		 (unsigned long long)files.rlim_cur, jailed ? "yes" : "no", jail_netns,
+		 (unsigned long long)files.rlim_cur, jail_kind, jail_netns,
 		 SANDBOX_SANITIZERS ? "no" : "yes");
 }
 
@@ -417,7 +520,7 @@ static void test_main(const struct sandbox_config *cfg, const char *state)
 				!cfg->nr_dirs ? "no directory fd" :
 				fd >= 0	      ? "opened" :
 						strerror(errno),
-				jailed ? "yes" : "no");
+				jail_kind);
 			if (fd >= 0)
 				close(fd);
 		}
@@ -426,8 +529,6 @@ static void test_main(const struct sandbox_config *cfg, const char *state)
 
 int sandbox_apply(const struct sandbox_config *cfg)
 {
-	struct sock_fprog main_prog;
-	char state[256] = "";
 	int ret;
 
 	ret = set_limits();
@@ -444,17 +545,26 @@ int sandbox_apply(const struct sandbox_config *cfg)
 		ret = drop_privileges(cfg);
 		if (!ret && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			ret = -errno;
-		test_state(state, sizeof(state));
-		if (*state)
-			fprintf(stderr, "%s\n", state);
+		test_state(test_line, sizeof(test_line));
+		if (*test_line)
+			fprintf(stderr, "%s\n", test_line);
 		return ret;
 	}
 	bool entered = false;
 
+	/* First: Landlock takes no_new_privs (or CAP_SYS_ADMIN) to be applied. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		log_err("sandbox: no_new_privs: %s", strerror(errno));
+		return -errno;
+	}
 	ret = jail(cfg, &entered);
 	jailed = !ret;
-	if (ret && entered) {
-		log_err("sandbox: setting up the jail: %s", strerror(-ret));
+	if (ret && (entered || cfg->jail != SANDBOX_JAIL_AUTO)) {
+		log_err("sandbox: %s jail: %s",
+			cfg->jail == SANDBOX_JAIL_MOUNT	   ? "mount-namespace" :
+			cfg->jail == SANDBOX_JAIL_LANDLOCK ? "Landlock" :
+							     "setting up the",
+			ret == -EOPNOTSUPP ? "this kernel has no Landlock" : strerror(-ret));
 		return ret;
 	}
 	if (ret)
@@ -462,10 +572,6 @@ int sandbox_apply(const struct sandbox_config *cfg)
 	ret = drop_privileges(cfg);
 	if (ret)
 		return ret;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		log_err("sandbox: no_new_privs: %s", strerror(errno));
-		return -errno;
-	}
 	ret = sandbox_filter_prepare(cfg->pv ? SANDBOX_FILTER_VCPU_PV : SANDBOX_FILTER_VCPU,
 				     cfg->dirfd, cfg->nr_dirs, &thread_prog[SANDBOX_VCPU]);
 	if (!ret)
@@ -477,18 +583,38 @@ int sandbox_apply(const struct sandbox_config *cfg)
 		log_err("sandbox: seccomp filters: %s", strerror(-ret));
 		return ret;
 	}
-	test_state(state, sizeof(state));
-	ret = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &main_prog) ? -errno : 0;
-	free(main_prog.filter);
-	if (ret) {
-		log_err("sandbox: seccomp: %s", strerror(-ret));
-		return ret;
-	}
+	test_state(test_line, sizeof(test_line));
+	test_cfg = *cfg;
 	applied = true;
 	log_info("sandbox: %s, seccomp filters, no new privileges%s",
-		 jailed ? "jail" : "no jail", cfg->user_set ? ", --user" : "");
-	test_main(cfg, state);
+		 jailed ? (strcmp(jail_kind, "mount") ? "Landlock jail" : "mount-namespace jail") :
+			  "no jail",
+		 cfg->user_set ? ", --user" : "");
 	return 0;
+}
+
+/*
+ * The process filter goes in while the first vCPU threads install their
+ * own: each thread then runs one filter rather than two stacked, and the
+ * two installs (a JIT compilation each) overlap. No vCPU enters the guest
+ * before it is in (sandbox_enter_thread() waits for it).
+ */
+void sandbox_seal(void)
+{
+	int ret;
+
+	if (!applied || sealed)
+		return;
+	ret = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &main_prog) ? -errno : 0;
+	free(main_prog.filter);
+	main_prog.filter = NULL;
+	if (ret)
+		die("sandbox: seccomp: %s", strerror(-ret));
+	pthread_mutex_lock(&seal_lock);
+	sealed = true;
+	pthread_cond_broadcast(&seal_cond);
+	pthread_mutex_unlock(&seal_lock);
+	test_main(&test_cfg, test_line);
 }
 
 void sandbox_enter_thread(enum sandbox_thread kind)
@@ -499,6 +625,10 @@ void sandbox_enter_thread(enum sandbox_thread kind)
 		return;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog))
 		die("seccomp for a thread: %s", strerror(errno));
+	pthread_mutex_lock(&seal_lock);
+	while (!sealed)
+		pthread_cond_wait(&seal_cond, &seal_lock);
+	pthread_mutex_unlock(&seal_lock);
 	if (kind == SANDBOX_VCPU && !strcmp(test_mode(), "vcpu")) {
 		fprintf(stderr, "sandbox-test: accept4() on a vCPU thread\n");
 		int fd = accept4(-1, NULL, NULL, 0);

@@ -76,13 +76,18 @@ expect disk-locked 125 '' 'in use' "$SHALE" run --disk "$disk" "$G/hello.elf"
 kill -TERM "$holder" 2>/dev/null
 wait "$holder"
 
+# check NAME FILE ERE: ok if FILE matches ERE.
+check() {
+	if grep -Eq -- "$3" "$2"; then ok "$1"; else fail "$1" "$(head -c 600 "$2") does not match /$3/"; fi
+}
+
 # --- the sandbox (docs/security.md) -----------------------------------------
 # SHALE_SANDBOX_TEST makes the VMM do, right after it is sandboxed, what the
 # sandbox must stop. SIGSYS is signal 31: status 159. Sanitizer builds have
 # no seccomp and no jail; a host may allow no jail.
 SB="$W/sb"
 mkdir -p "$SB"
-expect sandbox-state 0 'Hello' '^sandbox-test: uid=[0-9]+ gid=[0-9]+ groups=[0-9]+ nnp=1 core=0 nofile=[0-9]+ jail=(yes|no) netns=[0-9]+ seccomp=(yes|no)$' \
+expect sandbox-state 0 'Hello' '^sandbox-test: uid=[0-9]+ gid=[0-9]+ groups=[0-9]+ nnp=1 core=0 nofile=[0-9]+ jail=(landlock|mount|no) netns=[0-9]+ seccomp=(yes|no)$' \
 	env SHALE_SANDBOX_TEST=state "$SHALE" run "$G/hello.elf"
 nofile=$(sed -n 's/.* nofile=\([0-9]*\) .*/\1/p' "$T_ERR")
 if [ -n "$nofile" ] && [ "$nofile" -le 4096 ]; then ok sandbox-nofile-limited; else fail sandbox-nofile-limited "RLIMIT_NOFILE ${nofile:-?}"; fi
@@ -92,7 +97,7 @@ sb_seccomp=$(sed -n 's/.* seccomp=\([a-z]*\)$/\1/p' "$T_ERR")
 # (/run/shale/netns), not the host's.
 sb_netns=$(sed -n 's/.* netns=\([0-9]*\) .*/\1/p' "$T_ERR")
 host_netns=$(stat -L -c %i /proc/self/ns/net 2>/dev/null)
-if [ "$sb_jail" != yes ] || [ "$(id -u)" != 0 ]; then
+if [ "$sb_jail" = no ] || [ "$(id -u)" != 0 ]; then
 	skip sandbox-netns-shared "no jail, or not root: $(sed -n 1p "$T_ERR")"
 elif [ "$sb_netns" = "$(stat -L -c %i /run/shale/netns 2>/dev/null)" ] && [ "$sb_netns" != "$host_netns" ]; then
 	ok sandbox-netns-shared
@@ -109,19 +114,39 @@ else
 	skip sandbox-seccomp "no seccomp in this build (sanitizers)"
 fi
 # Through a directory the sandbox lets it open files in, an absolute path
-# (the jail has no /etc) and a relative one that climbs out of it (the
-# directory is bound into the jail, whose root is as far as '..' goes).
+# and a relative one that climbs out of it: Landlock refuses both (EACCES);
+# the mount-namespace jail has no /etc, and its root is as far as '..'
+# goes from a directory bound into it (ENOENT). The default jail first,
+# then the other one where the host has Landlock.
+open_refused() { # NAME KIND ERROR
+	if grep -q "^sandbox-test: open /etc/hostname: $3 (jail: $2)\$" "$T_ERR" &&
+		grep -q "^sandbox-test: open \(\.\./\)*etc/hostname: $3 (jail: $2)\$" "$T_ERR"; then
+		ok "$1"
+	else
+		fail "$1" "the host file could be opened: $(cat "$T_ERR")"
+	fi
+}
 expect sandbox-open-host-file 0 '' '' \
 	env SHALE_SANDBOX_TEST=open "$SHALE" run --console-log "$SB/c.log" --exit-file "$SB/x.json" \
 	--control "$SB/ctl" "$G/hello.elf"
-if [ "$sb_jail" != yes ]; then
-	skip sandbox-open-fails "no jail (host or sanitizer build): $(cat "$T_ERR")"
-elif grep -q '^sandbox-test: open /etc/hostname: No such file or directory (jail: yes)$' "$T_ERR" &&
-	grep -q '^sandbox-test: open \(\.\./\)*etc/hostname: No such file or directory (jail: yes)$' "$T_ERR"; then
-	ok sandbox-open-fails
-else
-	fail sandbox-open-fails "the host file could be opened"
+case $sb_jail in
+landlock) open_refused sandbox-open-fails landlock 'Permission denied' ;;
+mount) open_refused sandbox-open-fails mount 'No such file or directory' ;;
+*) skip sandbox-open-fails "no jail (host or sanitizer build): $(cat "$T_ERR")" ;;
+esac
+if [ "$sb_jail" = landlock ]; then
+	expect sandbox-open-host-file-mount 0 '' '' \
+		env SHALE_SANDBOX_TEST=open "$SHALE" run --jail mount --console-log "$SB/m.log" \
+		--exit-file "$SB/m.json" --control "$SB/mctl" "$G/hello.elf"
+	open_refused sandbox-open-fails-mount mount 'No such file or directory'
+	check sandbox-mount-console-log "$SB/m.log" '^Hello'
+	check sandbox-mount-exit-file "$SB/m.json" '^\{"reason":"exit","status":0,'
+elif [ "$sb_jail" = mount ]; then
+	expect sandbox-jail-landlock-absent 125 '' 'Landlock jail: this kernel has no Landlock' \
+		"$SHALE" run --jail landlock "$G/hello.elf"
 fi
+expect sandbox-jail-bad 125 '' "want auto, landlock or mount, not 'chroot'" \
+	"$SHALE" run --jail chroot "$G/hello.elf"
 # What was written and created after the sandbox, through the directories:
 # the console log, the exit file; and the control socket is gone.
 if grep -q '^Hello' "$SB/c.log" 2>/dev/null; then ok sandbox-console-log; else fail sandbox-console-log "no Hello in $SB/c.log"; fi
@@ -235,10 +260,6 @@ wait_vmm() {
 	VST=$?
 	kill "$wd" 2>/dev/null
 	wait "$wd" 2>/dev/null
-}
-# check NAME FILE ERE: ok if FILE matches ERE.
-check() {
-	if grep -Eq -- "$3" "$2"; then ok "$1"; else fail "$1" "$(head -c 600 "$2") does not match /$3/"; fi
 }
 size_of() { wc -c <"$1" | tr -d ' '; }
 # stat_of FIELD: a counter of the last `stats` reply in $T_OUT.
