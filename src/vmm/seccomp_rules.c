@@ -5,6 +5,7 @@
  * to standard output. It runs on the build host, which is the target.
  */
 #include <errno.h>
+#include <linux/kvm.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
@@ -31,6 +32,7 @@
 enum arg_rule {
 	ANY,
 	KVM_IOCTL,    /* ioctl: KVM's (type 0xAE), on whatever fd */
+	VCPU_IOCTL,   /* ioctl: what a vCPU and its devices ask of KVM (vcpu_ioctls) */
 	TTY_IOCTL,    /* ioctl: the terminal's modes (console, stdio) */
 	DIRFD,        /* *at(): only from the VMM's directories (the marks) */
 	DIRFD2,       /* renameat(): within one of those directories */
@@ -60,7 +62,8 @@ static const struct rule {
 	{ SCMP_SYS(renameat), M | V | I, DIRFD2 },
 	{ SCMP_SYS(renameat2), M | V | I, DIRFD2 },
 	{ SCMP_SYS(unlinkat), M, DIRFD },
-	{ SCMP_SYS(ioctl), M | V, KVM_IOCTL },
+	{ SCMP_SYS(ioctl), M, KVM_IOCTL },
+	{ SCMP_SYS(ioctl), V, VCPU_IOCTL },
 	{ SCMP_SYS(ioctl), M, TTY_IOCTL },
 	/* Waiting. */
 	{ SCMP_SYS(poll), M | V | I, ANY },
@@ -120,6 +123,16 @@ static const struct rule {
 static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 {
 	static const unsigned long tty_ioctls[] = { TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ };
+	/*
+	 * A vCPU runs, reads and sets its registers (exits, crash reports),
+	 * and its devices raise interrupts and wire up notifications; making
+	 * VMs, vCPUs or memory slots is the main thread's alone.
+	 */
+	static const unsigned long vcpu_ioctls[] = {
+		KVM_RUN,       KVM_GET_REGS,  KVM_SET_REGS,	KVM_GET_SREGS,	      KVM_SET_SREGS,
+		KVM_GET_FPU,   KVM_GET_MSRS,  KVM_GET_LAPIC,	KVM_GET_VCPU_EVENTS, KVM_IRQ_LINE,
+		KVM_IRQFD,     KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
+	};
 	int ret = 0;
 
 	switch (r->arg) {
@@ -128,6 +141,11 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 	case KVM_IOCTL:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1,
 					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, KVMIO << 8));
+	case VCPU_IOCTL:
+		for (size_t i = 0; !ret && i < ARRAY_SIZE(vcpu_ioctls); i++)
+			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1,
+					       SCMP_A1(SCMP_CMP_EQ, vcpu_ioctls[i]));
+		return ret;
 	case TTY_IOCTL:
 		for (size_t i = 0; !ret && i < ARRAY_SIZE(tty_ioctls); i++)
 			ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1,

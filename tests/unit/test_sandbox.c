@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
 #include <linux/seccomp.h>
 
 #include <cmocka.h>
@@ -141,6 +143,27 @@ static int new_process(int allowed, int other)
 	return 0;
 }
 
+/* On a descriptor that is no KVM's: refused by the kernel, if the filter lets it by. */
+static int ioctl_run(int allowed, int other)
+{
+	ioctl(allowed, KVM_RUN, 0);
+	return 0;
+}
+
+static int ioctl_create_vm(int allowed, int other)
+{
+	ioctl(allowed, KVM_CREATE_VM, 0);
+	return 0;
+}
+
+static int ioctl_memory_region(int allowed, int other)
+{
+	struct kvm_userspace_memory_region r = { 0 };
+
+	ioctl(allowed, KVM_SET_USER_MEMORY_REGION, &r);
+	return 0;
+}
+
 static void test_allowed_directory(void **state)
 {
 	assert_int_equal(run_filtered(SANDBOX_FILTER_MAIN, 1, create_in_allowed), 0);
@@ -172,6 +195,19 @@ static void test_io_thread_narrower(void **state)
 {
 	/* unlinkat is the main thread's only (the control socket at exit). */
 	assert_int_equal(run_filtered(SANDBOX_FILTER_IO, 1, create_in_allowed), KILLED(SIGSYS));
+}
+
+static void test_vcpu_ioctls(void **state)
+{
+	/* A vCPU runs; making VMs or memory slots is the main thread's. */
+	assert_int_equal(run_filtered(SANDBOX_FILTER_VCPU, 1, ioctl_run), 0);
+	assert_int_equal(run_filtered(SANDBOX_FILTER_VCPU, 1, ioctl_create_vm), KILLED(SIGSYS));
+	assert_int_equal(run_filtered(SANDBOX_FILTER_VCPU_PV, 1, ioctl_memory_region),
+			 KILLED(SIGSYS));
+	assert_int_equal(run_filtered(SANDBOX_FILTER_MAIN, 1, ioctl_create_vm), 0);
+	assert_int_equal(run_filtered(SANDBOX_FILTER_MAIN, 1, ioctl_memory_region), 0);
+	/* The I/O thread asks nothing of KVM. */
+	assert_int_equal(run_filtered(SANDBOX_FILTER_IO, 1, ioctl_run), KILLED(SIGSYS));
 }
 
 static void test_every_mark_replaced(void **state)
@@ -215,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_no_directories),
 		cmocka_unit_test(test_forbidden_calls),
 		cmocka_unit_test(test_io_thread_narrower),
+		cmocka_unit_test(test_vcpu_ioctls),
 		cmocka_unit_test(test_every_mark_replaced),
 		cmocka_unit_test(test_bad_arguments),
 	};
