@@ -14,7 +14,7 @@ include src/devices/legacy/legacy.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))
 VMM_LIB := $(B)/libshale-vmm.a
 
-CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c \
+CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_opts.c src/cli/run_linux.c src/cli/host.c \
 	src/cli/http.c src/cli/client.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
 

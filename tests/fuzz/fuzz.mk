@@ -2,7 +2,7 @@
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices, the I/O queue rings of ABI v2, the decoder that names
 # the port of a guest's refused in/out, the control socket's request
-# lines, the daemon's VM definitions and the HTTP responses the API
+# lines, `shale run`'s command line, the daemon's VM definitions and the HTTP responses the API
 # clients read from shaled (seeds for the last two hand-written, not
 # from make-seeds). Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
@@ -14,7 +14,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http ctl
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http ctl opts
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -27,8 +27,11 @@ $(FUZZ_STANDALONE): $(B)/tests/fuzz/%-standalone: $(B)/tests/fuzz/%.o \
 	$(Q)$(CC) $(HOST_LDFLAGS) $(FUZZ_LDFLAGS_$(*:fuzz_%=%)) -o $@ $^ \
 		$(FUZZ_LIBS_$(*:fuzz_%=%)) $(HOST_LIBS)
 
-# The HTTP client is the CLI's, not the VMM library's.
+# The HTTP client is the CLI's, not the VMM library's; so is run's option parser.
 $(B)/tests/fuzz/fuzz_http-standalone: $(B)/src/cli/http.o
+$(B)/tests/fuzz/fuzz_opts-standalone: $(B)/src/cli/run_opts.o $(B)/src/vmm/sandbox.o
+# The option parser's messages are counted.
+FUZZ_LDFLAGS_opts := -Wl,--wrap=log_err
 
 fuzz-regress: $(FUZZ_STANDALONE)
 	$(Q)for n in $(FUZZ_NAMES); do \
@@ -60,6 +63,7 @@ FUZZ_LIBS_vmdef := -ljson-c
 $(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o $(B)/src/util/util.o
 FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
 FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
+FUZZ_SRCS_opts := tests/fuzz/fuzz_opts.c src/cli/run_opts.c src/util/util.c src/vmm/sandbox.c
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
 
 define FUZZ_BIN_RULE
