@@ -3,9 +3,10 @@
 # PC devices and PCI configuration space, the I/O queue rings of ABI v2,
 # the decoder that names the port of a guest's refused in/out, the
 # control socket's request lines, `shale run`'s command line, the
-# daemon's VM definitions and API routing, and the HTTP responses the
-# API clients read from shaled. The seeds of vmdef, api, http and opts
-# are hand-written; make-seeds writes the others. Each harness defines
+# daemon's VM definitions and API routing, the metrics it makes of a
+# VMM's stats reply, and the HTTP responses the API clients read from
+# shaled. The seeds of vmdef, api, metrics, http and opts are
+# hand-written; make-seeds writes the others. Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
@@ -15,7 +16,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api http ctl opts
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -64,6 +65,9 @@ FUZZ_LIBS_vmdef := -ljson-c
 $(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o $(B)/src/util/util.o
 FUZZ_SRCS_api := tests/fuzz/fuzz_api.c src/daemon/api_req.c src/daemon/vmdef.c src/util/util.c
 FUZZ_LIBS_api := -ljson-c
+FUZZ_SRCS_metrics := tests/fuzz/fuzz_metrics.c src/daemon/metrics.c
+FUZZ_LIBS_metrics := -ljson-c
+$(B)/tests/fuzz/fuzz_metrics-standalone: $(B)/src/daemon/metrics.o
 $(B)/tests/fuzz/fuzz_api-standalone: $(B)/src/daemon/api_req.o $(B)/src/daemon/vmdef.o \
 	$(B)/src/util/util.o
 FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
