@@ -3,7 +3,8 @@
 #
 # usage: scripts/deps.sh build|check|fuzz
 #   build  compiler and libraries for `make` and `make run`
-#   check  build + unit-test, lab and network-test packages for `make check`
+#   check  build + unit-test, lab, network-test and libFuzzer packages for
+#          `make check` (its fuzz smoke runs need clang)
 #   fuzz   build + clang's libFuzzer for `make fuzz`
 #
 # As root, missing packages are installed with apt-get. Otherwise the exact
@@ -42,7 +43,7 @@ install() {
 
 case "${1:-build}" in
 build) need="$BUILD" want="" ;;
-check) need="$BUILD $UNIT" want="$LAB acpica-tools $NET" ;;
+check) need="$BUILD $UNIT" want="$LAB acpica-tools $NET $FUZZ" ;;
 fuzz) need="$BUILD" want="$FUZZ" ;;
 *) echo "usage: $0 build|check|fuzz" >&2; exit 2 ;;
 esac

@@ -19,7 +19,7 @@ VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS))) \
 	$(B)/gen/sandbox_filters.o
 VMM_LIB := $(B)/libshale-vmm.a
 
-CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_linux.c src/cli/host.c \
+CLI_SRCS := src/cli/main.c src/cli/run.c src/cli/run_opts.c src/cli/run_linux.c src/cli/host.c \
 	src/cli/http.c src/cli/client.c
 CLI_OBJS := $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(B)/src/cli/default_guest.o
 
@@ -56,7 +56,7 @@ $(B)/shale: $(CLI_OBJS) $(VMM_LIB)
 shale: $(B)/shale
 
 # shaled, the management daemon: linked dynamically (libmicrohttpd, json-c).
-DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/vms.c src/daemon/vmdef.c \
+DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/api_req.c src/daemon/metrics.c src/daemon/vms.c src/daemon/vmdef.c \
 	src/daemon/vmmctl.c src/daemon/cgroup.c
 DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o \
 	$(B)/src/usernet/usernet.o

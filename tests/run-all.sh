@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test suite and prints one closing line for all of them:
 # "N passed, N failed, N skipped". Suites: cmocka unit tests, fuzz
-# regression runs over the seed corpora, CLI checks, and the integration
+# regression runs over the seed corpora, a short libFuzzer run of each
+# harness (SHALE_FUZZ_SMOKE=0 leaves it out), CLI checks, and the integration
 # suite (guests on /dev/kvm, or in the lab, or SKIP with the reason).
 #
 # usage: tests/run-all.sh BUILD_DIR
@@ -79,6 +80,14 @@ for f in "$B"/tests/fuzz/fuzz_*-standalone; do
 	printf '%s\n' "$out" >>"$log"
 done
 
+# The libFuzzer builds are ASan+UBSan already: `make asan` leaves them out.
+if [ "${SHALE_FUZZ_SMOKE:-1}" = 1 ]; then
+	suite "fuzz smoke (libFuzzer)" "$here/fuzz/smoke.sh"
+else
+	echo "== fuzz smoke (libFuzzer)"
+	echo "SKIP fuzz smoke: SHALE_FUZZ_SMOKE=0 (make asan: its harnesses are sanitized builds already, run by make check)"
+	add 0 0 1
+fi
 suite "ACPI tables (ACPICA)" "$here/unit/acpi-iasl.sh" "$B"
 suite "CLI" "$here/integration/cli-tests.sh" "$B/shale" "$B"
 suite "integration" "$here/integration/check.sh" "$B"

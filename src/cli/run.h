@@ -86,6 +86,13 @@ struct run_env {
 };
 
 /*
+ * Parses `shale run`'s arguments (argv[0] is "run") into *o, whose
+ * strings point into argv. 0 to run, 1 when --help was shown, -EINVAL
+ * after one message on stderr for a bad option or combination.
+ */
+int run_parse_opts(struct run_opts *o, int argc, char **argv);
+
+/*
  * Sets up env once the input is checked, before any VM: signals, the
  * timer (--timeout counts from start_ns), console output, the control
  * socket. 0 or -errno with a message.

@@ -17,13 +17,10 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "daemon/api_req.h"
 #include "daemon/daemon.h"
 #include "util/util.h"
 
-#define LOGS_DEFAULT (64 * 1024)
-#define LOGS_MAX (4 * 1024 * 1024)
-#define SHUTDOWN_DEFAULT_MS 10000
-#define SHUTDOWN_MAX_MS (3600 * 1000)
 #define EVENT_KEEPALIVE_MS 15000
 
 static struct shaled *daemon_state;
@@ -113,42 +110,6 @@ static enum MHD_Result send_vm(struct MHD_Connection *c, unsigned status, const 
 	return send_json(c, status, o);
 }
 
-/*
- * The body of an action: empty, or a JSON object whose only allowed field
- * is `field` (an integer, stored in *value). 0 or -EINVAL with err set.
- */
-static int action_body(const struct request *r, const char *field, uint64_t max,
-		       uint64_t *value, char *err, size_t errlen)
-{
-	json_object *o;
-	int ret = 0;
-
-	if (!r->len)
-		return 0;
-	o = json_tokener_parse(r->body);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		snprintf(err, errlen, "bad JSON body");
-		return -EINVAL;
-	}
-	json_object_object_foreach(o, key, v) {
-		if (field && !strcmp(key, field) && json_object_is_type(v, json_type_int) &&
-		    json_object_get_int64(v) >= 0 && (uint64_t)json_object_get_int64(v) <= max) {
-			*value = (uint64_t)json_object_get_int64(v);
-		} else {
-			snprintf(err, errlen,
-				 field && !strcmp(key, field) ?
-					 "%s: want an integer from 0 to %llu" :
-					 "unknown field '%s'",
-				 key, (unsigned long long)max);
-			ret = -EINVAL;
-			break;
-		}
-	}
-	json_object_put(o);
-	return ret;
-}
-
 /* ---- events ---- */
 
 struct event_stream {
@@ -187,10 +148,9 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return n > 0 && (size_t)n < max ? n : 0;
 }
 
-static enum MHD_Result serve_events(struct MHD_Connection *c)
+static enum MHD_Result serve_events(struct MHD_Connection *c, const struct api_req *req)
 {
 	struct event_stream *s = malloc(sizeof(*s));
-	const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
@@ -199,17 +159,8 @@ static enum MHD_Result serve_events(struct MHD_Connection *c)
 	pthread_mutex_lock(&daemon_state->lock);
 	s->seq = daemon_state->event_seq;
 	pthread_mutex_unlock(&daemon_state->lock);
-	if (since) {
-		char *end;
-		unsigned long long v = strtoull(since, &end, 10);
-
-		if (!*since || *end) {
-			free(s);
-			return send_error(c, MHD_HTTP_BAD_REQUEST, "since: want an event number");
-		}
-		if (v < s->seq)
-			s->seq = v;
-	}
+	if (req->has_since && req->since < s->seq)
+		s->seq = req->since;
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, events_read, s, free);
 	if (!r) {
 		free(s);
@@ -360,171 +311,108 @@ static enum MHD_Result bad_method(struct MHD_Connection *c, const char *allow)
 	return ret;
 }
 
-static enum MHD_Result vm_action(struct MHD_Connection *c, const char *name,
-				 const char *action, const char *method, struct request *r)
+/* Carries out what api_req_parse() found the request to ask. */
+static enum MHD_Result serve(struct MHD_Connection *c, const struct api_req *req,
+			     struct request *r)
 {
 	struct shaled *d = daemon_state;
-	char err[512] = "";
-	uint64_t timeout_ms = SHUTDOWN_DEFAULT_MS;
+	char err[512] = "", name[VMDEF_NAME_MAX + 1];
+	struct vm_def def;
+	json_object *o;
+	char *text;
+	size_t len = 0;
+	enum MHD_Result res;
 	int ret;
 
-	if (!strcmp(action, "stats") || !strcmp(action, "logs") || !strcmp(action, "console")) {
-		if (strcmp(method, "GET"))
-			return bad_method(c, "GET");
-		if (!strcmp(action, "console"))
-			return serve_console(c, name);
-		if (!strcmp(action, "stats")) {
-			json_object *o = vms_stats(d, name, err, sizeof(err));
-
-			return o ? send_json(c, MHD_HTTP_OK, o) :
-				   send_error(c, MHD_HTTP_NOT_FOUND, err);
+	switch (req->op) {
+	case API_ERROR:
+		return send_error(c, req->status, req->error);
+	case API_BAD_METHOD:
+		return bad_method(c, req->allow);
+	case API_LIST:
+		return send_json(c, MHD_HTTP_OK, vms_list(d));
+	case API_CREATE:
+		if (vmdef_parse(r->body ? r->body : "", r->len, &def, err, sizeof(err)))
+			return send_error(c, MHD_HTTP_BAD_REQUEST, err);
+		snprintf(name, sizeof(name), "%s", def.name);
+		ret = vms_create(d, &def, err, sizeof(err));
+		vmdef_free(&def);
+		if (ret)
+			return send_error(c, status_of(ret), err);
+		return send_vm(c, MHD_HTTP_CREATED, name);
+	case API_HOST:
+		return send_json(c, MHD_HTTP_OK, vms_host(d));
+	case API_METRICS:
+		text = vms_metrics(d);
+		if (!text)
+			return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		res = send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, strlen(text));
+		free(text);
+		return res;
+	case API_EVENTS:
+		return serve_events(c, req);
+	case API_INFO:
+		o = vms_info(d, req->name);
+		if (!o) {
+			snprintf(err, sizeof(err), "no VM named %s", req->name);
+			return send_error(c, MHD_HTTP_NOT_FOUND, err);
 		}
-		const char *b = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "bytes");
-		size_t max = LOGS_DEFAULT, len = 0;
-		char *text;
-
-		if (b) {
-			char *end;
-			unsigned long long v = strtoull(b, &end, 10);
-
-			if (!*b || *end || v > LOGS_MAX)
-				return send_error(c, MHD_HTTP_BAD_REQUEST,
-						  "bytes: want a number up to 4194304");
-			max = (size_t)v;
-		}
-		text = vms_logs(d, name, max, &len, err, sizeof(err));
+		return send_json(c, MHD_HTTP_OK, o);
+	case API_DELETE:
+		ret = vms_delete(d, req->name, req->force, err, sizeof(err));
+		if (ret)
+			return send_error(c, status_of(ret), err);
+		return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", "", 0);
+	case API_STATS:
+		o = vms_stats(d, req->name, err, sizeof(err));
+		return o ? send_json(c, MHD_HTTP_OK, o) : send_error(c, MHD_HTTP_NOT_FOUND, err);
+	case API_LOGS:
+		text = vms_logs(d, req->name, req->log_bytes, &len, err, sizeof(err));
 		if (!text)
 			return send_error(c, err[0] ? MHD_HTTP_NOT_FOUND :
 						      MHD_HTTP_INTERNAL_SERVER_ERROR,
 					  err[0] ? err : "out of memory");
-		enum MHD_Result res = send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", text, len);
-
+		res = send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", text, len);
 		free(text);
 		return res;
+	case API_CONSOLE:
+		return serve_console(c, req->name);
+	case API_START:
+		ret = vms_start(d, req->name, err, sizeof(err));
+		break;
+	case API_PAUSE:
+	case API_RESUME:
+		ret = vms_pause(d, req->name, req->op == API_PAUSE, err, sizeof(err));
+		break;
+	case API_SHUTDOWN:
+		ret = vms_shutdown(d, req->name, req->timeout_ms * 1000000, err, sizeof(err));
+		break;
+	case API_KILL:
+		ret = vms_kill(d, req->name, err, sizeof(err));
+		break;
+	case API_REBOOT:
+		ret = vms_reboot(d, req->name, err, sizeof(err));
+		break;
+	default:
+		die("API request kind %d", (int)req->op);
 	}
-	if (strcmp(method, "POST"))
-		return bad_method(c, "POST");
-	ret = action_body(r, !strcmp(action, "shutdown") ? "timeout_ms" : NULL, SHUTDOWN_MAX_MS,
-			  &timeout_ms, err, sizeof(err));
-	if (ret)
-		return send_error(c, MHD_HTTP_BAD_REQUEST, err);
-	if (!strcmp(action, "start"))
-		ret = vms_start(d, name, err, sizeof(err));
-	else if (!strcmp(action, "pause"))
-		ret = vms_pause(d, name, true, err, sizeof(err));
-	else if (!strcmp(action, "resume"))
-		ret = vms_pause(d, name, false, err, sizeof(err));
-	else if (!strcmp(action, "shutdown"))
-		ret = vms_shutdown(d, name, timeout_ms * 1000000, err, sizeof(err));
-	else if (!strcmp(action, "kill"))
-		ret = vms_kill(d, name, err, sizeof(err));
-	else if (!strcmp(action, "reboot"))
-		ret = vms_reboot(d, name, err, sizeof(err));
-	else
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no such action");
 	if (ret)
 		return send_error(c, status_of(ret), err);
-	return send_vm(c, !strcmp(action, "shutdown") ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, name);
-}
-
-static enum MHD_Result vms_collection(struct MHD_Connection *c, const char *method,
-				      struct request *r)
-{
-	struct vm_def def;
-	char err[512] = "", name[VMDEF_NAME_MAX + 1];
-	int ret;
-
-	if (!strcmp(method, "GET"))
-		return send_json(c, MHD_HTTP_OK, vms_list(daemon_state));
-	if (strcmp(method, "POST"))
-		return bad_method(c, "GET, POST");
-	if (vmdef_parse(r->body ? r->body : "", r->len, &def, err, sizeof(err)))
-		return send_error(c, MHD_HTTP_BAD_REQUEST, err);
-	snprintf(name, sizeof(name), "%s", def.name);
-	ret = vms_create(daemon_state, &def, err, sizeof(err));
-	vmdef_free(&def);
-	if (ret)
-		return send_error(c, status_of(ret), err);
-	return send_vm(c, MHD_HTTP_CREATED, name);
-}
-
-static enum MHD_Result vm_resource(struct MHD_Connection *c, const char *name,
-				   const char *method)
-{
-	char err[512] = "";
-	int ret;
-
-	if (!strcmp(method, "GET")) {
-		json_object *o = vms_info(daemon_state, name);
-
-		if (!o) {
-			snprintf(err, sizeof(err), "no VM named %s", name);
-			return send_error(c, MHD_HTTP_NOT_FOUND, err);
-		}
-		return send_json(c, MHD_HTTP_OK, o);
-	}
-	if (strcmp(method, "DELETE"))
-		return bad_method(c, "GET, DELETE");
-	const char *force = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force");
-
-	ret = vms_delete(daemon_state, name,
-			 force && (!strcmp(force, "1") || !strcmp(force, "true")), err, sizeof(err));
-	if (ret)
-		return send_error(c, status_of(ret), err);
-	return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", "", 0);
+	return send_vm(c, req->op == API_SHUTDOWN ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, req->name);
 }
 
 static enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
 			     struct request *r)
 {
-	char name[VMDEF_NAME_MAX + 1], action[16];
-	const char *rest, *slash;
-	size_t n;
+	struct api_query q = {
+		.bytes = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "bytes"),
+		.force = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force"),
+		.since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since"),
+	};
+	struct api_req req;
 
-	if (!strcmp(url, "/v1/vms"))
-		return vms_collection(c, method, r);
-	if (!strcmp(url, "/v1/host")) {
-		if (strcmp(method, "GET"))
-			return bad_method(c, "GET");
-		return send_json(c, MHD_HTTP_OK, vms_host(daemon_state));
-	}
-	if (!strcmp(url, "/v1/metrics")) {
-		char *text;
-		enum MHD_Result ret;
-
-		if (strcmp(method, "GET"))
-			return bad_method(c, "GET");
-		text = vms_metrics(daemon_state);
-		if (!text)
-			return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-		ret = send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, strlen(text));
-		free(text);
-		return ret;
-	}
-	if (!strcmp(url, "/v1/events")) {
-		if (strcmp(method, "GET"))
-			return bad_method(c, "GET");
-		return serve_events(c);
-	}
-	if (strncmp(url, "/v1/vms/", 8))
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no such resource (see docs/api.md)");
-	rest = url + 8;
-	slash = strchr(rest, '/');
-	n = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (n > VMDEF_NAME_MAX)
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no VM with so long a name");
-	memcpy(name, rest, n);
-	name[n] = '\0';
-	if (!vmdef_name_ok(name))
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "a VM name is 1-64 of A-Z a-z 0-9 . _ -, starting with a "
-				  "letter or digit");
-	if (!slash)
-		return vm_resource(c, name, method);
-	if (strlen(slash + 1) >= sizeof(action) || strchr(slash + 1, '/'))
-		return send_error(c, MHD_HTTP_NOT_FOUND, "no such action");
-	snprintf(action, sizeof(action), "%s", slash + 1);
-	return vm_action(c, name, action, method, r);
+	api_req_parse(method, url, &q, r->body, r->len, &req);
+	return serve(c, &req, r);
 }
 
 /* Only root, the daemon's own user and the socket's group may talk to it. */
@@ -580,8 +468,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return send_error(c, MHD_HTTP_FORBIDDEN, "permission denied");
 	if (r->too_big)
 		return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-	if (r->body && memchr(r->body, '\0', r->len))
-		return send_error(c, MHD_HTTP_BAD_REQUEST, "request body contains a NUL byte");
 	return route(c, url, method, r);
 }
 

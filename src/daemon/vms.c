@@ -39,6 +39,7 @@
 
 #include "daemon/cgroup.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics.h"
 #include "util/util.h"
 
 #ifndef P_PIDFD
@@ -1316,46 +1317,6 @@ json_object *vms_host(struct shaled *d)
 	return o;
 }
 
-/* A growing text buffer for the metrics page. */
-struct text {
-	char *buf;
-	size_t len, cap;
-};
-
-static void tprintf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void tprintf(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!t->buf && t->cap)
-		return; /* out of memory before */
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt,
-			      ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (t->buf && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = MAX(t->cap * 2, t->len + (size_t)n + 4096);
-		char *b = realloc(t->buf, cap);
-
-		if (!b) {
-			free(t->buf);
-			t->buf = NULL;
-			t->cap = 1;
-			return;
-		}
-		t->buf = b;
-		t->cap = cap;
-	}
-}
-
 struct vm_sample {
 	char name[VMDEF_NAME_MAX + 1];
 	char dir[PATH_MAX];
@@ -1365,40 +1326,26 @@ struct vm_sample {
 	uint64_t memory;
 };
 
-static void metric_vm(struct text *t, const struct vm_sample *s)
+static void metric_vm(struct metrics_text *t, const struct vm_sample *s)
 {
-	static const char *const devs[] = { "block", "net" };
 	char err[256];
-	json_object *st = NULL, *v;
+	json_object *st = NULL;
 	uint64_t cpu_ns, rss;
 
 	proc_usage(s->pid, &cpu_ns, &rss);
-	tprintf(t, "shale_vm_cpu_seconds_total{vm=\"%s\"} %.6f\n", s->name, (double)cpu_ns / 1e9);
-	tprintf(t, "shale_vm_rss_bytes{vm=\"%s\"} %llu\n", s->name, (unsigned long long)rss);
+	metrics_printf(t, "shale_vm_cpu_seconds_total{vm=\"%s\"} %.6f\n", s->name,
+		       (double)cpu_ns / 1e9);
+	metrics_printf(t, "shale_vm_rss_bytes{vm=\"%s\"} %llu\n", s->name,
+		       (unsigned long long)rss);
 	if (vmmctl_call(s->dir, "stats", 1000, &st, err, sizeof(err)))
 		return;
-	if (json_object_object_get_ex(st, "exits", &v) && json_object_is_type(v, json_type_object)) {
-		json_object_object_foreach(v, reason, n)
-			tprintf(t, "shale_vm_exits_total{vm=\"%s\",reason=\"%s\"} %lld\n", s->name,
-				reason, (long long)json_object_get_int64(n));
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(devs); i++) {
-		if (!json_object_object_get_ex(st, devs[i], &v) ||
-		    !json_object_is_type(v, json_type_object))
-			continue;
-		json_object_object_foreach(v, key, n)
-			tprintf(t, "shale_vm_%s_%s_total{vm=\"%s\"} %lld\n", devs[i], key, s->name,
-				(long long)json_object_get_int64(n));
-	}
-	if (json_object_object_get_ex(st, "console_bytes", &v))
-		tprintf(t, "shale_vm_console_bytes_total{vm=\"%s\"} %lld\n", s->name,
-			(long long)json_object_get_int64(v));
+	metrics_vm_stats(t, s->name, st);
 	json_object_put(st);
 }
 
 char *vms_metrics(struct shaled *d)
 {
-	struct text t = { 0 };
+	struct metrics_text t = { 0 };
 	struct vm_sample *s;
 	size_t n;
 	uint64_t vcpus, memory, requests, bad;
@@ -1425,45 +1372,49 @@ char *vms_metrics(struct shaled *d)
 	bad = d->bad_requests;
 	pthread_mutex_unlock(&d->lock);
 
-	tprintf(&t, "# HELP shale_host_cpus Host CPUs.\n# TYPE shale_host_cpus gauge\n");
-	tprintf(&t, "shale_host_cpus %u\n", d->host_cpus);
-	tprintf(&t, "# HELP shale_host_memory_bytes Host RAM.\n# TYPE shale_host_memory_bytes gauge\n");
-	tprintf(&t, "shale_host_memory_bytes %llu\n", (unsigned long long)d->host_memory);
-	tprintf(&t, "# HELP shale_committed_vcpus vCPUs of running and paused VMs.\n"
-		    "# TYPE shale_committed_vcpus gauge\nshale_committed_vcpus %llu\n",
-		(unsigned long long)vcpus);
-	tprintf(&t, "# HELP shale_committed_memory_bytes Guest RAM of running and paused VMs.\n"
-		    "# TYPE shale_committed_memory_bytes gauge\nshale_committed_memory_bytes %llu\n",
-		(unsigned long long)memory);
-	tprintf(&t, "# HELP shale_api_requests_total API requests served.\n"
-		    "# TYPE shale_api_requests_total counter\nshale_api_requests_total %llu\n",
-		(unsigned long long)requests);
-	tprintf(&t, "# HELP shale_api_bad_requests_total API requests answered with 4xx.\n"
-		    "# TYPE shale_api_bad_requests_total counter\nshale_api_bad_requests_total %llu\n",
-		(unsigned long long)bad);
-	tprintf(&t, "# HELP shale_vms VMs by state.\n# TYPE shale_vms gauge\n");
+	metrics_printf(&t, "# HELP shale_host_cpus Host CPUs.\n# TYPE shale_host_cpus gauge\n");
+	metrics_printf(&t, "shale_host_cpus %u\n", d->host_cpus);
+	metrics_printf(&t, "# HELP shale_host_memory_bytes Host RAM.\n"
+			   "# TYPE shale_host_memory_bytes gauge\n");
+	metrics_printf(&t, "shale_host_memory_bytes %llu\n", (unsigned long long)d->host_memory);
+	metrics_printf(&t, "# HELP shale_committed_vcpus vCPUs of running and paused VMs.\n"
+			   "# TYPE shale_committed_vcpus gauge\nshale_committed_vcpus %llu\n",
+		       (unsigned long long)vcpus);
+	metrics_printf(&t, "# HELP shale_committed_memory_bytes Guest RAM of running and paused VMs.\n"
+			   "# TYPE shale_committed_memory_bytes gauge\n"
+			   "shale_committed_memory_bytes %llu\n",
+		       (unsigned long long)memory);
+	metrics_printf(&t, "# HELP shale_api_requests_total API requests served.\n"
+			   "# TYPE shale_api_requests_total counter\nshale_api_requests_total %llu\n",
+		       (unsigned long long)requests);
+	metrics_printf(&t, "# HELP shale_api_bad_requests_total API requests answered with 4xx.\n"
+			   "# TYPE shale_api_bad_requests_total counter\n"
+			   "shale_api_bad_requests_total %llu\n",
+		       (unsigned long long)bad);
+	metrics_printf(&t, "# HELP shale_vms VMs by state.\n# TYPE shale_vms gauge\n");
 	for (size_t st = 0; st < ARRAY_SIZE(state_names); st++) {
 		unsigned count = 0;
 
 		for (size_t i = 0; i < n; i++)
 			count += s[i].state == st;
-		tprintf(&t, "shale_vms{state=\"%s\"} %u\n", state_names[st], count);
+		metrics_printf(&t, "shale_vms{state=\"%s\"} %u\n", state_names[st], count);
 	}
-	tprintf(&t, "# HELP shale_vm_up 1 while the VM runs or is paused.\n# TYPE shale_vm_up gauge\n");
+	metrics_printf(&t, "# HELP shale_vm_up 1 while the VM runs or is paused.\n"
+			   "# TYPE shale_vm_up gauge\n");
 	for (size_t i = 0; i < n; i++)
-		tprintf(&t, "shale_vm_up{vm=\"%s\",state=\"%s\"} %d\n", s[i].name,
-			state_names[s[i].state], is_live(s[i].state));
-	tprintf(&t, "# HELP shale_vm_memory_bytes Guest RAM configured.\n"
-		    "# TYPE shale_vm_memory_bytes gauge\n");
+		metrics_printf(&t, "shale_vm_up{vm=\"%s\",state=\"%s\"} %d\n", s[i].name,
+			       state_names[s[i].state], is_live(s[i].state));
+	metrics_printf(&t, "# HELP shale_vm_memory_bytes Guest RAM configured.\n"
+			   "# TYPE shale_vm_memory_bytes gauge\n");
 	for (size_t i = 0; i < n; i++)
-		tprintf(&t, "shale_vm_memory_bytes{vm=\"%s\"} %llu\n", s[i].name,
-			(unsigned long long)s[i].memory);
-	tprintf(&t, "# HELP shale_vm_cpu_seconds_total CPU time of the VM's VMM process.\n"
-		    "# TYPE shale_vm_cpu_seconds_total counter\n"
-		    "# HELP shale_vm_rss_bytes Resident memory of the VM's VMM process.\n"
-		    "# TYPE shale_vm_rss_bytes gauge\n"
-		    "# HELP shale_vm_exits_total VM exits by reason.\n"
-		    "# TYPE shale_vm_exits_total counter\n");
+		metrics_printf(&t, "shale_vm_memory_bytes{vm=\"%s\"} %llu\n", s[i].name,
+			       (unsigned long long)s[i].memory);
+	metrics_printf(&t, "# HELP shale_vm_cpu_seconds_total CPU time of the VM's VMM process.\n"
+			   "# TYPE shale_vm_cpu_seconds_total counter\n"
+			   "# HELP shale_vm_rss_bytes Resident memory of the VM's VMM process.\n"
+			   "# TYPE shale_vm_rss_bytes gauge\n"
+			   "# HELP shale_vm_exits_total VM exits by reason.\n"
+			   "# TYPE shale_vm_exits_total counter\n");
 	for (size_t i = 0; i < n; i++)
 		if (is_live(s[i].state) && s[i].pid)
 			metric_vm(&t, &s[i]);

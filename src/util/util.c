@@ -140,18 +140,41 @@ uint64_t clock_monotonic_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Six groups of one or two hex digits: sscanf's %x would also take blanks and signs. */
 int parse_mac(const char *s, uint8_t mac[6])
 {
-	unsigned v[6];
-	char tail;
+	uint8_t v[6];
 
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	if (mac[0] & 1)
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(*s), lo;
+
+		if (hi < 0)
+			return -EINVAL;
+		s++;
+		lo = hex_digit(*s);
+		if (lo >= 0) {
+			hi = hi << 4 | lo;
+			s++;
+		}
+		v[i] = (uint8_t)hi;
+		if (*s != (i < 5 ? ':' : '\0'))
+			return -EINVAL;
+		s++;
+	}
+	if (v[0] & 1)
 		return -EINVAL; /* multicast */
+	memcpy(mac, v, sizeof(v));
 	return 0;
 }
 

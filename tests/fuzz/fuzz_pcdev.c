@@ -29,6 +29,12 @@
  * devices working, and what the guest reads back must keep the promises
  * a PC makes: all-ones from ports and PCI functions nobody claims,
  * read-only registers unchanged, interrupts only on the devices' lines.
+ *
+ * Besides the host bridge, bus 0 holds two functions that register as a
+ * PCI device does (at 00:03.0 and 00:1f.0), with BARs of every kind,
+ * writable and write-1-to-clear bytes past the header, and hooks: their
+ * read-only bits never change, BARs stay aligned to their sizes, and the
+ * hooks see only accesses inside one dword of the configuration space.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +108,26 @@ static const uint8_t host_bridge_id[12] = {
 	0x02, 0x00, 0x00, 0x06, /* revision, class: host bridge */
 };
 
+/* The registered functions' layout (a virtio-pci device has this shape). */
+static const unsigned fake_slot[2] = { 3, 31 };
+static const struct {
+	uint64_t size;
+	unsigned flags;
+} fake_bar[PCI_NR_BARS] = {
+	{ 32, PCI_BAR_IO },
+	{ 4096, 0 },
+	{ 1 * MiB, PCI_BAR_MEM64 | PCI_BAR_PREFETCH },
+	{ 0, 0 }, /* the upper half of BAR 2 */
+	{ 0, 0 }, /* none */
+	{ 16, 0 },
+};
+#define FAKE_CAP 0x40 /* bytes the guest may write */
+#define FAKE_W1C 0x50 /* bytes it clears by writing 1 */
+#define FAKE_W1C_INIT 0xa5
+
+static struct pci_device fake_dev[2], fake_init[2];
+static unsigned fake_hook_calls;
+
 static struct vm vm;
 static int null_fd = -1;
 static struct serial *serial;
@@ -132,6 +158,52 @@ static void record_irq(struct vm *v, unsigned gsi, bool level)
 	irq_level[gsi] = level;
 }
 
+/* A hook's view: inside one dword, with the bus's masks already applied. */
+static void check_hook_access(struct pci_device *dev, unsigned offset, unsigned size)
+{
+	FUZZ_CHECK(dev == &fake_dev[0] || dev == &fake_dev[1]);
+	FUZZ_CHECK(size == 1 || size == 2 || size == 4);
+	FUZZ_CHECK(offset + size <= PCI_CFG_SIZE && (offset & 3) + size <= 4);
+	fake_hook_calls++;
+}
+
+static void fake_config_read(struct pci_device *dev, unsigned offset, unsigned size)
+{
+	check_hook_access(dev, offset, size);
+}
+
+static void fake_config_write(struct pci_device *dev, unsigned offset, unsigned size)
+{
+	check_hook_access(dev, offset, size);
+	/* Where the guest put the BARs: always on a multiple of their size. */
+	for (unsigned b = 0; b < PCI_NR_BARS; b++) {
+		uint64_t a = pci_device_bar_address(dev, b);
+
+		if (fake_bar[b].size)
+			FUZZ_CHECK(a % fake_bar[b].size == 0);
+		if (fake_bar[b].flags & PCI_BAR_IO)
+			FUZZ_CHECK(a < 0x10000);
+	}
+}
+
+static void make_fake(struct pci_device *dev)
+{
+	pci_device_init(dev, 0x1af4, 0x1041, 0x020000, 0x01);
+	dev->config[PCI_CFG_INT_PIN] = 1;
+	for (unsigned b = 0; b < PCI_NR_BARS; b++)
+		if (fake_bar[b].size &&
+		    pci_device_set_bar(dev, b, fake_bar[b].size, fake_bar[b].flags))
+			abort();
+	for (unsigned i = 0; i < 8; i++)
+		dev->wmask[FAKE_CAP + i] = (uint8_t)(0xff >> i);
+	for (unsigned i = 0; i < 4; i++) {
+		dev->config[FAKE_W1C + i] = FAKE_W1C_INIT;
+		dev->w1cmask[FAKE_W1C + i] = 0xff;
+	}
+	dev->config_read = fake_config_read;
+	dev->config_write = fake_config_write;
+}
+
 static void init(void)
 {
 	vm.kvm_fd = vm.vm_fd = -1;
@@ -160,6 +232,17 @@ static void create_devices(uint64_t mem_size)
 	    i8042_create(&vm, &kbc) || rtc_create(&vm, low, mem_size - low, &rtc) ||
 	    pm_create(&vm, &pm) || pci_create(&vm, pm, &pci))
 		abort();
+	for (unsigned i = 0; i < 2; i++) {
+		make_fake(&fake_dev[i]);
+		fake_init[i] = fake_dev[i];
+		if (pci_register_device(pci, fake_slot[i], &fake_dev[i]))
+			abort();
+	}
+	/* Taken slots and slots outside bus 0's 32 are refused. */
+	FUZZ_CHECK(pci_register_device(pci, fake_slot[0], &fake_dev[1]) == -EEXIST);
+	FUZZ_CHECK(pci_register_device(pci, 0, &fake_dev[1]) == -EINVAL);
+	FUZZ_CHECK(pci_register_device(pci, PCI_NR_DEVICES, &fake_dev[1]) == -EINVAL);
+	fake_hook_calls = 0;
 }
 
 static void destroy_devices(void)
@@ -213,10 +296,22 @@ static int cmos_expected(unsigned index, uint64_t mem_size)
 	}
 }
 
-/* What the PCI function CONFIG_ADDRESS selects: the host bridge, or nothing. */
-static bool selects_host_bridge(uint32_t a)
+/*
+ * What CONFIG_ADDRESS selects on bus 0, function 0: -1 for nothing, 0 for
+ * the host bridge, 1 + i for fake_dev[i].
+ */
+static int selected_function(uint32_t a)
 {
-	return (a & 0x80000000u) && !(a & 0x00fff800u) && !(a & 0x700u);
+	unsigned dev = (a >> 11) & 0x1f;
+
+	if (!(a & 0x80000000u) || (a & 0x00ff0000u) || (a & 0x700u))
+		return -1;
+	if (dev == 0)
+		return 0;
+	for (unsigned i = 0; i < 2; i++)
+		if (dev == fake_slot[i])
+			return 1 + (int)i;
+	return -1;
 }
 
 /* Checks one byte read from `port`, knowing the model before the access. */
@@ -252,9 +347,19 @@ static void check_read_byte(uint16_t port, uint8_t v, uint64_t mem_size)
 		uint32_t a = model.pci_address;
 		unsigned reg = (a & 0xfc) + (port - PCI_CONFIG_DATA_PORT);
 
-		if (!selects_host_bridge(a))
+		int f = selected_function(a);
+
+		if (f < 0) {
 			FUZZ_CHECK(v == 0xff); /* master abort */
-		else if (reg < sizeof(host_bridge_id) && (reg < 4 || reg >= 8))
+		} else if (f > 0) {
+			const struct pci_device *d = &fake_init[f - 1];
+			uint8_t fixed = (uint8_t)~(d->wmask[reg] | d->w1cmask[reg]);
+
+			/* What the masks do not open stays as the device made it... */
+			FUZZ_CHECK((v & fixed) == (d->config[reg] & fixed));
+			/* ...and write-1-to-clear bits only ever clear. */
+			FUZZ_CHECK(!(v & d->w1cmask[reg] & ~d->config[reg]));
+		} else if (reg < sizeof(host_bridge_id) && (reg < 4 || reg >= 8))
 			FUZZ_CHECK(v == host_bridge_id[reg]);
 		else if (reg >= 0x10 && reg != PCI_CFG_INT_LINE)
 			FUZZ_CHECK(v == 0); /* no BARs, no capabilities, nothing else */

@@ -843,6 +843,50 @@ static void pci_seed(void)
 	io_done("pci-probe");
 }
 
+/*
+ * A driver's look at the devices fuzz_pcdev.c registers at 00:03.0 and
+ * 00:1f.0, as Linux's __pci_read_base() and pci_enable_device() go: each
+ * BAR sized with all-ones and placed, the command register enabled, then
+ * the bytes past the header written and cleared.
+ */
+static void pci_bars_seed(void)
+{
+	static const unsigned devs[2] = { 3, 31 };
+
+	io_start(0);
+	for (unsigned d = 0; d < 2; d++) {
+		uint32_t base = 0x80000000u | devs[d] << 11;
+
+		outl(0xcf8, base);
+		inl(0xcfc);
+		outl(0xcf8, base | 0x04);
+		outw(0xcfc, 0);
+		for (unsigned bar = 0; bar < 6; bar++) {
+			outl(0xcf8, base | (0x10 + 4 * bar));
+			inl(0xcfc);
+			outl(0xcfc, 0xffffffff);
+			inl(0xcfc);
+			outl(0xcfc, bar == 0 ? 0xc040 : 0xfe000000u + bar * 0x100000u);
+			inl(0xcfc);
+		}
+		outl(0xcf8, base | 0x3c);
+		outb(0xcfc, 0x0b);
+		inl(0xcfc);
+		outl(0xcf8, base | 0x04);
+		outw(0xcfc, 0x0007);
+		outw(0xcfe, 0xffff);
+		inl(0xcfc);
+		for (unsigned reg = 0x40; reg < 0x58; reg += 4) {
+			outl(0xcf8, base | reg);
+			outl(0xcfc, 0xffffffff);
+			inl(0xcfc);
+			outw(0xcfe, 0x00ff);
+			inb(0xcfd);
+		}
+	}
+	io_done("pci-bars");
+}
+
 /* ACPI: the power button's SCI, the PM timer, then S5 (acpi_enter_sleep_state). */
 static void acpi_seed(void)
 {
@@ -915,6 +959,7 @@ static void pcdev_seeds(void)
 	i8042_seed();
 	rtc_seed();
 	pci_seed();
+	pci_bars_seed();
 	acpi_seed();
 	wild_seed();
 }

@@ -180,6 +180,35 @@ static void test_duration_negative_after_space(void **state)
 	duration_bad("\n-5", -EINVAL);
 }
 
+static void test_mac_good(void **state)
+{
+	static const uint8_t want[6] = { 0x52, 0x54, 0x00, 0x0a, 0xbc, 0xde };
+	uint8_t mac[6];
+
+	assert_int_equal(parse_mac("52:54:00:0a:bc:de", mac), 0);
+	assert_memory_equal(mac, want, 6);
+	assert_int_equal(parse_mac("52:54:0:A:BC:De", mac), 0);
+	assert_memory_equal(mac, want, 6);
+}
+
+/* Found by fuzz_opts: sscanf's %2x took "-2" as 0xfe, and blanks too. */
+static void test_mac_junk(void **state)
+{
+	static const char *const bad[] = {
+		"-2:54:00:12:34:56", "+2:54:00:12:34:56", " 2:54:00:12:34:56",
+		"52: 54:00:12:34:56", "52:54:00:12:34:5 ", "52:54:00:12:34:56:", "52:54:00:12:34",
+		"52:54:00:12:34:567", "52:54:00:12::56", "52-54-00-12-34-56", "0x2:54:00:12:34:56",
+		"01:00:5e:00:00:01" /* multicast */, "",
+	};
+	uint8_t mac[6] = { 1, 2, 3, 4, 5, 6 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_mac(bad[i], mac) != -EINVAL)
+			fail_msg("parse_mac(\"%s\") accepted", bad[i]);
+	}
+	assert_int_equal(mac[0], 1); /* left alone */
+}
+
 /* The C library's timegm()/gmtime_r() are the reference. */
 static void utc_matches_libc(int64_t sec)
 {
@@ -260,6 +289,8 @@ int main(void)
 		cmocka_unit_test(test_duration_junk),
 		cmocka_unit_test(test_duration_overflow),
 		cmocka_unit_test(test_duration_negative_after_space),
+		cmocka_unit_test(test_mac_good),
+		cmocka_unit_test(test_mac_junk),
 		cmocka_unit_test(test_utc_round_trip),
 		cmocka_unit_test(test_utc_normalises),
 	};

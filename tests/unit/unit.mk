@@ -3,8 +3,8 @@
 #   make unit-tests                   build and run them all
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
-UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef http evloop ctl_proto \
-	sandbox usernet
+UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef api_req http evloop \
+	ctl_proto sandbox usernet
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
@@ -17,6 +17,10 @@ $(B)/tests/unit/test_elf: $(TEST_ELFGEN)
 # The daemon's VM definitions.
 $(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o
 UNIT_LIBS_test_vmdef := -ljson-c
+# shaled's routing and metrics.
+$(B)/tests/unit/test_api_req: $(B)/src/daemon/api_req.o $(B)/src/daemon/metrics.o \
+	$(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o
+UNIT_LIBS_test_api_req := -ljson-c
 # The HTTP client is the CLI's, not the VMM library's.
 $(B)/tests/unit/test_http: $(B)/src/cli/http.o
 
