@@ -20,6 +20,7 @@
 #include "loader/elf.h"
 #include "util/util.h"
 #include "vmm/host.h"
+#include "vmm/sandbox.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -253,7 +254,8 @@ static void print_json(const struct host_info *h, const struct exit_probe *p)
 		printf(",\"exit_round_trip_ns\":null");
 	printf(",\"exit_samples\":%u,\"exit_error\":", p->samples);
 	json_str(stdout, p->error[0] ? p->error : NULL);
-	printf("}\n");
+	printf(",\"landlock_abi\":%d,\"jail\":\"%s\"}\n", sandbox_landlock_abi(),
+	       sandbox_landlock_abi() ? "landlock" : "mount");
 }
 
 static void print_text(const struct host_info *h, const struct exit_probe *p)
@@ -284,6 +286,10 @@ static void print_text(const struct host_info *h, const struct exit_probe *p)
 	} else {
 		printf("VM exit round trip:  not measured: no usable %s\n", h->device);
 	}
+	if (sandbox_landlock_abi())
+		printf("sandbox jail:        Landlock (ABI %d)\n", sandbox_landlock_abi());
+	else
+		printf("sandbox jail:        a mount namespace (this kernel has no Landlock)\n");
 }
 
 static void host_usage(FILE *f)

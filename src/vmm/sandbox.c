@@ -224,8 +224,7 @@ struct ll_ruleset_attr {
 	uint64_t scoped;             /* ABI 6 */
 };
 
-/* Landlock's ABI version, 0 without it. */
-static int landlock_abi(void)
+int sandbox_landlock_abi(void)
 {
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 
@@ -365,7 +364,7 @@ static int jail(const struct sandbox_config *cfg, bool *entered)
 	gid_t gid = getegid();
 	char map[64], opts[64];
 	struct stat st;
-	int abi = cfg->jail == SANDBOX_JAIL_MOUNT ? 0 : landlock_abi();
+	int abi = cfg->jail == SANDBOX_JAIL_MOUNT ? 0 : sandbox_landlock_abi();
 
 	if (cfg->jail == SANDBOX_JAIL_LANDLOCK && !abi)
 		return -EOPNOTSUPP;

@@ -80,6 +80,9 @@ void sandbox_seal(void);
  */
 void sandbox_enter_thread(enum sandbox_thread kind);
 
+/* The kernel's Landlock ABI version, 0 without Landlock (`shale host`). */
+int sandbox_landlock_abi(void);
+
 /* What sandbox_apply() managed, for `shale run -v` and the tests. */
 bool sandbox_jailed(void);
 

@@ -103,7 +103,7 @@ none | inaccessible) pv=no linux=no exit_re='not measured' ;;
 esac
 T_LIMIT=10 expect host-text 0 "^kind: +$kind\$" '' "$SHALE" host
 for re in "^para-virtual guests: +$pv" "^Linux guests: +$linux" "^VM exit round trip: +$exit_re" \
-	'^device: +/dev/kvm \(' '^module: +' '^reason: +.'; do
+	'^device: +/dev/kvm \(' '^module: +' '^reason: +.' '^sandbox jail: +(Landlock \(ABI [1-9][0-9]*\)|a mount namespace)'; do
 	if ! grep -Eq -- "$re" "$T_OUT"; then
 		fail host-text-lines "no line matches /$re/"
 		re=
@@ -130,6 +130,7 @@ if kind in ("vmx", "svm", "pvm"):
     assert isinstance(rt, int) and rt > 0 and h["exit_samples"] > 0, (rt, h["exit_error"])
 if kind in ("none", "inaccessible"):
     assert rt is None and not h["accessible"]
+assert (h["jail"], h["landlock_abi"] > 0) in (("landlock", True), ("mount", False)), (h["jail"], h["landlock_abi"])
 ' "$kind" "$pv" "$linux" >"$T_OUT" 2>&1; then
 	fail host-json "$(tail -n 1 "$T_OUT"): $out"
 else
