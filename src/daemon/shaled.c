@@ -269,7 +269,8 @@ int main(int argc, char **argv)
 		.memory_overcommit = 1.5,
 	};
 	const char *group = NULL, *tcp = NULL;
-	char *vmm = NULL, *state_dir;
+	/* For the daemon's life; static, so that an early return leaks nothing. */
+	static char *vmm, *state_dir;
 	int fd, tcp_fd = -1, c, sig;
 	sigset_t sigs;
 	bool activated;
