@@ -347,10 +347,11 @@ static int reopen_dirs(const struct sandbox_config *cfg)
 }
 
 /*
- * The jail: no network (the shared empty namespace as root, a new one
- * otherwise), a new mount namespace (and a user namespace when not root)
- * with a read-only tmpfs as the root that holds only the directories of
- * cfg->dirfd: nothing else on the host can be named any more.
+ * The jail: no network (the shared empty namespace as root, a new one in
+ * a user namespace otherwise), and no host file but beneath the
+ * directories of cfg->dirfd: by Landlock where the kernel has it (and
+ * cfg->jail allows), else by a new mount namespace whose read-only tmpfs
+ * root holds only those directories.
  * Descriptors opened before keep working, the tap's included (it stays in
  * the host's network namespace). There is no IPC namespace: seccomp
  * allows no System V or POSIX IPC call. 0, or -errno: with *entered
