@@ -2,7 +2,7 @@
 # integration suite, which runs guests on /dev/kvm or inside the lab.
 
 TEST_GUESTS := $(B)/g/tests/guests/misbehave.elf $(B)/g/tests/guests/abi_check.elf \
-	$(B)/g/tests/guests/queue_check.elf
+	$(B)/g/tests/guests/queue_check.elf $(B)/g/tests/guests/attack.elf
 
 guests: $(TEST_GUESTS)
 
