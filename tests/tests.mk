@@ -56,3 +56,13 @@ $(B)/tests/tools/fake_shaled: tests/tools/fake_shaled.c
 	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
 
 guests: $(B)/tests/tools/fake_shaled
+
+# A terminal nobody reads, for the malicious-guest suite's console floods:
+# static, like ptyrun, so that it also runs in the lab.
+$(B)/tests/tools/stallpty: tests/tools/stallpty.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
+		-o $@ $< -lutil
+
+guests: $(B)/tests/tools/stallpty
