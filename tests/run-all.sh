@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs every test suite and prints one closing line for all of them:
 # "N passed, N failed, N skipped". Suites: cmocka unit tests, fuzz
-# regression runs over the seed corpora, CLI checks, and the integration
-# suite (guests on /dev/kvm, or in the lab, or SKIP with the reason).
+# regression runs over the seed corpora, CLI checks, the integration
+# suite and the malicious-guest suite (guests on /dev/kvm, or in the lab,
+# or SKIP with the reason), the daemon and the Linux guests.
 #
 # usage: tests/run-all.sh BUILD_DIR
 set -u
@@ -82,6 +83,7 @@ done
 suite "ACPI tables (ACPICA)" "$here/unit/acpi-iasl.sh" "$B"
 suite "CLI" "$here/integration/cli-tests.sh" "$B/shale" "$B"
 suite "integration" "$here/integration/check.sh" "$B"
+suite "malicious guests" "$here/malicious/check.sh" "$B"
 suite "daemon" "$here/daemon/check.sh" "$B"
 suite "Linux guests" "$here/linux/check.sh" "$B"
 

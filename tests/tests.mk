@@ -20,7 +20,10 @@ integration: $(B)/shale guests
 
 check-build: all $(UNIT_TESTS) $(FUZZ_STANDALONE)
 
-.PHONY: cli-tests integration
+malicious: $(B)/shale guests
+	$(Q)tests/malicious/check.sh $(B)
+
+.PHONY: cli-tests integration malicious
 
 $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 	$(call msg,CC,$<)

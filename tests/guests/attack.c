@@ -10,6 +10,8 @@
  *                      past RAM, wrapping, in VMM-owned pages, in the
  *                      guard page, with huge lengths (run with --disk)
  *   hc-struct-straddle an argument struct running off the end of RAM
+ *   hc-rep-crash       one rep outsl of 64 hypercalls whose second stops
+ *                      the VM: none may run after it
  *   queue-wild         the same through the block and console queues, and
  *                      rings set up where the guest may not write
  *   queue-race         rewrites requests while the VMM takes them, and
@@ -224,6 +226,28 @@ static int hc_wild(void)
 	/* Nothing of the VMM's changed under the guest: its boot info, its stack. */
 	CHECK(memcmp(&saved, bi(), sizeof(saved)), 0);
 	return finish("hc-wild");
+}
+
+/*
+ * One rep outsl: 64 console writes, the second with its argument struct in
+ * the null page. The VMM stops the VM at the second; the other 62 must not
+ * run after that (a line each if they did).
+ */
+static void hc_rep_crash(void)
+{
+	static struct shale_hc_console_write c = { 0, 26, 0 };
+	static uint32_t gpas[64];
+	const void *src = gpas;
+	unsigned long cnt = ARRAY_LEN(gpas);
+
+	c.data = (uintptr_t)"attack: rep console write\n";
+	for (unsigned i = 0; i < ARRAY_LEN(gpas); i++)
+		gpas[i] = (uint32_t)(uintptr_t)&c;
+	gpas[1] = 0;
+	__asm__ __volatile__("rep outsl"
+			     : "+S"(src), "+c"(cnt)
+			     : "d"(SHALE_HC_PORT(SHALE_HC_CONSOLE_WRITE))
+			     : "memory");
 }
 
 static void hc_struct_straddle(void)
@@ -750,6 +774,8 @@ int main(int argc, char **argv)
 		return hc_wild();
 	if (!strcmp(m, "hc-struct-straddle"))
 		hc_struct_straddle();
+	else if (!strcmp(m, "hc-rep-crash"))
+		hc_rep_crash();
 	else if (!strcmp(m, "queue-wild"))
 		return queue_wild();
 	else if (!strcmp(m, "queue-race"))
