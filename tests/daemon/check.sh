@@ -401,7 +401,8 @@ attacker exception '["exc-storm"]' crashed '"reason":"crash","status":126,"messa
 attacker queue '["queue-backwards"]' crashed '"reason":"crash","status":126,"message":"guest crashed: block queue: sq_tail is 0, 4294967295 past' \
 	",\"disks\":[{\"path\":\"$W/attack.img\"}]"
 attacker system '["sys-idt"]' crashed '"reason":"crash","status":126,"message":"guest crashed: vector 14, page fault \(#PF\) at rip 0x[0-9a-f]+, address 0x3000'
-attacker wild '["hc-wild"]' stopped '"reason":"exit","status":0'
+attacker wild '["hc-wild"]' stopped '"reason":"exit","status":0' \
+	",\"disks\":[{\"path\":\"$W/attack.img\"}]"
 attacker storm '["storm-nop","3"]' stopped '"reason":"exit","status":0'
 # A flood: the daemon's console log of the VM stays at two files of 1 MiB.
 KEEP=1 attacker flood '["flood-queue","256"]' stopped '"reason":"exit","status":0'

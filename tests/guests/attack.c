@@ -8,7 +8,8 @@
  *
  *   hc-wild            every hypercall that takes a buffer, at addresses
  *                      past RAM, wrapping, in VMM-owned pages, in the
- *                      guard page, with huge lengths (run with --disk)
+ *                      guard page, with huge lengths (with --disk, the
+ *                      block calls check the buffer too)
  *   hc-struct-straddle an argument struct running off the end of RAM
  *   hc-rep-crash       one rep outsl of 64 hypercalls whose second stops
  *                      the VM: none may run after it
@@ -170,6 +171,10 @@ static int hc_wild(void)
 	unsigned n;
 	struct shale_hc_net_info ni;
 	bool net = shale_net_info(&ni) == SHALE_OK;
+	struct shale_hc_block_info di;
+	bool disk = shale_block_info(&di) == SHALE_OK;
+	int64_t efault_blk = disk ? SHALE_EFAULT : SHALE_ENODEV;
+	int64_t einval_blk = disk ? SHALE_EINVAL : SHALE_ENODEV;
 	uint8_t canary[64];
 	struct shale_boot_info saved = *bi();
 
@@ -177,7 +182,7 @@ static int hc_wild(void)
 	n = bad_addrs(a, 512, true);
 	for (unsigned i = 0; i < n; i++) {
 		CHECK(buffer_call(SHALE_HC_RANDOM, a[i], 512), SHALE_EFAULT);
-		CHECK(block_call(SHALE_HC_BLOCK_READ, 0, a[i], 512), SHALE_EFAULT);
+		CHECK(block_call(SHALE_HC_BLOCK_READ, 0, a[i], 512), efault_blk);
 		CHECK(buffer_call(SHALE_HC_NET_READ, a[i], 1514), net ? SHALE_EFAULT : SHALE_ENODEV);
 	}
 	/* ARGS fills args_size bytes, whatever len says. */
@@ -188,7 +193,7 @@ static int hc_wild(void)
 	n = bad_addrs(a, 512, false);
 	for (unsigned i = 0; i < n; i++) {
 		CHECK(console_call(a[i], 512), SHALE_EFAULT);
-		CHECK(block_call(SHALE_HC_BLOCK_WRITE, 0, a[i], 512), SHALE_EFAULT);
+		CHECK(block_call(SHALE_HC_BLOCK_WRITE, 0, a[i], 512), efault_blk);
 		CHECK(buffer_call(SHALE_HC_NET_WRITE, a[i], 60), net ? SHALE_EFAULT : SHALE_ENODEV);
 	}
 	/* Huge lengths from a good buffer. */
@@ -197,8 +202,8 @@ static int hc_wild(void)
 
 		CHECK(console_call((uintptr_t)buf, len), SHALE_EINVAL);
 		CHECK(buffer_call(SHALE_HC_RANDOM, (uintptr_t)buf, len), SHALE_EINVAL);
-		CHECK(block_call(SHALE_HC_BLOCK_READ, 0, (uintptr_t)buf, len), SHALE_EINVAL);
-		CHECK(block_call(SHALE_HC_BLOCK_WRITE, 0, (uintptr_t)buf, len), SHALE_EINVAL);
+		CHECK(block_call(SHALE_HC_BLOCK_READ, 0, (uintptr_t)buf, len), einval_blk);
+		CHECK(block_call(SHALE_HC_BLOCK_WRITE, 0, (uintptr_t)buf, len), einval_blk);
 		/* ARGS copies args_size bytes, whatever len says it has room for. */
 		CHECK(buffer_call(SHALE_HC_ARGS, (uintptr_t)buf, len), bi()->args_size);
 		CHECK(buffer_call(SHALE_HC_NET_WRITE, (uintptr_t)buf, len),
@@ -212,7 +217,7 @@ static int hc_wild(void)
 	memcpy(edge, canary, 56);
 	CHECK(buffer_call(SHALE_HC_RANDOM, (uintptr_t)edge, 64), SHALE_EFAULT);
 	CHECK(memcmp(edge, canary, 56), 0);
-	CHECK(block_call(SHALE_HC_BLOCK_READ, 0, bi()->heap_end - 512, 1024), SHALE_EFAULT);
+	CHECK(block_call(SHALE_HC_BLOCK_READ, 0, bi()->heap_end - 512, 1024), efault_blk);
 	CHECK(memcmp(edge, canary, 56), 0);
 	/* Other fields out of range. */
 	CHECK(wait_call(UINT32_MAX, 1, 0), SHALE_EINVAL);

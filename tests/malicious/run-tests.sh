@@ -280,7 +280,8 @@ exec 5>&-
 # The ABI gives the guest no exception handler: the first fault ends the VM.
 crash exc-storm 'vector 6, invalid opcode \(#UD\) at rip 0x[0-9a-f]+, error code 0x0, rsp 0x[0-9a-f]+$'
 crash exc-bad-rsp 'vector 6, invalid opcode \(#UD\) at rip 0x[0-9a-f]+, error code 0x0, rsp 0x0$'
-crash exc-noncanon-rsp 'vector 12, stack fault \(#SS\) at rip 0x[0-9a-f]+, error code 0x0, rsp 0x8000000000000000$'
+# A push to a non-canonical address: #SS by the SDM (PVM), #GP in QEMU's CPU (the lab).
+crash exc-noncanon-rsp 'vector 1[23], (stack fault \(#SS\)|general protection fault \(#GP\)) at rip 0x[0-9a-f]+, error code 0x0, rsp 0x8000000000000000$'
 crash exc-tf 'vector 1, debug exception \(#DB\) at rip'
 for t in gdt:0x2000 tss:0x2168 idt:0x3000 stubs:0x4000 xstack:0x6ff8 pt:0xe000; do
 	crash "sys-${t%%:*}" "vector 14, page fault \(#PF\) at rip 0x[0-9a-f]+, address ${t#*:}, error code 0x7,"
