@@ -13,8 +13,9 @@
  *   hc-struct-straddle an argument struct running off the end of RAM
  *   hc-rep-crash       one rep outsl of 64 hypercalls whose second stops
  *                      the VM: none may run after it
- *   queue-wild         the same through the block and console queues, and
- *                      rings set up where the guest may not write
+ *   queue-wild         the same through the block and console queues (and
+ *                      the network's, with --net), and rings set up where
+ *                      the guest may not write
  *   queue-race         rewrites requests while the VMM takes them, and
  *                      scribbles on the VMM's indices (--disk)
  *   queue-backwards    moves sq_tail back behind what the VMM took
@@ -194,8 +195,10 @@ static int hc_wild(void)
 	for (unsigned i = 0; i < n; i++) {
 		CHECK(console_call(a[i], 512), SHALE_EFAULT);
 		CHECK(block_call(SHALE_HC_BLOCK_WRITE, 0, a[i], 512), efault_blk);
-		CHECK(buffer_call(SHALE_HC_NET_WRITE, a[i], 60), net ? SHALE_EFAULT : SHALE_ENODEV);
 	}
+	n = bad_addrs(a, 60, false);
+	for (unsigned i = 0; i < n; i++)
+		CHECK(buffer_call(SHALE_HC_NET_WRITE, a[i], 60), net ? SHALE_EFAULT : SHALE_ENODEV);
 	/* Huge lengths from a good buffer. */
 	for (unsigned i = 0; i < ARRAY_LEN(huge_lens); i++) {
 		uint64_t len = huge_lens[i];
@@ -381,8 +384,25 @@ static int queue_wild(void)
 	CHECK(ring_one(&con, SHALE_OP_READ, 0, (uintptr_t)buf, 512, 0), SHALE_EINVAL);
 	CHECK(ring_one(&con, SHALE_OP_FLUSH, 0, 0x8000, 512, 0), SHALE_EINVAL);
 	CHECK(ring_one(&blk, SHALE_OP_FLUSH, 0, 0x8000, UINT32_MAX, 1ull << 63), SHALE_OK);
+	/* With --net: frames of wrong sizes, and receive buffers the guest may not write. */
+	struct shale_hc_net_info ni;
+	struct ring net;
+
+	if (shale_net_info(&ni) == SHALE_OK && ring_open(&net, SHALE_QUEUE_NET, 16, ring_mem[2])) {
+		n = bad_addrs(a, 1514, true);
+		for (unsigned i = 0; i < n; i++)
+			CHECK(ring_one(&net, SHALE_OP_READ, 0, a[i], 1514, 0), SHALE_EFAULT);
+		n = bad_addrs(a, 60, false);
+		for (unsigned i = 0; i < n; i++)
+			CHECK(ring_one(&net, SHALE_OP_WRITE, 0, a[i], 60, 0), SHALE_EFAULT);
+		CHECK(ring_one(&net, SHALE_OP_WRITE, 0, (uintptr_t)buf, 13, 0), SHALE_EINVAL);
+		CHECK(ring_one(&net, SHALE_OP_WRITE, 0, (uintptr_t)buf, 1515, 0), SHALE_EINVAL);
+		CHECK(ring_one(&net, SHALE_OP_WRITE, 0, (uintptr_t)buf, UINT32_MAX, 0), SHALE_EINVAL);
+		CHECK(ring_one(&net, SHALE_OP_READ, 0, (uintptr_t)buf, 13, 0), SHALE_EINVAL);
+		CHECK(ring_one(&net, SHALE_OP_FLUSH, 0, (uintptr_t)buf, 64, 0), SHALE_EINVAL);
+	}
 	/* Setting a queue up again, elsewhere, is refused; the first one lives on. */
-	CHECK(setup_call(SHALE_QUEUE_BLOCK, 16, (uintptr_t)ring_mem[2]), SHALE_EINVAL);
+	CHECK(setup_call(SHALE_QUEUE_BLOCK, 16, (uintptr_t)ring_mem[1]), SHALE_EINVAL);
 	CHECK(ring_one(&blk, SHALE_OP_READ, 0, (uintptr_t)buf, 512, 0), 512);
 	CHECK(ring_one(&con, SHALE_OP_WRITE, 0, (uintptr_t)"attack: console queue alive\n", 28, 0),
 	      28);

@@ -153,6 +153,21 @@ attack hc-rep-crash 126 '^shale: guest crashed: hypercall console_write: argumen
 n=$(grep -c '^attack: rep console write$' "$T_OUT")
 if [ "$n" = 1 ]; then ok hc-rep-crash-nothing-after; else fail hc-rep-crash-nothing-after "$n console writes ran, want 1"; fi
 
+# The network's calls and queue too, on a tap in a network namespace.
+IP=${IP:-ip}
+ns=shale-m$$
+if ! command -v "$IP" >/dev/null 2>&1 || ! "$IP" netns add "$ns" 2>/dev/null; then
+	skip net-wild "cannot create a network namespace (needs root and iproute2)"
+else
+	"$IP" netns exec "$ns" "$IP" tuntap add dev tap0 mode tap
+	"$IP" netns exec "$ns" "$IP" link set tap0 up
+	# shellcheck disable=SC2086
+	WRAP="$IP netns exec $ns" attack net-hc-wild 0 '' $D --net tap=tap0 "$A" hc-wild
+	# shellcheck disable=SC2086
+	WRAP="$IP netns exec $ns" attack net-queue-wild 0 '' $D --net tap=tap0 "$A" queue-wild
+	"$IP" netns del "$ns"
+fi
+
 # --- the I/O queues ----------------------------------------------------------------
 # shellcheck disable=SC2086
 attack queue-wild 0 '' $D "$A" queue-wild
@@ -191,8 +206,9 @@ fi
 
 # --- exit storms: the VMM keeps answering, and does not grow -------------------------
 # storm MODE: 8 s of exits; stats every second for 4 s through the
-# control socket, each within 2 s; RSS after the first second and 3 s later
-# within 512 KiB; the hypercalls counted keep growing.
+# control socket, each within 2 s, then a pause and a resume within 2 s;
+# RSS after the first second and 3 s later within 512 KiB; the hypercalls
+# counted keep growing.
 storm() {
 	sname=$1
 	d=$W/storm
@@ -217,6 +233,13 @@ storm() {
 		i=$((i + 1))
 		sleep 1
 	done
+	# And it pauses and resumes the storming VM at once.
+	if [ -z "$why" ]; then
+		timeout 2 "$C" "$d/ctl" '{"op":"pause"}' '{"op":"resume"}' >"$d/pr"
+		if [ "$(grep -Ec '^\{"ok":true,"state":"(paused|running)"\}$' "$d/pr")" != 2 ]; then
+			why="pause and resume: $(tr '\n' ' ' <"$d/pr")"
+		fi
+	fi
 	wait "$spid"
 	sst=$?
 	kill "$wd" 2>/dev/null
