@@ -184,10 +184,10 @@ static void handle_io(struct vcpu *vcpu)
 	unsigned size = run->io.size;
 
 	/*
-	 * KVM guarantees data_offset + count * size lies in the run page. A
-	 * rep ins/outs comes as up to a page of accesses at once (on VMX and
-	 * SVM; PVM exits for each): once one of them stopped the VM, the rest
-	 * must not run after the stop was reported.
+	 * KVM guarantees data_offset + count * size lies in the run page. It
+	 * may hand over several accesses of a rep ins/outs in one exit: once
+	 * one of them stopped the VM, the rest must not run after the stop
+	 * was reported.
 	 */
 	for (uint32_t i = 0; i < run->io.count && !vm_stopping(vcpu->vm); i++, data += size) {
 		int err = iobus_access(&vcpu->vm->pio, vcpu, run->io.port, data, size,

@@ -414,6 +414,19 @@ else
 	fail attack-flood-log-bounded "$(ls -l "$STATE/vms/a-flood/" 2>&1 | head -n 5)"
 fi
 api DELETE /v1/vms/a-flood
+# A guest that touches more RAM than its VMM's cgroup allows: the kernel
+# kills that VMM alone, and shaled says so.
+if [ -f /sys/fs/cgroup/cgroup.controllers ] || [ -d /sys/fs/cgroup/memory ]; then
+	check attack-memory-create 201 '' POST /v1/vms \
+		"{\"name\":\"a-memory\",\"guest\":\"$ATTACK\",\"args\":[\"mem-touch\"],\"memory_mib\":256,\"limits\":{\"memory_max_mib\":32}}"
+	api POST /v1/vms/a-memory/start
+	expect_state attack-memory-ends-crashed a-memory crashed 300
+	check attack-memory-reason 200 '"last_stop":\{"reason":"vmm-died".*killed by signal 9' GET /v1/vms/a-memory
+	check attack-memory-bystander-stats 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9]' GET /v1/vms/bystander/stats
+	api DELETE /v1/vms/a-memory
+else
+	skip attack-memory "no cgroup memory controller mounted on this host"
+fi
 check bystander-still-running 200 "\"state\":\"running\",.*\"pid\":$by_pid" GET /v1/vms/bystander
 check bystander-logs 200 'tick [0-9]+' GET '/v1/vms/bystander/logs?bytes=100'
 check kill-bystander 200 '"reason":"killed"' POST /v1/vms/bystander/kill

@@ -147,7 +147,7 @@ attack hc-wild 0 '' $D "$A" hc-wild
 attack hc-struct-straddle 126 '^shale: guest crashed: hypercall console_write: argument struct at 0x[0-9a-f]+ is not in guest-writable memory$' \
 	"$A" hc-struct-straddle
 # The second of 64 hypercalls in one rep outsl stops the VM; the 62 after
-# it do not run (on VMX and SVM they come in one exit; PVM exits for each).
+# it do not run, however many of them KVM hands over in one exit.
 attack hc-rep-crash 126 '^shale: guest crashed: hypercall console_write: argument struct at 0x0 is not in guest-writable memory$' \
 	"$A" hc-rep-crash
 n=$(grep -c '^attack: rep console write$' "$T_OUT")
