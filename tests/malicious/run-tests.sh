@@ -205,7 +205,7 @@ else
 fi
 
 # --- exit storms: the VMM keeps answering, and does not grow -------------------------
-# storm MODE: 8 s of exits; stats every second for 4 s through the
+# storm MODE: 12 s of exits; stats every second for 4 s through the
 # control socket, each within 2 s, then a pause and a resume within 2 s;
 # RSS after the first second and 3 s later within 512 KiB; the hypercalls
 # counted keep growing.
@@ -214,7 +214,7 @@ storm() {
 	d=$W/storm
 	rm -rf "$d"
 	mkdir -p "$d"
-	"$SHALE" run --control "$d/ctl" "$A" "$1" 8 >"$T_OUT" 2>"$T_ERR" </dev/null &
+	"$SHALE" run --control "$d/ctl" "$A" "$1" 12 >"$T_OUT" 2>"$T_ERR" </dev/null &
 	spid=$!
 	# A VMM that does not end is killed after 60 s and fails below.
 	(sleep 60; kill -KILL "$spid" 2>/dev/null) &
