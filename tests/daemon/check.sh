@@ -413,6 +413,19 @@ if [ "$logs" = 2 ] && [ "$(wc -c <"$STATE/vms/a-flood/console.log.1")" = 1048576
 else
 	fail attack-flood-log-bounded "$(ls -l "$STATE/vms/a-flood/" 2>&1 | head -n 5)"
 fi
+# The logs API serves the last N bytes across both files: just after a
+# rotation the current file holds one line, the rest is in console.log.1.
+cur=$(wc -c <"$STATE/vms/a-flood/console.log")
+api GET /v1/vms/a-flood/logs
+got=$(wc -c <"$T_OUT")
+api GET '/v1/vms/a-flood/logs?bytes=4194304'
+all=$(wc -c <"$T_OUT")
+if [ "$got" = 65536 ] && [ "$all" = $((1048576 + cur)) ] &&
+	tail -n 1 "$T_OUT" | grep -q '^attack: flood-queue: 256 MiB written$'; then
+	ok attack-flood-logs-both-files
+else
+	fail attack-flood-logs-both-files "logs gave $got bytes (want 65536) and $all with bytes=4194304 (want $((1048576 + cur)))"
+fi
 api DELETE /v1/vms/a-flood
 # A guest that touches more RAM than its VMM's cgroup allows: the kernel
 # kills that VMM alone, and shaled says so.
