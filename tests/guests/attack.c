@@ -154,7 +154,7 @@ static int64_t wait_call(uint32_t queue, uint32_t min, uint64_t deadline)
 	return a.ret;
 }
 
-/* Huge lengths at a good address: the sizes a 32-bit truncation would shrink. */
+/* Huge lengths at a good address, among them sizes a 32-bit truncation would shrink. */
 static const uint64_t huge_lens[] = {
 	UINT64_MAX, 1ull << 63, (1ull << 32) + 512, (1ull << 32), 1ull << 31,
 	SHALE_BLOCK_IO_MAX + 512, 0 - 512ull,
@@ -231,7 +231,7 @@ static int hc_wild(void)
 	CHECK(shale_poll(0, ~0ull), SHALE_EINVAL);
 	out32(SHALE_HC_PORT(SHALE_HC_QUEUE_NOTIFY), UINT32_MAX); /* no queue: ignored */
 	out32(SHALE_HC_PORT(SHALE_HC_NOP), UINT32_MAX);
-	/* Nothing of the VMM's changed under the guest: its boot info, its stack. */
+	/* The boot info the VMM wrote is as it was. */
 	CHECK(memcmp(&saved, bi(), sizeof(saved)), 0);
 	return finish("hc-wild");
 }

@@ -34,11 +34,18 @@ fi
 # The lab's CPU is emulated: less work for the VM beside each attack, and
 # smaller floods, the same attacks.
 echo "malicious guests: $PLACE_WHY; running them in the nested-SVM lab"
-cat >"$stage/run.sh" <<'RUN'
+ip_path=$(command -v ip || true)
+cat >"$stage/run.sh" <<RUN
 #!/bin/sh
 cd /payload
+# busybox sh runs its own applets first: name iproute2's ip by path.
+export IP=$ip_path
+# iproute2 keeps network namespaces under /var/run/netns.
+mkdir -p /var /run/netns && ln -sfn /run /var/run
 export COMPUTE_N=2000000 FLOOD_MIB=256 FLOOD_HC_MIB=128 T_LIMIT=300
 ./run-tests.sh /payload/shale /payload/guests
 RUN
 chmod +x "$stage/run.sh"
+# The network attacks need iproute2 (netns, tuntap), which busybox lacks.
+[ -n "$ip_path" ] && echo "$ip_path" >"$stage/host-bins"
 exec "$top/tests/lab/run-suite.sh" "malicious guests" "$B/tests/lab-malicious.log" --timeout 1500 "$stage"
