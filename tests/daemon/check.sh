@@ -406,12 +406,12 @@ attacker wild '["hc-wild"]' stopped '"reason":"exit","status":0' \
 attacker storm '["storm-nop","3"]' stopped '"reason":"exit","status":0'
 # A flood: the daemon's console log of the VM stays at two files of 1 MiB.
 KEEP=1 attacker flood '["flood-queue","256"]' stopped '"reason":"exit","status":0'
-logs=$(ls "$STATE/vms/a-flood/" | grep -c '^console\.log')
+logs=$(find "$STATE/vms/a-flood" -name 'console.log*' | wc -l | tr -d ' ')
 if [ "$logs" = 2 ] && [ "$(wc -c <"$STATE/vms/a-flood/console.log.1")" = 1048576 ] &&
 	[ "$(wc -c <"$STATE/vms/a-flood/console.log")" -le 1048576 ]; then
 	ok attack-flood-log-bounded
 else
-	fail attack-flood-log-bounded "$(ls -l "$STATE/vms/a-flood/" 2>&1 | head -n 5)"
+	fail attack-flood-log-bounded "$logs console logs: $(wc -c "$STATE"/vms/a-flood/console.log* 2>&1 | tr '\n' ' ')"
 fi
 # The logs API serves the last N bytes across both files: just after a
 # rotation the current file holds one line, the rest is in console.log.1.
