@@ -2,8 +2,9 @@
 # Runs every test suite and prints one closing line for all of them:
 # "N passed, N failed, N skipped". Suites: cmocka unit tests, fuzz
 # regression runs over the seed corpora, a short libFuzzer run of each
-# harness (SHALE_FUZZ_SMOKE=0 leaves it out), CLI checks, and the integration
-# suite (guests on /dev/kvm, or in the lab, or SKIP with the reason).
+# harness (SHALE_FUZZ_SMOKE=0 leaves it out), CLI checks, the integration
+# suite and the malicious-guest suite (guests on /dev/kvm, or in the lab,
+# or SKIP with the reason), the daemon and the Linux guests.
 #
 # usage: tests/run-all.sh BUILD_DIR
 set -u
@@ -91,6 +92,7 @@ fi
 suite "ACPI tables (ACPICA)" "$here/unit/acpi-iasl.sh" "$B"
 suite "CLI" "$here/integration/cli-tests.sh" "$B/shale" "$B"
 suite "integration" "$here/integration/check.sh" "$B"
+suite "malicious guests" "$here/malicious/check.sh" "$B"
 suite "daemon" "$here/daemon/check.sh" "$B"
 suite "Linux guests" "$here/linux/check.sh" "$B"
 

@@ -2,7 +2,7 @@
 # integration suite, which runs guests on /dev/kvm or inside the lab.
 
 TEST_GUESTS := $(B)/g/tests/guests/misbehave.elf $(B)/g/tests/guests/abi_check.elf \
-	$(B)/g/tests/guests/queue_check.elf
+	$(B)/g/tests/guests/queue_check.elf $(B)/g/tests/guests/attack.elf
 
 guests: $(TEST_GUESTS)
 
@@ -20,7 +20,10 @@ integration: $(B)/shale guests
 
 check-build: all $(UNIT_TESTS) $(FUZZ_STANDALONE)
 
-.PHONY: cli-tests integration
+malicious: $(B)/shale guests
+	$(Q)tests/malicious/check.sh $(B)
+
+.PHONY: cli-tests integration malicious
 
 $(B)/tests/tools/udp_echo_client: tests/tools/udp_echo_client.c
 	$(call msg,CC,$<)
@@ -56,3 +59,13 @@ $(B)/tests/tools/fake_shaled: tests/tools/fake_shaled.c
 	$(Q)$(CC) $(HOST_CFLAGS) $(HOST_LDFLAGS) -o $@ $<
 
 guests: $(B)/tests/tools/fake_shaled
+
+# A terminal nobody reads, for the malicious-guest suite's console floods:
+# static, like ptyrun, so that it also runs in the lab.
+$(B)/tests/tools/stallpty: tests/tools/stallpty.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
+		-o $@ $< -lutil
+
+guests: $(B)/tests/tools/stallpty

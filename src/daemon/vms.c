@@ -1422,6 +1422,51 @@ char *vms_metrics(struct shaled *d)
 	return t.buf;
 }
 
+/*
+ * The last `max` bytes of a console log, however large the file: a log is
+ * rotated at 1 MiB (vmm/conout.h), so a whole one is just past what
+ * read_text() takes. NULL if it cannot be read.
+ */
+static char *read_tail(const char *path, size_t max, size_t *len_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t size, want, got = 0;
+	off_t off;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return NULL;
+	}
+	size = st.st_size > 0 ? (size_t)st.st_size : 0;
+	want = MIN(size, max);
+	off = (off_t)(size - want);
+	buf = malloc(want + 1);
+	while (buf && got < want) {
+		ssize_t n = pread(fd, buf + got, want - got, off + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			buf = NULL;
+		} else if (n == 0) {
+			break; /* it shrank meanwhile */
+		} else {
+			got += (size_t)n;
+		}
+	}
+	close(fd);
+	if (!buf)
+		return NULL;
+	buf[got] = '\0';
+	*len_out = got;
+	return buf;
+}
+
 char *vms_logs(struct shaled *d, const char *name, size_t max, size_t *len, char *err,
 	       size_t errlen)
 {
@@ -1438,9 +1483,9 @@ char *vms_logs(struct shaled *d, const char *name, size_t max, size_t *len, char
 	if (!vm)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/console.log.1", dir);
-	old = read_text(path, &old_len);
+	old = read_tail(path, max, &old_len);
 	snprintf(path, sizeof(path), "%s/console.log", dir);
-	cur = read_text(path, &cur_len);
+	cur = read_tail(path, max, &cur_len);
 	if (!old)
 		old_len = 0;
 	if (!cur)

@@ -21,10 +21,35 @@ static void init_common(struct conout *c)
 	c->log_dirfd = -1;
 }
 
+/*
+ * A terminal or a pipe whose reader stops reading blocks a write even
+ * after poll() said it had room: a tty takes up to its free room and
+ * then sleeps for the rest, and a pipe shared with another writer may
+ * fill up in between. Blocked there, a vCPU never sees the VM stop, and
+ * the kick signal cannot interrupt it (it is blocked outside KVM_RUN). So
+ * the output goes through a descriptor of its own opened with O_NONBLOCK:
+ * a new open file description, so the shell's stays as it was.
+ */
+static int open_nonblocking(int fd)
+{
+	char path[32];
+	struct stat st;
+	int nfd;
+
+	if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || isatty(fd)))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	return nfd;
+}
+
 void conout_init_fd(struct conout *c, int fd)
 {
 	init_common(c);
-	c->fd = fd;
+	c->fd = open_nonblocking(fd);
+	c->fd_owned = c->fd >= 0;
+	if (!c->fd_owned)
+		c->fd = fd; /* a file or socket; or no /proc: as it is */
 }
 
 static int open_log(struct conout *c)
@@ -93,8 +118,9 @@ int conout_init_log(struct conout *c, const char *path, uint64_t log_max)
 
 void conout_destroy(struct conout *c)
 {
-	if (c->log_path && c->fd >= 0)
+	if ((c->log_path || c->fd_owned) && c->fd >= 0)
 		close(c->fd);
+	c->fd_owned = false;
 	c->fd = -1;
 	if (c->log_dirfd >= 0)
 		close(c->log_dirfd);

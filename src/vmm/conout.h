@@ -25,7 +25,8 @@ struct vm;
 
 struct conout {
 	pthread_mutex_t lock; /* the output: ordering, fd, log_size */
-	int fd;               /* stdout (not owned) or the log (owned) */
+	int fd;               /* stdout or a non-blocking copy of it, or the log (owned) */
+	bool fd_owned;        /* fd is the copy of stdout conout_init_fd() opened */
 	char *log_path;       /* NULL: fd is stdout */
 	int log_dirfd;        /* the log's directory: rotation works in the sandbox */
 	const char *log_name; /* in log_path: the name in log_dirfd */
@@ -40,7 +41,11 @@ struct conout {
 	unsigned nr_clients;
 };
 
-/* Output to fd (standard output; not owned). */
+/*
+ * Output to fd (standard output; not owned). A terminal or a pipe is
+ * written through a non-blocking descriptor of its own, so that a reader
+ * that stops reading holds the writer only until the VM stops.
+ */
 void conout_init_fd(struct conout *c, int fd);
 /*
  * Output appended to the file `path` (created 0644), rotated at log_max

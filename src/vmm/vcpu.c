@@ -183,8 +183,13 @@ static void handle_io(struct vcpu *vcpu)
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 	unsigned size = run->io.size;
 
-	/* KVM guarantees data_offset + count * size lies in the run page. */
-	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+	/*
+	 * KVM guarantees data_offset + count * size lies in the run page. It
+	 * may hand over several accesses of a rep ins/outs in one exit: once
+	 * one of them stopped the VM, the rest must not run after the stop
+	 * was reported.
+	 */
+	for (uint32_t i = 0; i < run->io.count && !vm_stopping(vcpu->vm); i++, data += size) {
 		int err = iobus_access(&vcpu->vm->pio, vcpu, run->io.port, data, size,
 				       is_write);
 

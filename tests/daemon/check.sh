@@ -394,6 +394,71 @@ check delete-over 204 '' DELETE /v1/vms/over
 stop_daemon TERM
 start_daemon
 
+# ---- malicious guests (tests/guests/attack.c) under one daemon ----
+# Each attacker ends as crashed, with its report, or as stopped; the VM
+# beside them keeps running and answering; the daemon stays up.
+ATTACK=$B/g/tests/guests/attack.elf
+check create-bystander 201 '' POST /v1/vms "$(pv bystander "$B/g/tests/guests/misbehave.elf" ',"args":["count"]')"
+check start-bystander 200 '"state":"running"' POST /v1/vms/bystander/start
+by_pid=$(pid_of bystander)
+# attacker NAME ARGS_JSON STATE REASON_RE: creates, starts and waits for it.
+attacker() {
+	check "attack-$1-create" 201 '' POST /v1/vms "$(pv "a-$1" "$ATTACK" ",\"args\":$2${5:-}")"
+	api POST "/v1/vms/a-$1/start"
+	expect_state "attack-$1-ends-$3" "a-$1" "$3" 300
+	check "attack-$1-reason" 200 "\"last_stop\":\{$4" GET "/v1/vms/a-$1"
+	check "attack-$1-bystander-stats" 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9]' GET /v1/vms/bystander/stats
+	[ -n "${KEEP:-}" ] || api DELETE "/v1/vms/a-$1"
+}
+dd if=/dev/zero of="$W/attack.img" bs=1M count=1 2>/dev/null
+attacker exception '["exc-storm"]' crashed '"reason":"crash","status":126,"message":"guest crashed: vector 6, invalid opcode'
+attacker queue '["queue-backwards"]' crashed '"reason":"crash","status":126,"message":"guest crashed: block queue: sq_tail is 0, 4294967295 past' \
+	",\"disks\":[{\"path\":\"$W/attack.img\"}]"
+attacker system '["sys-idt"]' crashed '"reason":"crash","status":126,"message":"guest crashed: vector 14, page fault \(#PF\) at rip 0x[0-9a-f]+, address 0x3000'
+attacker wild '["hc-wild"]' stopped '"reason":"exit","status":0' \
+	",\"disks\":[{\"path\":\"$W/attack.img\"}]"
+attacker storm '["storm-nop","3"]' stopped '"reason":"exit","status":0'
+# A flood: the daemon's console log of the VM stays at two files of 1 MiB.
+KEEP=1 attacker flood '["flood-queue","256"]' stopped '"reason":"exit","status":0'
+logs=$(find "$STATE/vms/a-flood" -name 'console.log*' | wc -l | tr -d ' ')
+if [ "$logs" = 2 ] && [ "$(wc -c <"$STATE/vms/a-flood/console.log.1")" = 1048576 ] &&
+	[ "$(wc -c <"$STATE/vms/a-flood/console.log")" -le 1048576 ]; then
+	ok attack-flood-log-bounded
+else
+	fail attack-flood-log-bounded "$logs console logs: $(wc -c "$STATE"/vms/a-flood/console.log* 2>&1 | tr '\n' ' ')"
+fi
+# The logs API serves the last N bytes across both files: just after a
+# rotation the current file holds one line, the rest is in console.log.1.
+cur=$(wc -c <"$STATE/vms/a-flood/console.log")
+api GET /v1/vms/a-flood/logs
+got=$(wc -c <"$T_OUT")
+api GET '/v1/vms/a-flood/logs?bytes=4194304'
+all=$(wc -c <"$T_OUT")
+if [ "$got" = 65536 ] && [ "$all" = $((1048576 + cur)) ] &&
+	tail -n 1 "$T_OUT" | grep -q '^attack: flood-queue: 256 MiB written$'; then
+	ok attack-flood-logs-both-files
+else
+	fail attack-flood-logs-both-files "logs gave $got bytes (want 65536) and $all with bytes=4194304 (want $((1048576 + cur)))"
+fi
+api DELETE /v1/vms/a-flood
+# A guest that touches more RAM than its VMM's cgroup allows: the kernel
+# kills that VMM alone, and shaled says so.
+if [ -f /sys/fs/cgroup/cgroup.controllers ] || [ -d /sys/fs/cgroup/memory ]; then
+	check attack-memory-create 201 '' POST /v1/vms \
+		"{\"name\":\"a-memory\",\"guest\":\"$ATTACK\",\"args\":[\"mem-touch\"],\"memory_mib\":256,\"limits\":{\"memory_max_mib\":32}}"
+	api POST /v1/vms/a-memory/start
+	expect_state attack-memory-ends-crashed a-memory crashed 300
+	check attack-memory-reason 200 '"last_stop":\{"reason":"vmm-died".*killed by signal 9' GET /v1/vms/a-memory
+	check attack-memory-bystander-stats 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9]' GET /v1/vms/bystander/stats
+	api DELETE /v1/vms/a-memory
+else
+	skip attack-memory "no cgroup memory controller mounted on this host"
+fi
+check bystander-still-running 200 "\"state\":\"running\",.*\"pid\":$by_pid" GET /v1/vms/bystander
+check bystander-logs 200 'tick [0-9]+' GET '/v1/vms/bystander/logs?bytes=100'
+check kill-bystander 200 '"reason":"killed"' POST /v1/vms/bystander/kill
+check delete-bystander 204 '' DELETE /v1/vms/bystander
+
 # ---- 100 VMs ----
 n=0 bad=0
 while [ $n -lt 100 ]; do
