@@ -15,58 +15,24 @@
 #include <shale/abi/hypercall.h>
 #include <shale/abi/queue.h>
 
+#include "backend/disk.h"
 #include "pv/pv.h"
 #include "util/util.h"
 #include "vmm/vm.h"
 
 int pv_block_open(struct pv_block *blk, const char *path, bool readonly)
 {
-	struct stat st;
-	uint64_t size;
-	int fd, ret;
+	struct disk d;
+	int ret;
 
-	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("--disk %s: %s", path, strerror(errno));
+	_Static_assert(SHALE_BLOCK_SECTOR == DISK_SECTOR, "one sector size");
+	ret = disk_open(&d, path, readonly, "--disk");
+	if (ret)
 		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_err("--disk %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISREG(st.st_mode)) {
-		size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-			ret = -errno;
-			log_err("--disk %s: %s", path, strerror(errno));
-			goto fail;
-		}
-	} else {
-		ret = -EINVAL;
-		log_err("--disk %s: not a regular file or block device", path);
-		goto fail;
-	}
-	/* Two VMs writing one image corrupt it: take the image for this VM. */
-	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		ret = -errno;
-		log_err("--disk %s: %s", path,
-			errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
-		goto fail;
-	}
-	if (size % SHALE_BLOCK_SECTOR)
-		log_err("--disk %s: size is not a multiple of %u; the last %llu bytes are "
-			"not visible to the guest", path, SHALE_BLOCK_SECTOR,
-			(unsigned long long)(size % SHALE_BLOCK_SECTOR));
-	blk->fd = fd;
-	blk->capacity = ALIGN_DOWN(size, (uint64_t)SHALE_BLOCK_SECTOR);
+	blk->fd = d.fd;
+	blk->capacity = d.capacity;
 	blk->readonly = readonly;
 	return 0;
-fail:
-	close(fd);
-	return ret;
 }
 
 void pv_block_close(struct pv_block *blk)

@@ -3,7 +3,8 @@
 #   make unit-tests                   build and run them all
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
-UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef http evloop ctl_proto
+UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef http evloop ctl_proto \
+	virtq virtio_blk
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
