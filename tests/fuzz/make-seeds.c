@@ -5,7 +5,8 @@
  * (bzImage setup headers, an ELF vmlinux with a PVH note); port I/O
  * sequences like those of Linux's drivers for the legacy PC devices;
  * scripts of guest and VMM steps on an I/O queue ring; and in/out
- * instructions (with %dx) for the port-fault decoder. `make fuzz-seeds`
+ * instructions (with %dx) for the port-fault decoder; scripts of driver
+ * and device steps on a split virtqueue. `make fuzz-seeds`
  * runs it into tests/fuzz/corpus/; the files it wrote are checked in,
  * beside inputs kept from fuzzing runs that once found a bug
  * (linux/pvh-entry-outside-ram, pcdev/rtc-negative-year), which it does
@@ -14,7 +15,7 @@
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
  *                              DIR/linux/..., DIR/pcdev/...,
  *                              DIR/queue/..., DIR/insn/... and
- *                              DIR/ctl/...; with a
+ *                              DIR/ctl/..., DIR/virtq/...; with a
  *                              real bzImage, also DIR/linux/bzimage-head:
  *                              its first BZ_HEAD_SIZE bytes, with syssize
  *                              cut down to what is left of the kernel
@@ -1211,6 +1212,124 @@ static void ctl_seeds(void)
 	CTL_SEED("numbers", "{\"op\":1e999,\"x\":-0.0e-5,\"y\":\"\\ud800\"}");
 }
 
+
+/* Split virtqueue seeds: the scripts fuzz_virtq.c reads. */
+static uint8_t vq_buf[1024];
+static size_t vq_len;
+
+static void vq_byte(uint8_t b)
+{
+	if (vq_len == sizeof(vq_buf))
+		abort();
+	vq_buf[vq_len++] = b;
+}
+
+/* Descriptor i of the ring (or of the indirect table area). */
+static void vq_desc(bool table, uint8_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		    uint16_t next)
+{
+	vq_byte((uint8_t)(1 | (table ? 1 : 0) << 2));
+	vq_byte(i);
+	for (unsigned k = 0; k < 8; k++)
+		vq_byte((uint8_t)(addr >> 8 * k));
+	for (unsigned k = 0; k < 4; k++)
+		vq_byte((uint8_t)(len >> 8 * k));
+	vq_byte((uint8_t)flags);
+	vq_byte((uint8_t)(flags >> 8));
+	vq_byte((uint8_t)next);
+	vq_byte((uint8_t)(next >> 8));
+}
+
+static void vq_offer(uint8_t head)
+{
+	vq_byte(2);
+	vq_byte(head);
+}
+
+static void vq_serve(unsigned n)
+{
+	vq_byte((uint8_t)(3 | (n - 1) << 2));
+}
+
+static void vq_start(uint8_t first)
+{
+	vq_len = 0;
+	vq_byte(first);
+}
+
+static void vq_done(const char *name)
+{
+	write_file("virtq", name, vq_buf, vq_len);
+}
+
+#define VQ_F_INDIRECT 0x10
+#define VQ_NEXT 1
+#define VQ_WRITE 2
+#define VQ_INDIRECT 4
+
+static void virtq_seeds(void)
+{
+	/* A block request: header, data, status; served, then one more. */
+	vq_start(VQ_F_INDIRECT | 3);
+	vq_desc(false, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(false, 1, 0x6100, 512, VQ_NEXT | VQ_WRITE, 2);
+	vq_desc(false, 2, 0x6400, 1, VQ_WRITE, 0);
+	vq_offer(0);
+	vq_serve(4);
+	vq_offer(2);
+	vq_serve(1);
+	vq_done("basic");
+
+	vq_start(VQ_F_INDIRECT | 8);
+	vq_desc(true, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(true, 1, 0x10000, 4096, VQ_NEXT | VQ_WRITE, 2);
+	vq_desc(true, 2, 0x6400, 1, VQ_WRITE, 0);
+	vq_desc(false, 7, 0x5000, 48, VQ_INDIRECT, 0);
+	vq_offer(7);
+	vq_serve(2);
+	vq_done("indirect");
+
+	vq_start(3);
+	vq_desc(false, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(false, 1, 0x6000, 16, VQ_NEXT, 0);
+	vq_offer(0);
+	vq_serve(1);
+	vq_done("loop");
+
+	vq_start(2);
+	vq_desc(false, 0, 0x7ff0, 0x8100, 0, 0);
+	vq_offer(0);
+	vq_serve(1);
+	vq_done("across-regions");
+
+	vq_start(VQ_F_INDIRECT | 4);
+	vq_desc(true, 0, 0x5000, 16, VQ_INDIRECT, 0);
+	vq_desc(false, 0, 0x5000, 16, VQ_INDIRECT, 0);
+	vq_offer(0);
+	vq_serve(1);
+	vq_done("nested-indirect");
+
+	/* The avail index jumps ahead of the ring. */
+	vq_start(2);
+	vq_byte(0 | 1 << 2);
+	vq_byte(0x02);
+	vq_byte(0x20);
+	vq_byte(0x40);
+	vq_byte(0x00);
+	vq_serve(1);
+	vq_done("avail-ahead");
+
+	/* Many chains, indices wrapping the ring several times. */
+	vq_start(1);
+	vq_desc(false, 0, 0x6000, 8, 0, 0);
+	vq_desc(false, 1, 0x6000, 8, VQ_WRITE, 0);
+	for (unsigned i = 0; i < 40; i++) {
+		vq_offer((uint8_t)(i & 1));
+		vq_serve(1);
+	}
+	vq_done("wrap");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1227,5 +1346,6 @@ int main(int argc, char **argv)
 	queue_seeds();
 	insn_seeds();
 	ctl_seeds();
+	virtq_seeds();
 	return 0;
 }
