@@ -4,7 +4,7 @@
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
 UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef http evloop ctl_proto \
-	virtq virtio_blk
+	virtq virtio_blk virtio_pci
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
@@ -17,6 +17,9 @@ $(B)/tests/unit/test_elf: $(TEST_ELFGEN)
 # The daemon's VM definitions.
 $(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o
 UNIT_LIBS_test_vmdef := -ljson-c
+# KVM's interrupt routing is recorded instead of set up (no /dev/kvm).
+UNIT_LIBS_test_virtio_pci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
+	-Wl,--wrap=irq_ioeventfd
 # The HTTP client is the CLI's, not the VMM library's.
 $(B)/tests/unit/test_http: $(B)/src/cli/http.o
 
