@@ -149,7 +149,7 @@ static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t err
 		return fail(err, errlen, "disks: want an array");
 	n = json_object_array_length(v);
 	if (n > VMDEF_MAX_DISKS - def->nr_disks)
-		return fail(err, errlen, "disks: at most %u disk(s) so far", VMDEF_MAX_DISKS);
+		return fail(err, errlen, "disks: at most %u disks", VMDEF_MAX_DISKS);
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(v, i);
 		struct vmdef_disk *disk = &def->disk[def->nr_disks];
@@ -325,8 +325,10 @@ static int parse_object(json_object *root, struct vm_def *def, char *err, size_t
 		return fail(err, errlen, "initrd, cmdline and cpus need kernel");
 	if (def->kernel && def->nr_args)
 		return fail(err, errlen, "args: with kernel, pass arguments in cmdline");
-	if (def->kernel && (def->nr_disks || def->nr_nets))
-		return fail(err, errlen, "disks and nets are for para-virtual guests so far");
+	if (def->guest && def->nr_disks > 1)
+		return fail(err, errlen, "disks: a para-virtual guest takes one disk");
+	if (def->kernel && def->nr_nets)
+		return fail(err, errlen, "nets are for para-virtual guests so far");
 	if (!has_cpus)
 		def->cpus = 1;
 	if (!has_memory)
