@@ -90,6 +90,12 @@ else
 fi
 [ "$(mb "$V/c.img" 4 4)" = "$c_rest" ] && ok blk-untouched || fail blk-untouched "vdc changed past 4 MiB"
 expect blk-missing-disk 125 '' 'nope.img: No such file' $RUN --kernel "$BZ" --disk "$W/nope.img"
+# A reboot builds the devices again on the disks opened once (the sandbox
+# lets nothing be opened by name by then).
+expect blk-reboot 124 'L2-BLK-READ' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
+	--timeout 40s --kernel "$BZ" --cmdline "$BASE shale.test=blk-reboot" --disk "$V/a.img,ro"
+reads=$(grep -c "^L2-BLK-READ vda $a_sum" "$T_OUT")
+[ "$reads" -ge 2 ] && ok blk-reboot-read || fail blk-reboot-read "read the disk in $reads boot(s)"
 if [ "${SHALE_LINUX_ONLY:-}" = blk ]; then
 	summary
 	exit
