@@ -1,6 +1,7 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
-# PC devices, the I/O queue rings of ABI v2, virtio's split virtqueue, the decoder that names
+# PC devices, the I/O queue rings of ABI v2, virtio's split virtqueue and
+# its PCI transport with virtio-blk, the decoder that names
 # the port of a guest's refused in/out, the control socket's request
 # lines, the daemon's VM definitions and the HTTP responses the API
 # clients read from shaled (seeds for the last two hand-written, not
@@ -14,7 +15,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http ctl virtq
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef http ctl virtq vpci
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -56,6 +57,10 @@ FUZZ_SRCS_queue := tests/fuzz/fuzz_queue.c src/pv/queue.c
 FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
 FUZZ_SRCS_virtq := tests/fuzz/fuzz_virtq.c src/devices/virtio/queue.c src/vmm/gmem.c \
 	src/util/util.c
+# KVM's interrupt routing is replaced by the harness's.
+FUZZ_SRCS_vpci := tests/fuzz/fuzz_vpci.c $(VMM_SRCS)
+FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
+	-Wl,--wrap=irq_ioeventfd
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c
 # The daemon's request parser uses json-c.
 FUZZ_LIBS_vmdef := -ljson-c

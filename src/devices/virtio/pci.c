@@ -354,6 +354,20 @@ static int bar_io(void *opaque, struct vcpu *vcpu, uint64_t off, uint8_t *data,
 {
 	struct virtio_pci *vp = opaque;
 
+	/*
+	 * A notification KVM's ioeventfd did not take (another width, or no
+	 * ioeventfd): without the lock, which the I/O thread holds while it
+	 * serves, so that the vCPU does not wait for the disk.
+	 */
+	if (off >= VIRTIO_PCI_NOTIFY_OFF && off < VIRTIO_PCI_MSIX_TABLE_OFF) {
+		uint64_t q = (off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
+
+		if (!is_write)
+			memset(data, 0, size);
+		else if (q < vp->cfg.nr_queues)
+			signal_fd(vp->notify_fd[q]);
+		return 0;
+	}
 	pthread_mutex_lock(&vp->lock);
 	if (off < VIRTIO_PCI_ISR_OFF) {
 		if (is_write)
@@ -380,14 +394,6 @@ static int bar_io(void *opaque, struct vcpu *vcpu, uint64_t off, uint8_t *data,
 		} else if (vp->ops->config_write) {
 			vp->ops->config_write(vp, doff, data, size);
 		}
-	} else if (off < VIRTIO_PCI_MSIX_TABLE_OFF) {
-		/* A notification KVM's ioeventfd did not take (another width). */
-		uint64_t q = (off - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT;
-
-		if (!is_write)
-			memset(data, 0, size);
-		else if (q < vp->cfg.nr_queues)
-			signal_fd(vp->notify_fd[q]);
 	} else if (off < VIRTIO_PCI_MSIX_PBA_OFF) {
 		msix_table_access(vp, off - VIRTIO_PCI_MSIX_TABLE_OFF, data, size, is_write);
 	} else if (!is_write) {
@@ -574,8 +580,7 @@ errno_out:
 	return ret;
 }
 
-/* Serves queue q while the device may, a queue's worth at a time. */
-static void serve(struct virtio_pci *vp, unsigned q)
+void virtio_pci_serve(struct virtio_pci *vp, unsigned q)
 {
 	for (;;) {
 		bool more = false;
@@ -616,7 +621,7 @@ static void *io_thread(void *opaque)
 			/* Read before serving: a notification after this one is seen. */
 			if (read(vp->notify_fd[q], &count, sizeof(count)) < 0 && errno != EAGAIN)
 				die("%s: eventfd read: %s", vp->cfg.name, strerror(errno));
-			serve(vp, q);
+			virtio_pci_serve(vp, q);
 		}
 	}
 }

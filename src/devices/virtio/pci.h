@@ -122,6 +122,12 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 		      void *opaque, struct virtio_pci **out);
 /* Starts the I/O thread (after the sandbox: it installs the I/O filter). */
 int virtio_pci_start(struct virtio_pci *vp);
+/*
+ * Serves queue `q` while the device may (DRIVER_OK, no NEEDS_RESET, the
+ * queue enabled), a queue's worth of chains at a time: the I/O thread's
+ * work on a notification; the fuzz harness calls it directly.
+ */
+void virtio_pci_serve(struct virtio_pci *vp, unsigned q);
 /* Stops the I/O thread and frees the device; its bus must be gone first. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
