@@ -117,11 +117,16 @@ int irq_msi_set(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data)
 	return ret;
 }
 
-int irq_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
+int irq_irqfd(struct vm *vm, int fd, int resample_fd, unsigned gsi, bool assign)
 {
 	struct kvm_irqfd irqfd = {
 		.fd = (uint32_t)fd, .gsi = gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
 	};
+
+	if (resample_fd >= 0 && assign) {
+		irqfd.flags |= KVM_IRQFD_FLAG_RESAMPLE;
+		irqfd.resamplefd = (uint32_t)resample_fd;
+	}
 
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 		int ret = -errno;

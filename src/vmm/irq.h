@@ -28,8 +28,13 @@ struct vm;
 int irq_msi_alloc(struct vm *vm, unsigned *gsi);
 /* Points `gsi` at the MSI message (address, data) and commits the table. */
 int irq_msi_set(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data);
-/* KVM_IRQFD: writes to `fd` inject `gsi` (assign) or no longer do. */
-int irq_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
+/*
+ * KVM_IRQFD: writes to `fd` inject `gsi` (assign) or no longer do. With
+ * `resample_fd` (else -1), `gsi` is an irqchip pin held asserted from a
+ * write to `fd` until the guest's EOI, when KVM releases it and signals
+ * `resample_fd`: a level-triggered line driven from any thread.
+ */
+int irq_irqfd(struct vm *vm, int fd, int resample_fd, unsigned gsi, bool assign);
 /*
  * KVM_IOEVENTFD: a guest write of `len` bytes (1, 2, 4 or 8) to MMIO
  * address `addr`, any value, signals `fd`. -errno.

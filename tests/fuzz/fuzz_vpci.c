@@ -46,7 +46,7 @@
 
 int __wrap_irq_msi_alloc(struct vm *v, unsigned *gsi);
 int __wrap_irq_msi_set(struct vm *v, unsigned gsi, uint64_t addr, uint32_t data);
-int __wrap_irq_irqfd(struct vm *v, int fd, unsigned gsi, bool assign);
+int __wrap_irq_irqfd(struct vm *v, int fd, int resample_fd, unsigned gsi, bool assign);
 int __wrap_irq_ioeventfd(struct vm *v, int fd, uint64_t addr, unsigned len, bool assign);
 
 static unsigned next_gsi;
@@ -62,7 +62,7 @@ int __wrap_irq_msi_set(struct vm *v, unsigned gsi, uint64_t addr, uint32_t data)
 	return 0;
 }
 
-int __wrap_irq_irqfd(struct vm *v, int fd, unsigned gsi, bool assign)
+int __wrap_irq_irqfd(struct vm *v, int fd, int resample_fd, unsigned gsi, bool assign)
 {
 	return 0;
 }

@@ -7,6 +7,8 @@
  * (--wrap): a notification then arrives through the MMIO handler, and an
  * interrupt is the vector's irqfd becoming readable.
  *
+ * Without MSI-X, INTA: an irqfd with a resample eventfd on its IOAPIC pin.
+ *
  * Then a driver that breaks its ring: that device, and only it, goes to
  * NEEDS_RESET with a configuration interrupt, serves nothing more, and
  * works again after a reset.
@@ -34,7 +36,7 @@
 
 int __wrap_irq_msi_alloc(struct vm *vm, unsigned *gsi);
 int __wrap_irq_msi_set(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data);
-int __wrap_irq_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
+int __wrap_irq_irqfd(struct vm *vm, int fd, int resample_fd, unsigned gsi, bool assign);
 int __wrap_irq_ioeventfd(struct vm *vm, int fd, uint64_t addr, unsigned len, bool assign);
 
 static unsigned next_gsi = IRQ_MSI_GSI_BASE;
@@ -55,7 +57,7 @@ int __wrap_irq_msi_set(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data
 	return 0;
 }
 
-int __wrap_irq_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
+int __wrap_irq_irqfd(struct vm *vm, int fd, int resample_fd, unsigned gsi, bool assign)
 {
 	return 0;
 }
@@ -202,7 +204,8 @@ static void test_config_space(void **state)
 	assert_int_equal(cfg_read(dev, PCI_CFG_VENDOR_ID, 2), 0x1af4);
 	assert_int_equal(cfg_read(dev, PCI_CFG_DEVICE_ID, 2), 0x1042);
 	assert_int_equal(cfg_read(dev, PCI_CFG_REVISION, 1), 1);
-	assert_int_equal(cfg_read(dev, PCI_CFG_INT_PIN, 1), 0);
+	assert_int_equal(cfg_read(dev, PCI_CFG_INT_PIN, 1), 1);
+	assert_int_equal(cfg_read(dev, PCI_CFG_INT_LINE, 1), pci_intx_gsi(dev, 0));
 	assert_true(cfg_read(dev, PCI_CFG_STATUS, 2) & PCI_STATUS_CAP_LIST);
 	/* BAR 0 sizing: 32 KiB of 32-bit memory. */
 	cfg_write(dev, PCI_CFG_BAR0, 0xffffffff, 4);
@@ -453,6 +456,45 @@ static void test_msix_mask(void **state)
 	assert_int_equal(mmio_read(d, 0x5000, 8), 0);
 }
 
+static bool wait_fd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t count;
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	assert_int_equal(read(fd, &count, 8), 8);
+	return true;
+}
+
+/* MSI-X off: INTA, the ISR says why, and the EOI's resample asserts it again. */
+static void test_intx(void **state)
+{
+	struct drv *d = &F->d[0];
+	struct virtio_pci *vp = d->blk->vp;
+	uint64_t one = 1;
+
+	map_bar(d);
+	driver_init(d);
+	cfg_write(d->devnum, 0x86, 0, 2);
+	submit_read(d, 8, 0);
+	assert_true(wait_fd(vp->intx_fd, 5000));
+	assert_int_equal(used_idx(d), ++d->used_seen);
+	assert_false(wait_vector(d, 1, 0));
+	/* The EOI while the ISR is still set: asserted again. */
+	assert_int_equal(write(vp->resample_fd, &one, 8), 8);
+	assert_true(wait_fd(vp->intx_fd, 5000));
+	assert_int_equal(mmio_read(d, 0x1000, 1), 1);
+	/* Read, so clear: the next EOI asserts nothing. */
+	assert_int_equal(write(vp->resample_fd, &one, 8), 8);
+	assert_false(wait_fd(vp->intx_fd, 300));
+	/* Interrupt Disable in COMMAND silences it. */
+	cfg_write(d->devnum, PCI_CFG_COMMAND, PCI_CMD_MEM | PCI_CMD_INTX_DISABLE, 2);
+	submit_read(d, 9, 0);
+	assert_false(wait_fd(vp->intx_fd, 300));
+	assert_int_equal(used_idx(d), ++d->used_seen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_queue_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring_stops_one_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_mask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("virtio_pci", tests, NULL, NULL);

@@ -131,12 +131,18 @@ static void msix_update_all(struct virtio_pci *vp)
 		msix_update(vp, n);
 }
 
-static void msix_fire(struct virtio_pci *vp, uint16_t n)
+/* An interrupt: vector n with MSI-X (§4.1.5.1.2), else INTA with the ISR. */
+static void interrupt(struct virtio_pci *vp, uint16_t n, uint8_t isr)
 {
 	struct virtio_msix_vector *v;
 
-	/* Without MSI-X the device has no interrupt: no INTx pin. */
-	if (n >= vp->nr_vectors || !vp->msix_enabled)
+	vp->isr |= isr;
+	if (!vp->msix_enabled) {
+		if (!vp->intx_disabled)
+			signal_fd(vp->intx_fd);
+		return;
+	}
+	if (n >= vp->nr_vectors)
 		return;
 	v = &vp->vec[n];
 	if (!vector_live(vp, v))
@@ -208,14 +214,25 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
 			"it needs a reset", vp->cfg.name, vp->devnum, why);
 	vp->reported = true;
 	vp->config_generation++;
-	vp->isr |= ISR_CONFIG;
-	msix_fire(vp, vp->config_vector);
+	interrupt(vp, vp->config_vector, ISR_CONFIG);
 }
 
 void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned q)
 {
-	vp->isr |= ISR_QUEUE;
-	msix_fire(vp, vp->queue_vector[q]);
+	interrupt(vp, vp->queue_vector[q], ISR_QUEUE);
+}
+
+/* The guest's EOI released INTA: asserted again while the ISR says so. */
+static void intx_resample(struct virtio_pci *vp)
+{
+	uint64_t count;
+
+	if (read(vp->resample_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		die("%s: eventfd read: %s", vp->cfg.name, strerror(errno));
+	pthread_mutex_lock(&vp->lock);
+	if (vp->isr && !vp->msix_enabled && !vp->intx_disabled)
+		signal_fd(vp->intx_fd);
+	pthread_mutex_unlock(&vp->lock);
 }
 
 static void write_status(struct virtio_pci *vp, uint8_t v)
@@ -461,6 +478,11 @@ static void config_written(struct pci_device *dev, unsigned off, unsigned size)
 
 	if (touches(off, size, PCI_CFG_COMMAND, 2) || touches(off, size, PCI_CFG_BAR0, 4))
 		update_bar(vp);
+	if (touches(off, size, PCI_CFG_COMMAND, 2)) {
+		pthread_mutex_lock(&vp->lock);
+		vp->intx_disabled = dev->config[PCI_CFG_COMMAND + 1] & (PCI_CMD_INTX_DISABLE >> 8);
+		pthread_mutex_unlock(&vp->lock);
+	}
 	if (touches(off, size, MSIX_CTRL_AT, 2)) {
 		uint16_t ctrl;
 
@@ -500,6 +522,8 @@ static void build_config_space(struct virtio_pci *vp)
 	if (pci_device_set_bar(dev, 0, VIRTIO_PCI_BAR_SIZE, 0))
 		die("virtio BAR 0");
 	put16(c + PCI_CFG_STATUS, PCI_STATUS_CAP_LIST);
+	c[PCI_CFG_INT_PIN] = 1; /* INTA */
+	c[PCI_CFG_INT_LINE] = (uint8_t)vp->intx_gsi;
 	c[PCI_CFG_CAP_PTR] = CAP_COMMON_AT;
 	vendor_cap(c, CAP_COMMON_AT, CAP_NOTIFY_AT, 16, CAP_COMMON, VIRTIO_PCI_COMMON_OFF,
 		   CC_SIZE);
@@ -540,7 +564,8 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 	vp->ops = ops;
 	vp->opaque = opaque;
 	vp->nr_vectors = cfg->nr_queues + 1;
-	vp->stop_fd = -1;
+	vp->stop_fd = vp->intx_fd = vp->resample_fd = -1;
+	vp->intx_gsi = pci_intx_gsi(devnum, 0);
 	pthread_mutex_init(&vp->lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
 		vp->notify_fd[q] = -1;
@@ -549,8 +574,13 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 	*out = vp;
 
 	vp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vp->stop_fd < 0)
+	vp->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vp->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vp->stop_fd < 0 || vp->intx_fd < 0 || vp->resample_fd < 0)
 		goto errno_out;
+	ret = irq_irqfd(vm, vp->intx_fd, vp->resample_fd, vp->intx_gsi, true);
+	if (ret)
+		return ret;
 	for (unsigned q = 0; q < cfg->nr_queues; q++) {
 		vp->notify_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->notify_fd[q] < 0)
@@ -562,7 +592,7 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 			goto errno_out;
 		ret = irq_msi_alloc(vm, &vp->vec[n].gsi);
 		if (!ret)
-			ret = irq_irqfd(vm, vp->vec[n].fd, vp->vec[n].gsi, true);
+			ret = irq_irqfd(vm, vp->vec[n].fd, -1, vp->vec[n].gsi, true);
 		if (ret)
 			return ret;
 	}
@@ -598,21 +628,24 @@ void virtio_pci_serve(struct virtio_pci *vp, unsigned q)
 static void *io_thread(void *opaque)
 {
 	struct virtio_pci *vp = opaque;
-	struct pollfd pfd[VIRTIO_PCI_MAX_QUEUES + 1];
+	struct pollfd pfd[VIRTIO_PCI_MAX_QUEUES + 2];
 	unsigned n = vp->cfg.nr_queues;
 
 	sandbox_enter_thread(SANDBOX_IO);
 	pfd[0] = (struct pollfd){ .fd = vp->stop_fd, .events = POLLIN };
 	for (unsigned q = 0; q < n; q++)
 		pfd[q + 1] = (struct pollfd){ .fd = vp->notify_fd[q], .events = POLLIN };
+	pfd[n + 1] = (struct pollfd){ .fd = vp->resample_fd, .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, n + 1, -1) < 0) {
+		if (poll(pfd, n + 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("%s: poll: %s", vp->cfg.name, strerror(errno));
 		}
 		if (pfd[0].revents)
 			return NULL;
+		if (pfd[n + 1].revents)
+			intx_resample(vp);
 		for (unsigned q = 0; q < n; q++) {
 			uint64_t count;
 
@@ -651,12 +684,18 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		if (vp->vec[n].fd < 0)
 			continue;
 		if (vp->vec[n].gsi)
-			irq_irqfd(vp->vm, vp->vec[n].fd, vp->vec[n].gsi, false);
+			irq_irqfd(vp->vm, vp->vec[n].fd, -1, vp->vec[n].gsi, false);
 		close(vp->vec[n].fd);
 	}
 	for (unsigned q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
 		if (vp->notify_fd[q] >= 0)
 			close(vp->notify_fd[q]);
+	if (vp->intx_fd >= 0) {
+		irq_irqfd(vp->vm, vp->intx_fd, -1, vp->intx_gsi, false);
+		close(vp->intx_fd);
+	}
+	if (vp->resample_fd >= 0)
+		close(vp->resample_fd);
 	if (vp->stop_fd >= 0)
 		close(vp->stop_fd);
 	pthread_mutex_destroy(&vp->lock);

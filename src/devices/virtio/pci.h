@@ -2,13 +2,14 @@
  * The virtio 1.x PCI transport, modern interface only (virtio 1.2 §4.1):
  * a PCI function on bus 0 whose BAR 0 holds the common, ISR, device and
  * notification configuration structures, named by vendor capabilities,
- * and an MSI-X table and PBA (no INTx: the Interrupt Pin reads 0).
+ * and an MSI-X table and PBA; INTA while MSI-X is off.
  *
  * Notifications reach the device without the VMM on the way: each
  * queue's notify address is an ioeventfd (a write there that KVM did not
  * catch, e.g. of another width, signals the same eventfd from the MMIO
  * handler). Interrupts leave it the same way: each MSI-X vector is an
- * irqfd on an MSI route, written by the device's I/O thread.
+ * irqfd on an MSI route, written by the device's I/O thread; INTA is an
+ * irqfd with a resample eventfd on its IOAPIC pin (pci_intx_gsi()).
  *
  * Threads: the vCPUs run the configuration accesses; one I/O thread per
  * device waits on the queues' eventfds and calls the device's
@@ -102,6 +103,15 @@ struct virtio_pci {
 	unsigned nr_vectors;
 	bool msix_enabled, msix_masked;
 	struct virtio_msix_vector vec[VIRTIO_PCI_MAX_QUEUES + 1];
+
+	/*
+	 * INTA, while MSI-X is off: asserted by a write to intx_fd, released
+	 * by KVM at the guest's EOI, which signals resample_fd; the I/O
+	 * thread then asserts it again while the ISR is not 0.
+	 */
+	unsigned intx_gsi;
+	int intx_fd, resample_fd;
+	bool intx_disabled; /* COMMAND's Interrupt Disable */
 
 	/* Where BAR 0 is mapped (0: nowhere). Under the PCI bus lock. */
 	uint64_t bar_gpa;
