@@ -32,6 +32,7 @@
 #define CAP_NOTIFY 2
 #define CAP_ISR 3
 #define CAP_DEVICE 4
+#define CAP_PCI_CFG 5
 #define PCI_CAP_VENDOR 0x09
 #define PCI_CAP_MSIX 0x11
 
@@ -41,6 +42,11 @@
 #define CAP_ISR_AT 0x64
 #define CAP_DEVICE_AT 0x74
 #define CAP_MSIX_AT 0x84
+#define CAP_PCI_CFG_AT 0x90
+#define PCI_CFG_WIN_BAR (CAP_PCI_CFG_AT + 4)
+#define PCI_CFG_WIN_OFF (CAP_PCI_CFG_AT + 8)
+#define PCI_CFG_WIN_LEN (CAP_PCI_CFG_AT + 12)
+#define PCI_CFG_WIN_DATA (CAP_PCI_CFG_AT + 16)
 #define MSIX_CTRL_AT (CAP_MSIX_AT + 2)
 #define MSIX_CTRL_ENABLE 0x8000u
 #define MSIX_CTRL_MASK 0x4000u
@@ -471,10 +477,37 @@ static bool touches(unsigned off, unsigned size, unsigned reg, unsigned len)
 	return off < reg + len && reg < off + size;
 }
 
-/* Configuration space writes (bus lock held): BAR placement and MSI-X control. */
+/*
+ * The PCI configuration access capability (§4.1.4.9): a window into BAR 0
+ * through configuration space, `length` (1, 2 or 4, aligned) bytes at
+ * `offset`. Anything else reads as what was last written there.
+ */
+static void cfg_window(struct virtio_pci *vp, bool is_write)
+{
+	uint8_t *c = vp->pci.config;
+	uint32_t off, len;
+
+	memcpy(&off, c + PCI_CFG_WIN_OFF, 4);
+	memcpy(&len, c + PCI_CFG_WIN_LEN, 4);
+	if (c[PCI_CFG_WIN_BAR] != 0 || (len != 1 && len != 2 && len != 4) || off % len ||
+	    off >= VIRTIO_PCI_BAR_SIZE)
+		return;
+	bar_io(vp, NULL, off, c + PCI_CFG_WIN_DATA, len, is_write);
+}
+
+static void config_reading(struct pci_device *dev, unsigned off, unsigned size)
+{
+	if (touches(off, size, PCI_CFG_WIN_DATA, 4))
+		cfg_window(dev->opaque, false);
+}
+
+/* Configuration space writes (bus lock held): BAR placement, MSI-X control, the window. */
 static void config_written(struct pci_device *dev, unsigned off, unsigned size)
 {
 	struct virtio_pci *vp = dev->opaque;
+
+	if (touches(off, size, PCI_CFG_WIN_DATA, 4))
+		cfg_window(vp, true);
 
 	if (touches(off, size, PCI_CFG_COMMAND, 2) || touches(off, size, PCI_CFG_BAR0, 4))
 		update_bar(vp);
@@ -534,11 +567,17 @@ static void build_config_space(struct virtio_pci *vp)
 	vendor_cap(c, CAP_DEVICE_AT, CAP_MSIX_AT, 16, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF,
 		   vp->cfg.config_size);
 	c[CAP_MSIX_AT] = PCI_CAP_MSIX;
-	c[CAP_MSIX_AT + 1] = 0;
+	c[CAP_MSIX_AT + 1] = CAP_PCI_CFG_AT;
 	put16(c + MSIX_CTRL_AT, (uint16_t)(vp->nr_vectors - 1));
 	put32(c + CAP_MSIX_AT + 4, VIRTIO_PCI_MSIX_TABLE_OFF); /* BIR 0 */
 	put32(c + CAP_MSIX_AT + 8, VIRTIO_PCI_MSIX_PBA_OFF);
 	put16(dev->wmask + MSIX_CTRL_AT, MSIX_CTRL_ENABLE | MSIX_CTRL_MASK);
+	vendor_cap(c, CAP_PCI_CFG_AT, 0, 20, CAP_PCI_CFG, 0, 0);
+	dev->wmask[PCI_CFG_WIN_BAR] = 0xff;
+	put32(dev->wmask + PCI_CFG_WIN_OFF, 0xffffffff);
+	put32(dev->wmask + PCI_CFG_WIN_LEN, 0xffffffff);
+	put32(dev->wmask + PCI_CFG_WIN_DATA, 0xffffffff);
+	dev->config_read = config_reading;
 	dev->config_write = config_written;
 	dev->opaque = vp;
 }

@@ -2,7 +2,8 @@
  * The virtio 1.x PCI transport, modern interface only (virtio 1.2 §4.1):
  * a PCI function on bus 0 whose BAR 0 holds the common, ISR, device and
  * notification configuration structures, named by vendor capabilities,
- * and an MSI-X table and PBA; INTA while MSI-X is off.
+ * and an MSI-X table and PBA; INTA while MSI-X is off; and the window into
+ * BAR 0 through configuration space (VIRTIO_PCI_CAP_PCI_CFG).
  *
  * Notifications reach the device without the VMM on the way: each
  * queue's notify address is an ioeventfd (a write there that KVM did not
