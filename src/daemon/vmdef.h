@@ -22,9 +22,12 @@ struct json_object;
 #define VMDEF_MAX_NETS 1
 #define VMDEF_MAX_BODY (64 * 1024)
 
+#define VMDEF_SERIAL_MAX 20 /* virtio-blk's GET_ID */
+
 struct vmdef_disk {
 	char *path;
 	bool readonly;
+	char *serial; /* NULL: none; a Linux guest's only */
 };
 
 struct vmdef_net {

@@ -314,6 +314,10 @@ else
 		--initrd "$HELLO" --cmdline 'console=ttyS0 quiet' --socket "$SOCK"
 	if sent '"kernel":"[^"]*hello.elf","initrd":"[^"]*hello.elf","cmdline":"console=ttyS0 quiet"}$'; then
 		ok create-kernel-request; else fail create-kernel-request "$(sed -n '$p' "$W/request")"; fi
+	expect create-kernel-disks 0 '^job: created$' '' "$SHALE" create job --kernel "$HELLO" \
+		--disk "$W/disk.img,serial=vol-1" --disk "$W/disk.img,ro" --socket "$SOCK"
+	if sent '"disks":\[\{"path":"[^"]*disk.img","readonly":false,"serial":"vol-1"\},\{"path":"[^"]*disk.img","readonly":true\}\]'; then
+		ok create-kernel-disks-request; else fail create-kernel-disks-request "$(sed -n '$p' "$W/request")"; fi
 
 	# The lifecycle requests, and what they print.
 	answer '200 OK' '{"name":"web","state":"paused","config":{}}'

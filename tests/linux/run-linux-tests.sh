@@ -340,7 +340,8 @@ if [ -x "$SHALED" ]; then
 	export SHALE_SOCKET="$D/api.sock"
 	abs() { echo "$(cd "$(dirname "$1")" && pwd)/${1##*/}"; }
 	expect daemon-linux-create 0 '^lin: created' '' "$SHALE" create lin --kernel "$(abs "$BZ")" \
-		--initrd "$(abs "$INITRD")" --cmdline "$BASE shale.test=shell" --cpus 2 --memory 256M
+		--initrd "$(abs "$INITRD")" --cmdline "$BASE shale.test=shell" --cpus 2 --memory 256M \
+		--disk "$(abs "$V/a.img"),ro,serial=daemon-a"
 	expect daemon-linux-start 0 '^lin: running' '' "$SHALE" start lin
 	i=0
 	while ! "$SHALE" logs lin 2>/dev/null | grep -q L2-SHELL-READY && [ $i -lt 120 ]; do
@@ -349,6 +350,7 @@ if [ -x "$SHALED" ]; then
 	done
 	expect daemon-linux-logs 0 'L2-CPUS online=0-1 nproc=2' '' "$SHALE" logs lin
 	expect daemon-linux-stats 0 'exits: +io [1-9]' '' "$SHALE" stats lin
+	expect daemon-linux-disk 0 'disk: +/.*a.img \(read-only\) serial daemon-a' '' "$SHALE" info lin
 	expect daemon-linux-pause 0 '^lin: paused' '' "$SHALE" pause lin
 	expect daemon-linux-resume 0 '^lin: running' '' "$SHALE" resume lin
 	expect daemon-linux-stop 0 '' '' "$SHALE" stop lin --timeout 2s

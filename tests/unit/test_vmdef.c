@@ -100,6 +100,14 @@ static void test_refusals(void **state)
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"args\":[1]}", "args[]: want a string");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\"}]}",
 		"a para-virtual guest takes one disk");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"path\":\"/a\",\"serial\":\"s\"}]}",
+		"for Linux guests");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\",\"serial\":\"a,ro\"}]}",
+		"without blanks or commas");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\",\"serial\":\"\"}]}",
+		"serial: empty");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\","
+		"\"serial\":\"123456789012345678901\"}]}", "longer than 20");
 	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"nets\":[{\"tap\":\"t\"}]}",
 		"nets are for para-virtual guests");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"readonly\":true}]}", "missing path");
@@ -176,14 +184,14 @@ static void test_linux_disks(void **state)
 	int a = -1, b = -1;
 
 	assert_int_equal(parse("{\"name\":\"l\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\"},"
-			       "{\"path\":\"/b\",\"readonly\":true}]}", &def), 0);
+			       "{\"path\":\"/b\",\"readonly\":true,\"serial\":\"s-1\"}]}", &def), 0);
 	assert_int_equal(def.nr_disks, 2);
 	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/l", NULL);
 	assert_non_null(argv);
 	for (int i = 0; argv[i]; i++) {
 		if (!strcmp(argv[i], "--disk=/a"))
 			a = i;
-		if (!strcmp(argv[i], "--disk=/b,ro"))
+		if (!strcmp(argv[i], "--disk=/b,ro,serial=s-1"))
 			b = i;
 	}
 	assert_true(a > 0 && b > a);
