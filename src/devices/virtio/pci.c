@@ -142,7 +142,7 @@ static void interrupt(struct virtio_pci *vp, uint16_t n, uint8_t isr)
 {
 	struct virtio_msix_vector *v;
 
-	vp->isr |= isr;
+	__atomic_fetch_or(&vp->isr, isr, __ATOMIC_SEQ_CST);
 	if (!vp->msix_enabled) {
 		if (!vp->intx_disabled)
 			signal_fd(vp->intx_fd);
@@ -200,7 +200,7 @@ static void reset(struct virtio_pci *vp)
 	vp->config_vector = VIRTIO_NO_VECTOR;
 	vp->queue_select = 0;
 	vp->status = 0;
-	vp->isr = 0;
+	__atomic_store_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
 	vp->reported = false;
 	for (unsigned q = 0; q < vp->cfg.nr_queues; q++) {
 		virtq_reset(&vp->vq[q], vp->cfg.queue_size);
@@ -236,7 +236,8 @@ static void intx_resample(struct virtio_pci *vp)
 	if (read(vp->resample_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		die("%s: eventfd read: %s", vp->cfg.name, strerror(errno));
 	pthread_mutex_lock(&vp->lock);
-	if (vp->isr && !vp->msix_enabled && !vp->intx_disabled)
+	if (__atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST) && !vp->msix_enabled &&
+	    !vp->intx_disabled)
 		signal_fd(vp->intx_fd);
 	pthread_mutex_unlock(&vp->lock);
 }
@@ -391,21 +392,22 @@ static int bar_io(void *opaque, struct vcpu *vcpu, uint64_t off, uint8_t *data,
 			signal_fd(vp->notify_fd[q]);
 		return 0;
 	}
+	/* The ISR too: an INTA handler reads it at every interrupt. */
+	if (off >= VIRTIO_PCI_ISR_OFF && off < VIRTIO_PCI_DEVICE_OFF) {
+		/* Reading the ISR clears it (§4.1.4.5.1). */
+		if (!is_write) {
+			memset(data, 0, size);
+			if (off == VIRTIO_PCI_ISR_OFF)
+				data[0] = __atomic_exchange_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
+		}
+		return 0;
+	}
 	pthread_mutex_lock(&vp->lock);
 	if (off < VIRTIO_PCI_ISR_OFF) {
 		if (is_write)
 			common_write(vp, off, data, size);
 		else
 			common_read(vp, off, data, size);
-	} else if (off < VIRTIO_PCI_DEVICE_OFF) {
-		/* Reading the ISR clears it (§4.1.4.5.1). */
-		if (!is_write) {
-			memset(data, 0, size);
-			if (off == VIRTIO_PCI_ISR_OFF) {
-				data[0] = vp->isr;
-				vp->isr = 0;
-			}
-		}
 	} else if (off < VIRTIO_PCI_NOTIFY_OFF) {
 		unsigned doff = (unsigned)(off - VIRTIO_PCI_DEVICE_OFF);
 

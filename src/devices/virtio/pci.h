@@ -16,6 +16,8 @@
  * device waits on the queues' eventfds and calls the device's
  * queue_notify hook. One lock per device (vp->lock) covers the transport
  * state, the queues and the device model; every hook is called with it.
+ * Two guest accesses do without it, so that a vCPU never waits for the
+ * disk: a notification (an eventfd write) and the ISR (an atomic).
  */
 #ifndef SHALE_DEVICES_VIRTIO_PCI_H
 #define SHALE_DEVICES_VIRTIO_PCI_H
@@ -94,7 +96,8 @@ struct virtio_pci {
 	uint64_t driver_features;
 	uint32_t device_feature_select, driver_feature_select;
 	uint16_t config_vector, queue_select;
-	uint8_t status, config_generation, isr;
+	uint8_t status, config_generation;
+	uint8_t isr; /* atomic: read and cleared without the lock */
 	bool reported; /* NEEDS_RESET logged since the last reset */
 	struct virtq vq[VIRTIO_PCI_MAX_QUEUES];
 	uint16_t queue_vector[VIRTIO_PCI_MAX_QUEUES];
