@@ -201,7 +201,6 @@ static void reset(struct virtio_pci *vp)
 	vp->queue_select = 0;
 	vp->status = 0;
 	__atomic_store_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
-	vp->reported = false;
 	for (unsigned q = 0; q < vp->cfg.nr_queues; q++) {
 		virtq_reset(&vp->vq[q], vp->cfg.queue_size);
 		vp->queue_vector[q] = VIRTIO_NO_VECTOR;
@@ -215,10 +214,12 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
 	if (vp->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
 	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
-	if (!vp->reported)
+	/* A guest that breaks and resets the device in a loop floods no log. */
+	if (vp->reports < VIRTIO_PCI_MAX_REPORTS)
 		log_err("%s at 00:%02x.0: the guest driver broke the device (%s): "
-			"it needs a reset", vp->cfg.name, vp->devnum, why);
-	vp->reported = true;
+			"it needs a reset%s", vp->cfg.name, vp->devnum, why,
+			vp->reports + 1 == VIRTIO_PCI_MAX_REPORTS ? " (said for the last time)" : "");
+	vp->reports++;
 	vp->config_generation++;
 	interrupt(vp, vp->config_vector, ISR_CONFIG);
 }

@@ -34,6 +34,7 @@ struct virtio_pci;
 
 #define VIRTIO_PCI_MAX_QUEUES 8u
 #define VIRTIO_NO_VECTOR 0xffffu
+#define VIRTIO_PCI_MAX_REPORTS 8u
 
 /* Feature bits every device may offer (§6). */
 #define VIRTIO_F_RING_INDIRECT_DESC (1ull << 28)
@@ -98,7 +99,7 @@ struct virtio_pci {
 	uint16_t config_vector, queue_select;
 	uint8_t status, config_generation;
 	uint8_t isr; /* atomic: read and cleared without the lock */
-	bool reported; /* NEEDS_RESET logged since the last reset */
+	unsigned reports; /* NEEDS_RESETs so far; the first few are logged */
 	struct virtq vq[VIRTIO_PCI_MAX_QUEUES];
 	uint16_t queue_vector[VIRTIO_PCI_MAX_QUEUES];
 	int notify_fd[VIRTIO_PCI_MAX_QUEUES]; /* ioeventfds */
