@@ -99,7 +99,14 @@ static int rw_full(const struct disk *d, const struct iovec *src, unsigned nr, u
 		return -EINVAL;
 	memcpy(iov, src, nr * sizeof(*iov));
 	while (iov_advance(iov, nr, 0, &first)) {
-		ssize_t n = write ? pwritev(d->fd, iov + first, (int)(nr - first), (off_t)off)
+		ssize_t n;
+
+		/* One buffer left: pread/pwrite (the vCPU's filter has no preadv). */
+		if (nr - first == 1)
+			n = write ? pwrite(d->fd, iov[first].iov_base, iov[first].iov_len, (off_t)off)
+				  : pread(d->fd, iov[first].iov_base, iov[first].iov_len, (off_t)off);
+		else
+			n = write ? pwritev(d->fd, iov + first, (int)(nr - first), (off_t)off)
 				  : preadv(d->fd, iov + first, (int)(nr - first), (off_t)off);
 
 		if (n < 0) {

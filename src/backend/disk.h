@@ -32,7 +32,8 @@ void disk_close(struct disk *d);
 
 /*
  * Whole transfers at byte offset `off`: the full length of the vector
- * or an error. -EIO for an end of file before the end (a file shrunk
+ * or an error (a one-buffer vector with pread/pwrite, which every thread
+ * may call; more with preadv/pwritev, which only I/O threads may). -EIO for an end of file before the end (a file shrunk
  * under the VM), else -errno. The range must lie inside the capacity;
  * the caller checks.
  */

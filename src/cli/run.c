@@ -601,7 +601,7 @@ static int setup_signals(void)
 
 static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
-	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
+	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.disk.fd = -1, .net.fd = -1 };
 	struct image img = { 0 };
 	struct elf_image elf;
 	int ret = 0;
