@@ -106,6 +106,10 @@ expect blk-msix 0 "^L2-BLK-READ vda $a_sum" '' $RUN --kernel "$BZ" --cpus 2 \
 	--cmdline "$BASE shale.test=blk-read" --disk "$V/a.img,ro"
 grep -q '^L2-BLK-IRQ .*PCI-MSI' "$T_OUT" && ok blk-msix-used ||
 	fail blk-msix-used "$(grep -a L2-BLK-IRQ "$T_OUT")"
+# Unbound and bound again (a reset by the driver), then removed from the
+# bus and found by a rescan (BAR and MSI-X again): the same data each time.
+expect blk-rebind 0 "^L2-BLK-REBIND $a_sum $a_sum $a_sum" '' $RUN --kernel "$BZ" \
+	--cmdline "$BASE shale.test=blk-rebind" --disk "$V/a.img,ro"
 if [ "${SHALE_LINUX_ONLY:-}" = blk ]; then
 	summary
 	exit
