@@ -4,7 +4,7 @@
  * the avail ring and index, the used ring. The input is
  *
  *   byte 0      bits 0-3: the queue has 1 << (n % 9) entries; bit 4:
- *               indirect descriptors negotiated
+ *               indirect descriptors negotiated; bit 5: the event index
  *   then        operations, each an opcode byte (bits 0-1: what, bits
  *               2-7: an argument `a`) and its operands:
  *
@@ -19,8 +19,9 @@
  * After every device step the harness checks: the result is 1, 0 or
  * -EIO, and -EIO for good once seen; a chain has at most `size` buffers,
  * each inside one RAM region, and its lengths add up; the device wrote
- * no byte of RAM but the used ring, whose index counts the chains
- * returned.
+ * no byte of RAM but the used ring (and avail_event after it), whose
+ * index counts the chains returned; with the event index, avail_event
+ * names the device's next avail entry whenever it found the ring empty.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -99,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gmem gm = { 0 };
 	uint16_t avail_idx = 0, pushed = 0;
 	bool broken = false;
-	unsigned now;
+	unsigned now, used_end;
 	uint8_t b, op;
 
 	if (!next(&s, &b))
@@ -113,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vq.avail_gpa = AVAIL;
 	vq.used_gpa = USED;
 	vq.indirect = b & 0x10;
+	vq.event_idx = b & 0x20;
+	used_end = USED + VIRTQ_USED_BYTES(vq.size) + (vq.event_idx ? 2 : 0);
 	FUZZ_CHECK(virtq_enable(&vq, &gm));
 
 	while (next(&s, &op)) {
@@ -165,6 +168,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					broken = true;
 					FUZZ_CHECK(vq.broken && vq.why);
 				}
+				if (ret == 0 && vq.event_idx) {
+					uint16_t ev;
+
+					memcpy(&ev, ram + USED + VIRTQ_USED_BYTES(vq.size), 2);
+					FUZZ_CHECK(ev == vq.last_avail);
+				}
 				if (ret != 1)
 					break;
 				check_chain();
@@ -172,11 +181,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				pushed++;
 				now++;
 			}
+			if (now)
+				virtq_need_interrupt(&vq);
 			/* Nothing but the used ring changed. */
 			FUZZ_CHECK(!memcmp(ram, shadow, USED));
-			FUZZ_CHECK(!memcmp(ram + USED + VIRTQ_USED_BYTES(vq.size),
-					   shadow + USED + VIRTQ_USED_BYTES(vq.size),
-					   RAM - USED - VIRTQ_USED_BYTES(vq.size)));
+			FUZZ_CHECK(!memcmp(ram + used_end, shadow + used_end, RAM - used_end));
 			FUZZ_CHECK(!memcmp(ram2, shadow2, RAM2));
 			{
 				uint16_t used_idx;

@@ -18,8 +18,9 @@
  *   4  guest    writes a * 4 + 1 bytes at a RAM offset (2 bytes, times 16)
  *   5  device   serves its queue
  *   6  guest    what Linux's driver does to set the device up (BAR at
- *               its place, features, MSI-X, the queue at 0x1000/0x2000/
- *               0x3000 with size 8 << (a % 6)), then DRIVER_OK
+ *               its place, features (the event index for an odd a),
+ *               MSI-X, the queue at 0x1000/0x2000/0x3000 with size
+ *               8 << (a % 6)), then DRIVER_OK
  *   7  guest    makes the chain of head (next byte) available, notifies
  *
  * Checked: nothing crashes or reads outside what it may (the sanitizers);
@@ -182,7 +183,8 @@ static void driver_init(unsigned a)
 	FUZZ_CHECK(bar_r(0x14, 1) == 0);
 	bar_w(0x14, 3, 1);
 	bar_w(0x08, 0, 4);
-	bar_w(0x0c, (uint32_t)VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_BLK_F_FLUSH, 4);
+	bar_w(0x0c, (uint32_t)(VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_BLK_F_FLUSH |
+			       ((a & 1) ? VIRTIO_F_EVENT_IDX : 0)), 4);
 	bar_w(0x08, 1, 4);
 	bar_w(0x0c, 1, 4);
 	bar_w(0x14, 0x0b, 1);

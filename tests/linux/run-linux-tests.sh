@@ -66,6 +66,7 @@ blk_check blk-devices '^L2-BLK-DEV vda sectors=8192 ro=0 serial=shale-a$' "vda n
 blk_check blk-several '^L2-BLK-DEV vdc sectors=16384 ro=0 serial=shale-c$' "vdc not seen"
 blk_check blk-readonly-seen '^L2-BLK-DEV vdb sectors=4096 ro=1 serial=$' "vdb not seen read-only"
 blk_check blk-host-to-guest "^L2-BLK-READ vda $a_sum\$" "the guest read other data"
+blk_check blk-features '^L2-BLK-FEATURES indirect=1 event_idx=1 flush=1$' "features not negotiated"
 if grep -q '^L2-BLK-RO-WRITE status=[1-9]' "$V/log" && [ "$(mb "$V/b.img" 0 2)" = "$b_sum" ]; then
 	ok blk-readonly-refused
 else

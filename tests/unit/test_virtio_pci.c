@@ -294,6 +294,7 @@ static void driver_init_queue(struct drv *d, bool good_queue)
 	assert_true(features & VIRTIO_BLK_F_RO);
 	assert_true(features & VIRTIO_BLK_F_FLUSH);
 	assert_true(features & VIRTIO_F_RING_INDIRECT_DESC);
+	assert_true(features & VIRTIO_F_EVENT_IDX);
 	mmio_write(d, 0x08, 0, 4);
 	mmio_write(d, 0x0c, (uint32_t)features, 4);
 	mmio_write(d, 0x08, 1, 4);
@@ -350,6 +351,8 @@ static void submit_read(struct drv *d, uint64_t sector, uint16_t head)
 	F->fv.ram[d->buf + 0x400] = 0xee;
 	ram_put(d->desc, desc, sizeof(desc));
 	ram_put(d->avail + 4 + 2 * (d->avail_idx % QSIZE), &head, 2);
+	/* used_event (EVENT_IDX is negotiated): interrupt for the next one, as Linux asks. */
+	ram_put(d->avail + 4 + 2 * QSIZE, &d->used_seen, 2);
 	d->avail_idx++;
 	ram_put(d->avail + 2, &d->avail_idx, 2);
 	mmio_write(d, 0x3000, 0, 2);

@@ -91,7 +91,9 @@ static void test_chain(void **state)
 	assert_ptr_equal(c.iov[2].iov_base, ram + 0x9200);
 	assert_int_equal(virtq_pop(&vq, &gm, &c), 0);
 
-	assert_true(virtq_push(&vq, 0, 513));
+	virtq_push(&vq, 0, 513);
+	assert_true(virtq_need_interrupt(&vq));
+	assert_false(virtq_need_interrupt(&vq)); /* nothing new since */
 	assert_int_equal(get16(USED + 2), 1);
 	uint32_t elem[2];
 
@@ -102,8 +104,73 @@ static void test_chain(void **state)
 	put16(AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	offer(5);
 	assert_int_equal(virtq_pop(&vq, &gm, &c), 1);
-	assert_false(virtq_push(&vq, 5, 1));
+	virtq_push(&vq, 5, 1);
+	assert_false(virtq_need_interrupt(&vq));
 	assert_int_equal(get16(USED + 2), 2);
+}
+
+/*
+ * The event index (§2.7.7.2, §2.7.10): the device asks for a notification
+ * at the next chain when it finds the ring empty, and interrupts only
+ * when the used index passes the driver's used_event.
+ */
+static void test_event_idx(void **state)
+{
+	vq.event_idx = true;
+	assert_true(virtq_enable(&vq, &gm));
+	put_desc(DESC, 0, 0x8000, 8, 0, 0);
+	put16(USED + 4 + 8 * QSIZE, 0xffff);
+	assert_int_equal(virtq_pop(&vq, &gm, &c), 0);
+	assert_int_equal(get16(USED + 4 + 8 * QSIZE), 0); /* avail_event */
+	offer(0);
+	offer(0);
+	offer(0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop(&vq, &gm, &c), 1);
+	assert_int_equal(virtq_pop(&vq, &gm, &c), 0);
+	assert_int_equal(get16(USED + 4 + 8 * QSIZE), 3);
+	/* used_event 1: an interrupt once the used index passes 1, not again. */
+	put16(AVAIL + 4 + 2 * QSIZE, 1);
+	virtq_push(&vq, 0, 0);
+	assert_false(virtq_need_interrupt(&vq)); /* used 1: not past 1 yet */
+	virtq_push(&vq, 0, 0);
+	assert_true(virtq_need_interrupt(&vq)); /* used 2 */
+	virtq_push(&vq, 0, 0);
+	assert_false(virtq_need_interrupt(&vq)); /* used 3, used_event still 1 */
+	/* The driver moves used_event on; the index wraps past it. */
+	put16(AVAIL + 4 + 2 * QSIZE, 0xffff);
+	for (unsigned i = 3; i < 65536; i++) {
+		offer(0);
+		assert_int_equal(virtq_pop(&vq, &gm, &c), 1);
+		virtq_push(&vq, 0, 0);
+		assert_int_equal(virtq_need_interrupt(&vq), (uint16_t)(i + 1) == 0);
+	}
+	/* The NO_INTERRUPT flag means nothing with the event index. */
+	put16(AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	put16(AVAIL + 4 + 2 * QSIZE, 0);
+	offer(0);
+	assert_int_equal(virtq_pop(&vq, &gm, &c), 1);
+	virtq_push(&vq, 0, 0);
+	assert_true(virtq_need_interrupt(&vq));
+}
+
+/* With the event index each ring is two bytes longer: those must be RAM too. */
+static void test_event_idx_areas(void **state)
+{
+	virtq_reset(&vq, QSIZE);
+	vq.event_idx = true;
+	vq.desc_gpa = DESC;
+	vq.avail_gpa = RAM - VIRTQ_AVAIL_BYTES(QSIZE);
+	vq.used_gpa = USED;
+	assert_false(virtq_enable(&vq, &gm));
+	vq.event_idx = false;
+	assert_true(virtq_enable(&vq, &gm));
+	virtq_reset(&vq, QSIZE);
+	vq.event_idx = true;
+	vq.desc_gpa = DESC;
+	vq.avail_gpa = AVAIL;
+	vq.used_gpa = RAM - VIRTQ_USED_BYTES(QSIZE);
+	assert_false(virtq_enable(&vq, &gm));
 }
 
 /* Zero-length descriptors are dropped, not translated. */
@@ -125,6 +192,7 @@ static void test_wrap(void **state)
 		offer(2);
 		assert_int_equal(virtq_pop(&vq, &gm, &c), 1);
 		virtq_push(&vq, c.head, 0);
+		assert_true(virtq_need_interrupt(&vq));
 	}
 	assert_int_equal(virtq_pop(&vq, &gm, &c), 0);
 	assert_int_equal(get16(USED + 2), (uint16_t)(3 * 65536 + 7));
@@ -357,6 +425,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_chain, setup),
+		cmocka_unit_test_setup(test_event_idx, setup),
+		cmocka_unit_test_setup(test_event_idx_areas, setup),
 		cmocka_unit_test_setup(test_zero_length, setup),
 		cmocka_unit_test_setup(test_wrap, setup),
 		cmocka_unit_test_setup(test_avail_too_far, setup),

@@ -171,7 +171,7 @@ static bool blk_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_blk *blk = vp->opaque;
 	struct virtq *vq = &vp->vq[q];
-	bool irq = false;
+	bool more = true;
 
 	for (unsigned i = 0; i < vq->size; i++) {
 		uint32_t used;
@@ -179,22 +179,21 @@ static bool blk_queue_notify(struct virtio_pci *vp, unsigned q)
 
 		if (ret < 0) {
 			virtio_pci_needs_reset(vp, vq->why);
-			break;
+			return false;
 		}
 		if (!ret) {
-			if (irq)
-				virtio_pci_notify_queue(vp, q);
-			return false;
+			more = false;
+			break;
 		}
 		if (virtio_blk_request(blk, &blk->chain, &used) < 0) {
 			virtio_pci_needs_reset(vp, "a block request without header or status");
-			break;
+			return false;
 		}
-		irq |= virtq_push(vq, blk->chain.head, used);
+		virtq_push(vq, blk->chain.head, used);
 	}
-	if (irq)
+	if (virtq_need_interrupt(vq))
 		virtio_pci_notify_queue(vp, q);
-	return !(vp->status & VIRTIO_STATUS_NEEDS_RESET);
+	return more;
 }
 
 static void blk_config_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned size)
@@ -235,7 +234,7 @@ int virtio_blk_create(struct vm *vm, struct pci_bus *bus, unsigned devnum, struc
 		.name = "virtio-blk",
 		.device_type = VIRTIO_ID_BLOCK,
 		.class_code = BLK_CLASS,
-		.features = VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_BLK_F_SIZE_MAX |
+		.features = VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SIZE_MAX |
 			    VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH,
 		.nr_queues = 1,
 		.queue_size = VIRTIO_BLK_QUEUE_SIZE,

@@ -363,6 +363,7 @@ static void common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *dat
 		if (v != 1)
 			return;
 		vq->indirect = vp->driver_features & VIRTIO_F_RING_INDIRECT_DESC;
+		vq->event_idx = vp->driver_features & VIRTIO_F_EVENT_IDX;
 		if (!virtq_enable(vq, &vp->vm->gmem))
 			virtio_pci_needs_reset(vp, vq->why);
 		return;

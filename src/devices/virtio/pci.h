@@ -38,6 +38,7 @@ struct virtio_pci;
 
 /* Feature bits every device may offer (§6). */
 #define VIRTIO_F_RING_INDIRECT_DESC (1ull << 28)
+#define VIRTIO_F_EVENT_IDX (1ull << 29)
 #define VIRTIO_F_VERSION_1 (1ull << 32)
 
 /* Device status bits (§2.1). */

@@ -36,8 +36,9 @@ static bool fail(struct virtq *vq, const char *why)
 bool virtq_enable(struct virtq *vq, const struct gmem *gm)
 {
 	unsigned n = vq->size;
+	uint64_t ev = vq->event_idx ? VIRTQ_EVENT_BYTES : 0;
 
-	vq->last_avail = vq->used_idx = 0;
+	vq->last_avail = vq->used_idx = vq->signalled_used = 0;
 	vq->broken = false;
 	vq->why = NULL;
 	if (!is_pow2(n) || n > VIRTQ_MAX_SIZE)
@@ -45,8 +46,8 @@ bool virtq_enable(struct virtq *vq, const struct gmem *gm)
 	if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
 		return fail(vq, "misaligned ring");
 	vq->desc = gmem_ptr(gm, vq->desc_gpa, VIRTQ_DESC_BYTES(n));
-	vq->avail = gmem_ptr(gm, vq->avail_gpa, VIRTQ_AVAIL_BYTES(n));
-	vq->used = gmem_ptr(gm, vq->used_gpa, VIRTQ_USED_BYTES(n));
+	vq->avail = gmem_ptr(gm, vq->avail_gpa, VIRTQ_AVAIL_BYTES(n) + ev);
+	vq->used = gmem_ptr(gm, vq->used_gpa, VIRTQ_USED_BYTES(n) + ev);
 	if (!vq->desc || !vq->avail || !vq->used)
 		return fail(vq, "ring outside guest RAM");
 	vq->enabled = true;
@@ -137,6 +138,13 @@ int virtq_pop(struct virtq *vq, const struct gmem *gm, struct virtq_chain *c)
 	if (!vq->enabled)
 		return 0;
 	avail_idx = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
+	if (avail_idx == vq->last_avail && vq->event_idx) {
+		/* Notify me at the next chain; then look again (§2.7.10). */
+		__atomic_store_n((uint16_t *)(vq->used + 4 + 8 * vq->size), vq->last_avail,
+				 __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail_idx = __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE);
+	}
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size) {
 		fail(vq, "avail index more than the queue size ahead");
 		return -EIO;
@@ -184,18 +192,28 @@ int virtq_pop(struct virtq *vq, const struct gmem *gm, struct virtq_chain *c)
 	return 1;
 }
 
-bool virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	struct virtq_used_elem e = { head, len };
-	uint16_t flags;
 
 	memcpy(vq->used + 4 + 8 * (vq->used_idx & (vq->size - 1)), &e, sizeof(e));
 	vq->used_idx++;
 	__atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
-	/* The driver's flags are read after the index is seen (§2.7.7.2). */
+}
+
+bool virtq_need_interrupt(struct virtq *vq)
+{
+	uint16_t old = vq->signalled_used, now = vq->used_idx, event;
+
+	/* The driver's fields are read after the used index is seen (§2.7.7.2). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	flags = __atomic_load_n(&vq->avail[0], __ATOMIC_RELAXED);
-	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	vq->signalled_used = now;
+	if (!vq->event_idx)
+		return old != now &&
+		       !(__atomic_load_n(&vq->avail[0], __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	/* vring_need_event(): used_event lies in (old, now]. */
+	event = __atomic_load_n(&vq->avail[2 + vq->size], __ATOMIC_RELAXED);
+	return (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
 bool virtq_iov_read(const struct iovec *iov, unsigned nr, uint64_t off, void *dst,

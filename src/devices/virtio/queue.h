@@ -45,16 +45,22 @@ struct virtq_used_elem {
 	uint32_t len;
 };
 
-/* Size of each area for a queue of `size` entries (no event index). */
+/*
+ * Size of each area for a queue of `size` entries; with the event index
+ * (VIRTIO_F_EVENT_IDX) each ring has one more 16-bit field at its end:
+ * used_event after the avail ring, avail_event after the used ring.
+ */
 #define VIRTQ_DESC_BYTES(size) (16ull * (size))
 #define VIRTQ_AVAIL_BYTES(size) (4ull + 2ull * (size))
 #define VIRTQ_USED_BYTES(size) (4ull + 8ull * (size))
+#define VIRTQ_EVENT_BYTES 2ull
 
 struct virtq {
 	/* Set by the driver through the transport while the queue is off. */
 	uint16_t size;
 	gpa_t desc_gpa, avail_gpa, used_gpa;
 	bool indirect; /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
+	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
 
 	/* From virtq_enable() on: */
 	bool enabled;
@@ -65,6 +71,7 @@ struct virtq {
 	uint8_t *used;            /* flags, idx, ring[size] of virtq_used_elem */
 	uint16_t last_avail;      /* next avail ring entry to take */
 	uint16_t used_idx;        /* next used ring entry to fill */
+	uint16_t signalled_used;  /* used_idx when the last interrupt was decided */
 };
 
 /*
@@ -91,7 +98,9 @@ bool virtq_enable(struct virtq *vq, const struct gmem *gm);
 
 /*
  * Takes the next available chain into `c`. 1: a chain; 0: none
- * available; -EIO: the queue is broken (now or before; vq->why says
+ * available (with the event index, avail_event then asks the driver to
+ * notify at its next chain, and the ring is looked at once more so that
+ * a chain added meanwhile is not missed); -EIO: the queue is broken (now or before; vq->why says
  * why): an avail index more than `size` ahead, a head or next index out
  * of range, a chain longer than the queue, a readable descriptor after a
  * writable one, a bad indirect table (nested, chained, empty, not a
@@ -100,11 +109,15 @@ bool virtq_enable(struct virtq *vq, const struct gmem *gm);
  */
 int virtq_pop(struct virtq *vq, const struct gmem *gm, struct virtq_chain *c);
 
+/* Returns chain `head` to the driver with `len` bytes written. */
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
 /*
- * Returns chain `head` to the driver with `len` bytes written. true when
- * the driver wants an interrupt for it (no NO_INTERRUPT flag).
+ * After a batch of virtq_push(): whether the driver wants an interrupt
+ * for what was returned since the last call (§2.7.7.2): no NO_INTERRUPT
+ * flag, or with the event index, used_event passed.
  */
-bool virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+bool virtq_need_interrupt(struct virtq *vq);
 
 /*
  * Helpers over a chain's iovecs. virtq_iov_read() copies `len` bytes
