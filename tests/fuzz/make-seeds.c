@@ -1265,6 +1265,7 @@ static void vq_done(const char *name)
 }
 
 #define VQ_F_INDIRECT 0x10
+#define VQ_F_EVENT_IDX 0x20
 #define VQ_NEXT 1
 #define VQ_WRITE 2
 #define VQ_INDIRECT 4
@@ -1330,6 +1331,18 @@ static void virtq_seeds(void)
 		vq_serve(1);
 	}
 	vq_done("wrap");
+
+	/* The event index: chains in batches, the ring drained in between. */
+	vq_start(VQ_F_EVENT_IDX | VQ_F_INDIRECT | 2);
+	vq_desc(false, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(false, 1, 0x6100, 8, VQ_WRITE, 0);
+	vq_desc(false, 2, 0x6000, 8, 0, 0);
+	for (unsigned i = 0; i < 6; i++) {
+		vq_offer((uint8_t)(i % 3 ? 2 : 0));
+		vq_offer(2);
+		vq_serve(3);
+	}
+	vq_done("event-idx");
 }
 
 /* virtio PCI seeds: the scripts fuzz_vpci.c reads. */
