@@ -733,17 +733,17 @@ static void test_block_readonly(void **state)
 static void test_block_open_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_block other = { .fd = -1 };
+	struct pv_block other = { .disk.fd = -1 };
 
 	assert_int_equal(pv_block_open(&other, "/nonexistent/disk.img", false), -ENOENT);
-	assert_int_equal(other.fd, -1);
+	assert_int_equal(other.disk.fd, -1);
 	assert_int_equal(pv_block_open(&other, "/dev/null", false), -EINVAL);
 
 	/* A disk in use by one VM cannot be opened for writing by another. */
 	open_disk(f, false);
 	assert_int_equal(pv_block_open(&other, f->disk_path, false), -EWOULDBLOCK);
 	assert_int_equal(pv_block_open(&other, f->disk_path, true), -EWOULDBLOCK);
-	assert_int_equal(other.fd, -1);
+	assert_int_equal(other.disk.fd, -1);
 }
 
 /* Network. */
