@@ -9,7 +9,9 @@ VMM_SRCS := src/util/util.c \
 	src/loader/elf.c src/loader/image.c \
 	src/pv/pv.c src/pv/hypercall.c src/pv/block.c src/pv/net.c \
 	src/pv/queue.c src/pv/ioq.c \
-	src/usernet/usernet.c
+	src/usernet/usernet.c \
+	src/backend/disk.c src/vmm/irq.c \
+	src/devices/virtio/queue.c src/devices/virtio/pci.c src/devices/virtio/blk.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 # The seccomp allow-lists, compiled to BPF by libseccomp at build time

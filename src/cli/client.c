@@ -447,8 +447,9 @@ static const struct cmd create_cmd = {
 	"      --cmdline TEXT      its command line\n"
 	"      --cpus N            vCPUs (default: the daemon's)\n"
 	"  -m, --memory SIZE       guest RAM, e.g. 64M or 1G (default: the daemon's)\n"
-	"      --disk PATH[,ro]    a block device backed by PATH (,ro: read-only);\n"
-	"                          repeat for more\n"
+	"      --disk PATH[,ro][,serial=ID]\n"
+	"                          a block device backed by PATH (,ro: read-only;\n"
+	"                          serial=: a Linux guest's disk ID); repeat for more\n"
 	"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 	"                          a network device on tap device NAME; repeat for more\n"
 	"      --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=...]\n"
@@ -532,19 +533,25 @@ static bool valid_cpulist(const char *s)
 	}
 }
 
+/* PATH[,ro][,serial=ID], the settings taken from the end as shale run does. */
 static int create_disk(struct create_opts *o, char *arg)
 {
-	char *comma = strrchr(arg, ',');
+	const char *serial = NULL;
 	bool ro = false;
 	struct json_object *d;
-	char *path;
+	char *path, *comma;
 
-	if (comma && (!strcmp(comma, ",ro") || !strcmp(comma, ",readonly"))) {
+	while ((comma = strrchr(arg, ','))) {
+		if (!strcmp(comma, ",ro") || !strcmp(comma, ",readonly"))
+			ro = true;
+		else if (!strncmp(comma, ",serial=", 8))
+			serial = comma + 8;
+		else
+			break;
 		*comma = '\0';
-		ro = true;
 	}
 	if (!*arg) {
-		log_err("create: --disk: missing file name (want PATH[,ro])");
+		log_err("create: --disk: missing file name (want PATH[,ro][,serial=ID])");
 		return EXIT_USAGE;
 	}
 	path = absolute("--disk", arg);
@@ -553,6 +560,8 @@ static int create_disk(struct create_opts *o, char *arg)
 	d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "readonly", json_object_new_boolean(ro));
+	if (serial)
+		json_object_object_add(d, "serial", json_object_new_string(serial));
 	json_object_array_add(o->disks, d);
 	free(path);
 	return 0;
@@ -1175,9 +1184,11 @@ static void info_config(struct json_object *config)
 	for (size_t i = 0; list && json_object_is_type(list, json_type_array) &&
 			   i < json_object_array_length(list); i++) {
 		struct json_object *d = json_object_array_get_idx(list, i), *ro = get(d, "readonly");
+		const char *serial = get_str(d, "serial");
 
-		snprintf(buf, sizeof(buf), "%s%s", get_str(d, "path") ? get_str(d, "path") : "?",
-			 ro && json_object_get_boolean(ro) ? " (read-only)" : "");
+		snprintf(buf, sizeof(buf), "%s%s%s%s", get_str(d, "path") ? get_str(d, "path") : "?",
+			 ro && json_object_get_boolean(ro) ? " (read-only)" : "",
+			 serial ? " serial " : "", serial ? serial : "");
 		field("disk:", buf);
 	}
 	list = get(config, "nets");

@@ -303,7 +303,7 @@ static int start_usernet(const struct run_opts *o, struct pv_net *net)
 
 static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
-	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.fd = -1, .net.fd = -1 };
+	struct pv_guest pv = { .console_fd = STDOUT_FILENO, .block.disk.fd = -1, .net.fd = -1 };
 	struct image img = { 0 };
 	struct elf_image elf;
 	int ret = 0;
@@ -317,8 +317,8 @@ static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_
 	if (!ret)
 		ret = pv_check_image(o->guest ? o->guest : "built-in guest", img.data, img.size,
 				     o->memory, &elf);
-	if (!ret && o->disk)
-		ret = pv_block_open(&pv.block, o->disk, o->disk_readonly);
+	if (!ret && o->nr_disks)
+		ret = pv_block_open(&pv.block, o->disk[0].path, o->disk[0].readonly);
 	if (!ret && o->tap)
 		ret = pv_net_open(&pv.net, o->tap, o->has_mac ? o->mac : NULL);
 	if (!ret && o->usernet)

@@ -17,12 +17,19 @@
 struct console;
 struct ctl;
 
+#define RUN_MAX_DISKS 16
+
 struct run_opts {
 	uint64_t memory;
 	uint64_t timeout_ns;
 	const char *guest;
-	const char *disk;
-	bool disk_readonly;
+	/* --disk, in order: one for a para-virtual guest, virtio-blk for Linux. */
+	struct run_disk {
+		const char *path;
+		bool readonly;
+		const char *serial;
+	} disk[RUN_MAX_DISKS];
+	unsigned nr_disks;
 	const char *tap;
 	bool usernet; /* --net user */
 	struct usernet_config usernet_cfg;

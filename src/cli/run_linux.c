@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86/pc.h"
+#include "backend/disk.h"
 #include "cli/run.h"
 #include "util/util.h"
 #include "vmm/console.h"
@@ -82,6 +83,8 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 
 		console_attach(env->con, &pc, pc_console_room_fd(&pc));
 		ret = run_sandbox(env, &vm);
+		if (!ret)
+			ret = pc_start_devices(&pc);
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
 			ret = vcpu_start(vm.vcpu[i]);
 		sandbox_seal();
@@ -110,6 +113,8 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
 	struct boot_files files = { 0 };
+	struct disk disks[RUN_MAX_DISKS];
+	unsigned nr_disks = 0;
 	enum vm_stop_reason reason;
 	struct console con;
 	struct pc_config cfg;
@@ -153,6 +158,16 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	ret = pc_check(&cfg, o->kernel);
 	if (ret)
 		goto out;
+	/* Opened once: after a reboot the sandbox lets nothing be opened by name. */
+	_Static_assert(RUN_MAX_DISKS <= PC_MAX_DISKS, "a slot for every disk");
+	for (; nr_disks < o->nr_disks; nr_disks++) {
+		ret = disk_open(&disks[nr_disks], o->disk[nr_disks].path,
+				o->disk[nr_disks].readonly, "--disk");
+		if (ret)
+			goto out;
+		cfg.disk[nr_disks] = (struct pc_disk){ &disks[nr_disks], o->disk[nr_disks].serial };
+	}
+	cfg.nr_disks = nr_disks;
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)
@@ -180,6 +195,8 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	console_close(&con);
 	env->con = NULL;
 out:
+	while (nr_disks)
+		disk_close(&disks[--nr_disks]);
 	image_unmap(&files.kernel);
 	image_unmap(&files.initrd);
 	return ret;

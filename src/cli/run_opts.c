@@ -36,8 +36,13 @@ static void run_usage(FILE *f)
 		"  -m, --memory SIZE       guest RAM, a multiple of 2 MiB (64M by default,\n"
 		"                          4M-4G; with --kernel 512M by default, 16M-1024G);\n"
 		"                          allocated on first use\n"
-		"      --disk PATH[,ro]    block device backed by file PATH (,ro: read-only);\n"
-		"                          para-virtual guests only, so far\n"
+		"      --disk PATH[,ro][,serial=ID]\n"
+		"                          block device backed by the raw image or host block\n"
+		"                          device PATH (,ro: read-only; also ,readonly). A\n"
+		"                          para-virtual guest takes one; a Linux guest one\n"
+		"                          virtio-blk device per --disk (/dev/vda, /dev/vdb,\n"
+		"                          ... in order, up to 16), serial= its ID (up to 20\n"
+		"                          characters, /sys/block/vdX/serial)\n"
 		"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
 		"                          network device on the existing tap device NAME;\n"
 		"                          para-virtual guests only, so far\n"
@@ -130,19 +135,43 @@ static int parse_net(struct run_opts *o, char *arg)
 	return 0;
 }
 
+/*
+ * PATH[,ro|,readonly][,serial=ID]: the settings are taken from the end, so
+ * a path may hold commas as long as no part after one looks like a setting.
+ */
 static int parse_disk(struct run_opts *o, char *arg)
 {
-	char *comma = strrchr(arg, ',');
+	struct run_disk *d;
+	char *comma;
 
-	if (comma && (!strcmp(comma, ",ro") || !strcmp(comma, ",readonly"))) {
+	if (o->nr_disks == RUN_MAX_DISKS) {
+		log_err("--disk: at most %d disks", RUN_MAX_DISKS);
+		return -EINVAL;
+	}
+	d = &o->disk[o->nr_disks];
+	*d = (struct run_disk){ 0 };
+	while ((comma = strrchr(arg, ','))) {
+		const char *tok = comma + 1;
+
+		if (!strcmp(tok, "ro") || !strcmp(tok, "readonly")) {
+			d->readonly = true;
+		} else if (!strncmp(tok, "serial=", 7)) {
+			if (!tok[7] || strlen(tok + 7) > 20) {
+				log_err("--disk: serial=%s: want 1 to 20 characters", tok + 7);
+				return -EINVAL;
+			}
+			d->serial = tok + 7;
+		} else {
+			break;
+		}
 		*comma = '\0';
-		o->disk_readonly = true;
 	}
 	if (!*arg) {
 		log_err("--disk: missing file name");
 		return -EINVAL;
 	}
-	o->disk = arg;
+	d->path = arg;
+	o->nr_disks++;
 	return 0;
 }
 
@@ -309,11 +338,16 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 			log_err("run: with --kernel, pass guest arguments with --cmdline");
 			return -EINVAL;
 		}
-		if (o->disk || o->tap || o->usernet) {
-			log_err("run: --disk and --net are for para-virtual guests so far");
+		if (o->tap || o->usernet) {
+			log_err("run: --net is for para-virtual guests so far");
 			return -EINVAL;
 		}
 		return 0;
+	}
+	if (o->nr_disks > 1 || (o->nr_disks && o->disk[0].serial)) {
+		log_err("run: a para-virtual guest has one --disk, without serial= (several "
+			"disks and serials are for --kernel guests)");
+		return -EINVAL;
 	}
 	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit) {
 		log_err("run: --initrd, --cmdline, --cpus and --on-reboot need --kernel");

@@ -141,6 +141,22 @@ int vmdef_cpulist(const char *s, cpu_set_t *set)
 	return 0;
 }
 
+/* 1-20 printable characters, no comma: it goes into --disk=PATH,serial=ID. */
+static int get_serial(json_object *v, char **out, char *err, size_t errlen)
+{
+	int ret = get_string(v, "disks[].serial", VMDEF_SERIAL_MAX, out, err, errlen);
+
+	if (ret)
+		return ret;
+	if (!(*out)[0])
+		return fail(err, errlen, "disks[].serial: empty");
+	for (const char *p = *out; *p; p++)
+		if (*p == ',' || *p < 0x21 || *p > 0x7e)
+			return fail(err, errlen, "disks[].serial: want printable characters "
+						 "without blanks or commas");
+	return 0;
+}
+
 static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t errlen)
 {
 	size_t n;
@@ -149,7 +165,7 @@ static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t err
 		return fail(err, errlen, "disks: want an array");
 	n = json_object_array_length(v);
 	if (n > VMDEF_MAX_DISKS - def->nr_disks)
-		return fail(err, errlen, "disks: at most %u disk(s) so far", VMDEF_MAX_DISKS);
+		return fail(err, errlen, "disks: at most %u disks", VMDEF_MAX_DISKS);
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(v, i);
 		struct vmdef_disk *disk = &def->disk[def->nr_disks];
@@ -164,6 +180,8 @@ static int parse_disks(json_object *v, struct vm_def *def, char *err, size_t err
 			else if (!strcmp(key, "readonly"))
 				ret = get_bool(val, "disks[].readonly", &disk->readonly, err,
 					       errlen);
+			else if (!strcmp(key, "serial"))
+				ret = get_serial(val, &disk->serial, err, errlen);
 			else
 				ret = fail(err, errlen, "disks[%zu]: unknown field '%s'", i, key);
 			if (ret)
@@ -370,8 +388,12 @@ static int parse_object(json_object *root, struct vm_def *def, char *err, size_t
 		return fail(err, errlen, "initrd, cmdline and cpus need kernel");
 	if (def->kernel && def->nr_args)
 		return fail(err, errlen, "args: with kernel, pass arguments in cmdline");
-	if (def->kernel && (def->nr_disks || def->nr_nets))
-		return fail(err, errlen, "disks and nets are for para-virtual guests so far");
+	if (def->guest && def->nr_disks > 1)
+		return fail(err, errlen, "disks: a para-virtual guest takes one disk");
+	if (def->guest && def->nr_disks && def->disk[0].serial)
+		return fail(err, errlen, "disks[].serial: for Linux guests (kernel)");
+	if (def->kernel && def->nr_nets)
+		return fail(err, errlen, "nets are for para-virtual guests so far");
 	if (!has_cpus)
 		def->cpus = 1;
 	if (!has_memory)
@@ -459,8 +481,10 @@ void vmdef_free(struct vm_def *def)
 	free(def->cmdline);
 	for (unsigned i = 0; i < def->nr_args; i++)
 		free(def->args[i]);
-	for (unsigned i = 0; i < def->nr_disks; i++)
+	for (unsigned i = 0; i < def->nr_disks; i++) {
 		free(def->disk[i].path);
+		free(def->disk[i].serial);
+	}
 	for (unsigned i = 0; i < def->nr_nets; i++) {
 		free(def->net[i].tap);
 		free(def->net[i].mac);
@@ -503,6 +527,9 @@ json_object *vmdef_to_json(const struct vm_def *def)
 			json_object_object_add(d, "path", json_object_new_string(def->disk[i].path));
 			json_object_object_add(d, "readonly",
 					       json_object_new_boolean(def->disk[i].readonly));
+			if (def->disk[i].serial)
+				json_object_object_add(d, "serial",
+						       json_object_new_string(def->disk[i].serial));
 			json_object_array_add(a, d);
 		}
 		json_object_object_add(o, "disks", a);
@@ -603,7 +630,9 @@ char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir,
 		add(&a, "--user=%s", user);
 	add(&a, "--memory=%lluM", (unsigned long long)def->memory_mib);
 	for (unsigned i = 0; i < def->nr_disks; i++)
-		add(&a, "--disk=%s%s", def->disk[i].path, def->disk[i].readonly ? ",ro" : "");
+		add(&a, "--disk=%s%s%s%s", def->disk[i].path, def->disk[i].readonly ? ",ro" : "",
+		    def->disk[i].serial ? ",serial=" : "",
+		    def->disk[i].serial ? def->disk[i].serial : "");
 	for (unsigned i = 0; i < def->nr_nets; i++) {
 		const struct vmdef_net *net = &def->net[i];
 		char fwds[USERNET_MAX_FWDS * 72] = "";

@@ -20,13 +20,16 @@ struct json_object;
 #define VMDEF_PATH_MAX 4096
 #define VMDEF_TEXT_MAX 4096 /* cmdline, one argument */
 #define VMDEF_MAX_ARGS 64
-#define VMDEF_MAX_DISKS 1   /* what `shale run` takes so far */
+#define VMDEF_MAX_DISKS 16  /* what `shale run --kernel` takes; a PV guest one */
 #define VMDEF_MAX_NETS 1
 #define VMDEF_MAX_BODY (64 * 1024)
+
+#define VMDEF_SERIAL_MAX 20 /* virtio-blk's GET_ID */
 
 struct vmdef_disk {
 	char *path;
 	bool readonly;
+	char *serial; /* NULL: none; a Linux guest's only */
 };
 
 struct vmdef_net {

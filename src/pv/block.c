@@ -4,101 +4,51 @@
  * between the backing file and guest memory (no copy through the VMM).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/fs.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <shale/abi/hypercall.h>
 #include <shale/abi/queue.h>
 
+#include "backend/disk.h"
 #include "pv/pv.h"
 #include "util/util.h"
 #include "vmm/vm.h"
 
 int pv_block_open(struct pv_block *blk, const char *path, bool readonly)
 {
-	struct stat st;
-	uint64_t size;
-	int fd, ret;
-
-	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("--disk %s: %s", path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_err("--disk %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISREG(st.st_mode)) {
-		size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-			ret = -errno;
-			log_err("--disk %s: %s", path, strerror(errno));
-			goto fail;
-		}
-	} else {
-		ret = -EINVAL;
-		log_err("--disk %s: not a regular file or block device", path);
-		goto fail;
-	}
-	/* Two VMs writing one image corrupt it: take the image for this VM. */
-	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		ret = -errno;
-		log_err("--disk %s: %s", path,
-			errno == EWOULDBLOCK ? "in use by another process" : strerror(errno));
-		goto fail;
-	}
-	if (size % SHALE_BLOCK_SECTOR)
-		log_err("--disk %s: size is not a multiple of %u; the last %llu bytes are "
-			"not visible to the guest", path, SHALE_BLOCK_SECTOR,
-			(unsigned long long)(size % SHALE_BLOCK_SECTOR));
-	blk->fd = fd;
-	blk->capacity = ALIGN_DOWN(size, (uint64_t)SHALE_BLOCK_SECTOR);
-	blk->readonly = readonly;
-	return 0;
-fail:
-	close(fd);
-	return ret;
+	_Static_assert(SHALE_BLOCK_SECTOR == DISK_SECTOR, "one sector size");
+	return disk_open(&blk->disk, path, readonly, "--disk");
 }
 
 void pv_block_close(struct pv_block *blk)
 {
-	if (blk->fd >= 0)
-		close(blk->fd);
-	blk->fd = -1;
+	disk_close(&blk->disk);
 }
 
 void pv_block_info(struct pv_guest *pv, struct shale_hc_block_info *arg)
 {
 	memset(arg, 0, sizeof(*arg));
-	if (pv->block.fd < 0) {
+	if (pv->block.disk.fd < 0) {
 		arg->ret = SHALE_ENODEV;
 		return;
 	}
-	arg->capacity = pv->block.capacity;
+	arg->capacity = pv->block.disk.capacity;
 	arg->sector_size = SHALE_BLOCK_SECTOR;
-	arg->flags = pv->block.readonly ? SHALE_BLOCK_F_READONLY : 0;
+	arg->flags = pv->block.disk.readonly ? SHALE_BLOCK_F_READONLY : 0;
 	arg->max_io = SHALE_BLOCK_IO_MAX;
 	arg->ret = SHALE_OK;
 }
 
 int64_t pv_block_check(const struct pv_block *blk, uint64_t offset, uint64_t len, bool is_write)
 {
-	if (blk->fd < 0)
+	if (blk->disk.fd < 0)
 		return SHALE_ENODEV;
-	if (is_write && blk->readonly)
+	if (is_write && blk->disk.readonly)
 		return SHALE_EROFS;
 	if (offset % SHALE_BLOCK_SECTOR || len % SHALE_BLOCK_SECTOR || len > SHALE_BLOCK_IO_MAX)
 		return SHALE_EINVAL;
-	if (offset > blk->capacity || len > blk->capacity - offset)
+	if (offset > blk->disk.capacity || len > blk->disk.capacity - offset)
 		return SHALE_ENOSPC;
 	return SHALE_OK;
 }
@@ -106,20 +56,12 @@ int64_t pv_block_check(const struct pv_block *blk, uint64_t offset, uint64_t len
 int64_t pv_block_transfer(const struct pv_block *blk, uint8_t *buf, uint64_t offset,
 			  uint64_t len, bool is_write)
 {
-	uint64_t done = 0;
+	struct iovec iov = { buf, len };
+	int ret = is_write ? disk_pwritev(&blk->disk, &iov, 1, offset)
+			   : disk_preadv(&blk->disk, &iov, 1, offset);
 
-	while (done < len) {
-		off_t off = (off_t)(offset + done);
-		ssize_t n = is_write ? pwrite(blk->fd, buf + done, len - done, off)
-				     : pread(blk->fd, buf + done, len - done, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return SHALE_EIO; /* n == 0: the file shrank under us */
-		done += (uint64_t)n;
-	}
-	return (int64_t)done;
+	/* -EIO also when the file shrank under us. */
+	return ret ? SHALE_EIO : (int64_t)len;
 }
 
 void pv_block_rw(struct pv_guest *pv, struct shale_hc_block_io *arg, bool is_write)
@@ -158,12 +100,12 @@ void pv_block_account(struct pv_guest *pv, unsigned op, uint64_t len)
 
 void pv_block_flush(struct pv_guest *pv, struct shale_hc_status *arg)
 {
-	if (pv->block.fd >= 0)
+	if (pv->block.disk.fd >= 0)
 		pv_block_account(pv, SHALE_OP_FLUSH, 0);
-	if (pv->block.fd < 0)
+	if (pv->block.disk.fd < 0)
 		arg->ret = SHALE_ENODEV;
-	else if (pv->block.readonly)
+	else if (pv->block.disk.readonly)
 		arg->ret = SHALE_OK;
 	else
-		arg->ret = fdatasync(pv->block.fd) ? SHALE_EIO : SHALE_OK;
+		arg->ret = disk_flush(&pv->block.disk) ? SHALE_EIO : SHALE_OK;
 }

@@ -146,13 +146,13 @@ static void block_submit(struct pv_io *io, struct ioq_req *r, uint32_t idx)
 	if (!sqe)
 		die("io_uring submission queue full");
 	if (r->op == SHALE_OP_FLUSH) {
-		io_uring_prep_fsync(sqe, io->pv->block.fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, io->pv->block.disk.fd, IORING_FSYNC_DATASYNC);
 	} else {
 		r->iov = (struct iovec){ r->buf + r->done, r->len - r->done };
 		if (r->op == SHALE_OP_READ)
-			io_uring_prep_readv(sqe, io->pv->block.fd, &r->iov, 1, r->offset + r->done);
+			io_uring_prep_readv(sqe, io->pv->block.disk.fd, &r->iov, 1, r->offset + r->done);
 		else
-			io_uring_prep_writev(sqe, io->pv->block.fd, &r->iov, 1, r->offset + r->done);
+			io_uring_prep_writev(sqe, io->pv->block.disk.fd, &r->iov, 1, r->offset + r->done);
 	}
 	io_uring_sqe_set_data64(sqe, idx);
 	io->to_submit++;
@@ -163,7 +163,7 @@ static int64_t block_inline(struct pv_io *io, const struct ioq_req *r)
 	const struct pv_block *blk = &io->pv->block;
 
 	if (r->op == SHALE_OP_FLUSH)
-		return fdatasync(blk->fd) ? SHALE_EIO : SHALE_OK;
+		return disk_flush(&blk->disk) ? SHALE_EIO : SHALE_OK;
 	return pv_block_transfer(blk, r->buf, r->offset, r->len, r->op == SHALE_OP_WRITE);
 }
 
@@ -189,7 +189,7 @@ static bool block_start(struct pv_io *io, const struct shale_sqe *sqe, int64_t *
 		r.len = sqe->len;
 		break;
 	case SHALE_OP_FLUSH:
-		if (blk->readonly) {
+		if (blk->disk.readonly) {
 			*ret = SHALE_OK;
 			return true;
 		}
@@ -603,7 +603,7 @@ static bool has_device(const struct pv_guest *pv, uint32_t n)
 	case SHALE_QUEUE_CONSOLE:
 		return true;
 	case SHALE_QUEUE_BLOCK:
-		return pv->block.fd >= 0;
+		return pv->block.disk.fd >= 0;
 	default:
 		return pv->net.fd >= 0;
 	}

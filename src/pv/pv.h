@@ -11,15 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/disk.h"
+
 struct vm;
 struct vcpu;
 struct pv_io;
 struct conout;
 
 struct pv_block {
-	int fd; /* -1: no disk */
-	uint64_t capacity;
-	bool readonly;
+	struct disk disk; /* disk.fd -1: no disk */
 };
 
 struct pv_net {

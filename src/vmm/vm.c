@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/util.h"
+#include "vmm/irq.h"
 #include "vmm/vcpu.h"
 
 #define PT_2M (2 * MiB)
@@ -353,6 +354,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	/* kvm_fd stays open for the next VM (open_kvm()). */
 	vm->stop_fd = vm->vm_fd = vm->kvm_fd = -1;
+	irq_destroy(vm);
 	iobus_destroy(&vm->pio);
 	iobus_destroy(&vm->mmio);
 	pthread_mutex_destroy(&vm->lock);

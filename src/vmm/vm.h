@@ -68,6 +68,7 @@ enum vm_unclaimed_io {
 };
 
 struct vcpu;
+struct irq_table;
 
 /*
  * Raises or lowers an interrupt line (a GSI of the in-kernel irqchip).
@@ -111,6 +112,9 @@ struct vm {
 	unsigned parked;
 	unsigned nr_started; /* vCPU threads started */
 	int pause_fd;
+
+	/* MSI routes (vmm/irq.h): created on first use, freed by vm_destroy(). */
+	struct irq_table *irq;
 
 	struct vm_stats *stats; /* &own_stats unless the caller points it elsewhere */
 	struct vm_stats own_stats;

@@ -1,12 +1,13 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices and PCI configuration space, the I/O queue rings of ABI v2,
-# the decoder that names the port of a guest's refused in/out, the
-# control socket's request lines, `shale run`'s command line, the
-# daemon's VM definitions and API routing, the metrics it makes of a
-# VMM's stats reply, and the HTTP responses the API clients read from
-# shaled. The seeds of vmdef, api, metrics, http and opts are
-# hand-written; make-seeds writes the others. Each harness defines
+# virtio's split virtqueue and its PCI transport with virtio-blk, the
+# decoder that names the port of a guest's refused in/out, the control
+# socket's request lines, `shale run`'s command line, the daemon's VM
+# definitions and API routing, the metrics it makes of a VMM's stats
+# reply, and the HTTP responses the API clients read from shaled. The
+# seeds of vmdef, api, metrics, http and opts are hand-written;
+# make-seeds writes the others. Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
 #                       corpus plus FUZZ_MUTATIONS fixed mutants of each
@@ -16,7 +17,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts virtq vpci
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -60,6 +61,12 @@ FUZZ_SRCS_linux := tests/fuzz/fuzz_linux.c src/arch/x86/linux.c src/loader/elf.c
 FUZZ_SRCS_pcdev := tests/fuzz/fuzz_pcdev.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_SRCS_queue := tests/fuzz/fuzz_queue.c src/pv/queue.c
 FUZZ_SRCS_insn := tests/fuzz/fuzz_insn.c src/arch/x86/insn.c
+FUZZ_SRCS_virtq := tests/fuzz/fuzz_virtq.c src/devices/virtio/queue.c src/vmm/gmem.c \
+	src/util/util.c
+# KVM's interrupt routing is replaced by the harness's.
+FUZZ_SRCS_vpci := tests/fuzz/fuzz_vpci.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
+	-Wl,--wrap=irq_ioeventfd
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.

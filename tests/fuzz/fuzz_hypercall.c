@@ -105,9 +105,9 @@ static void reset(uint8_t flags, const uint8_t *mem, size_t mem_size)
 
 	if (ftruncate(disk_fd, 0) || ftruncate(disk_fd, DISK_SIZE))
 		abort();
-	pv.block.fd = (flags & F_NO_DISK) ? -1 : disk_fd;
-	pv.block.capacity = DISK_SIZE;
-	pv.block.readonly = flags & F_DISK_RO;
+	pv.block.disk.fd = (flags & F_NO_DISK) ? -1 : disk_fd;
+	pv.block.disk.capacity = DISK_SIZE;
+	pv.block.disk.readonly = flags & F_DISK_RO;
 
 	drain(net_fd);
 	drain(net_peer);

@@ -5,7 +5,9 @@
  * (bzImage setup headers, an ELF vmlinux with a PVH note); port I/O
  * sequences like those of Linux's drivers for the legacy PC devices;
  * scripts of guest and VMM steps on an I/O queue ring; and in/out
- * instructions (with %dx) for the port-fault decoder. `make fuzz-seeds`
+ * instructions (with %dx) for the port-fault decoder; scripts of driver
+ * and device steps on a split virtqueue, and on the virtio PCI transport.
+ * `make fuzz-seeds`
  * runs it into tests/fuzz/corpus/; the files it wrote are checked in,
  * beside inputs kept from fuzzing runs that once found a bug
  * (linux/pvh-entry-outside-ram, pcdev/rtc-negative-year), which it does
@@ -14,7 +16,8 @@
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
  *                              DIR/linux/..., DIR/pcdev/...,
  *                              DIR/queue/..., DIR/insn/... and
- *                              DIR/ctl/...; with a
+ *                              DIR/ctl/..., DIR/virtq/..., DIR/vpci/...;
+ *                              with a
  *                              real bzImage, also DIR/linux/bzimage-head:
  *                              its first BZ_HEAD_SIZE bytes, with syssize
  *                              cut down to what is left of the kernel
@@ -1256,6 +1259,262 @@ static void ctl_seeds(void)
 	CTL_SEED("numbers", "{\"op\":1e999,\"x\":-0.0e-5,\"y\":\"\\ud800\"}");
 }
 
+
+/* Split virtqueue seeds: the scripts fuzz_virtq.c reads. */
+static uint8_t vq_buf[4096];
+static size_t vq_len;
+
+static void vq_byte(uint8_t b)
+{
+	if (vq_len == sizeof(vq_buf))
+		abort();
+	vq_buf[vq_len++] = b;
+}
+
+/* Descriptor i of the ring (or of the indirect table area). */
+static void vq_desc(bool table, uint8_t i, uint64_t addr, uint32_t len, uint16_t flags,
+		    uint16_t next)
+{
+	vq_byte((uint8_t)(1 | (table ? 1 : 0) << 2));
+	vq_byte(i);
+	for (unsigned k = 0; k < 8; k++)
+		vq_byte((uint8_t)(addr >> 8 * k));
+	for (unsigned k = 0; k < 4; k++)
+		vq_byte((uint8_t)(len >> 8 * k));
+	vq_byte((uint8_t)flags);
+	vq_byte((uint8_t)(flags >> 8));
+	vq_byte((uint8_t)next);
+	vq_byte((uint8_t)(next >> 8));
+}
+
+static void vq_offer(uint8_t head)
+{
+	vq_byte(2);
+	vq_byte(head);
+}
+
+static void vq_serve(unsigned n)
+{
+	vq_byte((uint8_t)(3 | (n - 1) << 2));
+}
+
+static void vq_start(uint8_t first)
+{
+	vq_len = 0;
+	vq_byte(first);
+}
+
+static void vq_done(const char *name)
+{
+	write_file("virtq", name, vq_buf, vq_len);
+}
+
+#define VQ_F_INDIRECT 0x10
+#define VQ_F_EVENT_IDX 0x20
+#define VQ_NEXT 1
+#define VQ_WRITE 2
+#define VQ_INDIRECT 4
+
+static void virtq_seeds(void)
+{
+	/* A block request: header, data, status; served, then one more. */
+	vq_start(VQ_F_INDIRECT | 3);
+	vq_desc(false, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(false, 1, 0x6100, 512, VQ_NEXT | VQ_WRITE, 2);
+	vq_desc(false, 2, 0x6400, 1, VQ_WRITE, 0);
+	vq_offer(0);
+	vq_serve(4);
+	vq_offer(2);
+	vq_serve(1);
+	vq_done("basic");
+
+	vq_start(VQ_F_INDIRECT | 8);
+	vq_desc(true, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(true, 1, 0x10000, 4096, VQ_NEXT | VQ_WRITE, 2);
+	vq_desc(true, 2, 0x6400, 1, VQ_WRITE, 0);
+	vq_desc(false, 7, 0x5000, 48, VQ_INDIRECT, 0);
+	vq_offer(7);
+	vq_serve(2);
+	vq_done("indirect");
+
+	vq_start(3);
+	vq_desc(false, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(false, 1, 0x6000, 16, VQ_NEXT, 0);
+	vq_offer(0);
+	vq_serve(1);
+	vq_done("loop");
+
+	vq_start(2);
+	vq_desc(false, 0, 0x7ff0, 0x8100, 0, 0);
+	vq_offer(0);
+	vq_serve(1);
+	vq_done("across-regions");
+
+	vq_start(VQ_F_INDIRECT | 4);
+	vq_desc(true, 0, 0x5000, 16, VQ_INDIRECT, 0);
+	vq_desc(false, 0, 0x5000, 16, VQ_INDIRECT, 0);
+	vq_offer(0);
+	vq_serve(1);
+	vq_done("nested-indirect");
+
+	/* The avail index jumps ahead of the ring. */
+	vq_start(2);
+	vq_byte(0 | 1 << 2);
+	vq_byte(0x02);
+	vq_byte(0x20);
+	vq_byte(0x40);
+	vq_byte(0x00);
+	vq_serve(1);
+	vq_done("avail-ahead");
+
+	/* Many chains, indices wrapping the ring several times. */
+	vq_start(1);
+	vq_desc(false, 0, 0x6000, 8, 0, 0);
+	vq_desc(false, 1, 0x6000, 8, VQ_WRITE, 0);
+	for (unsigned i = 0; i < 40; i++) {
+		vq_offer((uint8_t)(i & 1));
+		vq_serve(1);
+	}
+	vq_done("wrap");
+
+	/* The event index: chains in batches, the ring drained in between. */
+	vq_start(VQ_F_EVENT_IDX | VQ_F_INDIRECT | 2);
+	vq_desc(false, 0, 0x6000, 16, VQ_NEXT, 1);
+	vq_desc(false, 1, 0x6100, 8, VQ_WRITE, 0);
+	vq_desc(false, 2, 0x6000, 8, 0, 0);
+	for (unsigned i = 0; i < 6; i++) {
+		vq_offer((uint8_t)(i % 3 ? 2 : 0));
+		vq_offer(2);
+		vq_serve(3);
+	}
+	vq_done("event-idx");
+}
+
+/* virtio PCI seeds: the scripts fuzz_vpci.c reads. */
+static void vp_op(unsigned what, unsigned width_log2, unsigned a)
+{
+	vq_byte((uint8_t)(what | width_log2 << 3 | a << 5));
+}
+
+/* n <= 29 RAM bytes at `gpa` (a multiple of 16), zeros after them up to the op's length. */
+static void vp_ram(uint32_t gpa, const void *src, size_t n)
+{
+	const uint8_t *p = src;
+	unsigned a = (unsigned)(n + 2) / 4;
+
+	if (n == 0 || n > 29 || gpa % 16)
+		abort();
+	vp_op(4, 0, a);
+	vq_byte((uint8_t)(gpa / 16));
+	vq_byte((uint8_t)(gpa / 16 >> 8));
+	for (size_t i = 0; i < (size_t)a * 4 + 1; i++)
+		vq_byte(i < n ? p[i] : 0);
+}
+
+static void vp_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	uint8_t d[16];
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+	vp_ram(0x1000 + 16 * i, d, 16);
+}
+
+static void vp_done(const char *name)
+{
+	write_file("vpci", name, vq_buf, vq_len);
+}
+
+static void vpci_seeds(void)
+{
+	const struct { uint32_t type, reserved; uint64_t sector; } rd = { 0, 0, 3 }, wr = { 1, 0, 5 },
+		id = { 8, 0, 0 };
+
+	/* Set up, then a read: header, 512 bytes, status; served. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	vp_ram(0x4000, &rd, 16);
+	vp_desc(0, 0x4000, 16, VQ_NEXT, 1);
+	vp_desc(1, 0x5000, 512, VQ_NEXT | VQ_WRITE, 2);
+	vp_desc(2, 0x6000, 1, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vp_done("read");
+
+	vq_start(0);
+	vp_op(6, 0, 1);
+	vp_ram(0x4000, &wr, 16);
+	vp_desc(0, 0x4000, 16, VQ_NEXT, 1);
+	vp_desc(1, 0x5000, 1024, VQ_NEXT, 2);
+	vp_desc(2, 0x6000, 1, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vp_ram(0x4000, &id, 16);
+	vp_desc(1, 0x5000, 20, VQ_NEXT | VQ_WRITE, 2);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vp_done("write-get-id");
+
+	vq_start(1);
+	vp_op(6, 0, 0);
+	vp_ram(0x4000, &wr, 16);
+	vp_desc(0, 0x4000, 16, VQ_NEXT, 1);
+	vp_desc(1, 0x5000, 512, VQ_NEXT, 2);
+	vp_desc(2, 0x6000, 1, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vp_done("readonly-write");
+
+	/* A head out of range: NEEDS_RESET, then served again, then reset. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	vp_op(7, 0, 0);
+	vq_byte(200);
+	vp_op(5, 0, 0);
+	vp_op(3, 0, 0);
+	vq_byte(0x14);
+	vq_byte(0);
+	vp_op(6, 0, 0);
+	vp_done("needs-reset");
+
+	/* Configuration space: BAR sizing and capability walk, MSI-X on and off. */
+	vq_start(0);
+	vp_op(0, 2, 0);
+	vq_byte(0x10);
+	vq_byte(0xff); vq_byte(0xff); vq_byte(0xff); vq_byte(0xff);
+	vp_op(1, 2, 0);
+	vq_byte(0x10);
+	for (unsigned r = 0x34; r < 0x94; r += 4) {
+		vp_op(1, 2, 0);
+		vq_byte((uint8_t)r);
+	}
+	vp_op(6, 0, 2);
+	vp_op(0, 1, 0);
+	vq_byte(0x86);
+	vq_byte(0x00); vq_byte(0xc0); vq_byte(0); vq_byte(0);
+	vp_op(0, 1, 0);
+	vq_byte(0x04);
+	vq_byte(0); vq_byte(0); vq_byte(0); vq_byte(0);
+	vp_done("config-space");
+
+	/* Every register of BAR 0's structures read in each width. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	for (unsigned off = 0; off < 0x40; off += 4)
+		for (unsigned w = 0; w < 4; w++) {
+			vp_op(3, w, 0);
+			vq_byte((uint8_t)off);
+			vq_byte(0);
+		}
+	vp_op(3, 0, 0); vq_byte(0x00); vq_byte(0x10);
+	vp_op(3, 3, 0); vq_byte(0x00); vq_byte(0x20);
+	vp_op(3, 2, 0); vq_byte(0x00); vq_byte(0x40);
+	vp_op(3, 3, 0); vq_byte(0x00); vq_byte(0x50);
+	vp_done("registers");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1272,5 +1531,7 @@ int main(int argc, char **argv)
 	queue_seeds();
 	insn_seeds();
 	ctl_seeds();
+	virtq_seeds();
+	vpci_seeds();
 	return 0;
 }

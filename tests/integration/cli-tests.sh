@@ -39,6 +39,17 @@ cp "$W/odd.img" "$W/odd.orig"
 if cmp -s "$W/odd.img" "$W/odd.orig"; then ok closed-stdio; else fail closed-stdio "the disk image changed"; fi
 expect disk-missing 125 '' "--disk $W/nope.img: No such file" "$SHALE" run --disk "$W/nope.img" "$HELLO"
 expect disk-dir 125 '' '(Is a directory|not a regular file or block device)' "$SHALE" run --disk "$W" "$HELLO"
+expect disk-serial-long 125 '' 'serial=123456789012345678901: want 1 to 20 characters' \
+	"$SHALE" run --disk "$W/odd.img,serial=123456789012345678901" "$HELLO"
+expect disk-pv-two 125 '' 'a para-virtual guest has one --disk' \
+	"$SHALE" run --disk "$W/odd.img,ro" --disk "$W/odd.img,ro" "$HELLO"
+expect disk-pv-serial 125 '' 'a para-virtual guest has one --disk, without serial=' \
+	"$SHALE" run --disk "$W/odd.img,ro,serial=x" "$HELLO"
+many=
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do many="$many --disk $W/odd.img,ro"; done
+# shellcheck disable=SC2086 # one word per option
+expect disk-too-many 125 '' '--disk: at most 16 disks' "$SHALE" run $many --kernel "$W/odd.img"
+expect disk-empty 125 '' '--disk: missing file name' "$SHALE" run --disk ,ro,serial=a "$HELLO"
 expect guest-missing 125 '' 'No such file' "$SHALE" run "$W/nope.elf"
 expect guest-dir 125 '' 'not a regular file' "$SHALE" run "$W"
 
@@ -307,6 +318,10 @@ else
 		--initrd "$HELLO" --cmdline 'console=ttyS0 quiet' --socket "$SOCK"
 	if sent '"kernel":"[^"]*hello.elf","initrd":"[^"]*hello.elf","cmdline":"console=ttyS0 quiet"}$'; then
 		ok create-kernel-request; else fail create-kernel-request "$(sed -n '$p' "$W/request")"; fi
+	expect create-kernel-disks 0 '^job: created$' '' "$SHALE" create job --kernel "$HELLO" \
+		--disk "$W/disk.img,serial=vol-1" --disk "$W/disk.img,ro" --socket "$SOCK"
+	if sent '"disks":\[\{"path":"[^"]*disk.img","readonly":false,"serial":"vol-1"\},\{"path":"[^"]*disk.img","readonly":true\}\]'; then
+		ok create-kernel-disks-request; else fail create-kernel-disks-request "$(sed -n '$p' "$W/request")"; fi
 
 	# The lifecycle requests, and what they print.
 	answer '200 OK' '{"name":"web","state":"paused","config":{}}'

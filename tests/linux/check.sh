@@ -6,6 +6,7 @@
 # Debian cloud kernel from /boot and an initramfs made from busybox-static.
 #
 # usage: check.sh BUILD_DIR
+#   SHALE_LINUX_ONLY=blk: only the virtio-blk tests
 set -u
 B=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,9 +44,10 @@ if ! reason=$("$top/tests/lab/lab-available.sh" 2>&1); then
 fi
 
 echo "linux-guests: $PLACE_WHY; booting them in the nested-SVM lab"
-cat >"$stage/run.sh" <<'RUN'
+cat >"$stage/run.sh" <<RUN
 #!/bin/sh
 cd /payload
+export SHALE_LINUX_ONLY=${SHALE_LINUX_ONLY:-}
 ./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
 RUN
 chmod +x "$stage/run.sh"

@@ -3,7 +3,8 @@
 # and a 1 MiB file of known random content whose md5sum the guest prints.
 # With KERNEL (its /boot/vmlinuz-VERSION), also that kernel's ACPI button
 # driver and the input event interface (button.ko, evdev.ko), so that a
-# guest can answer the power button.
+# guest can answer the power button, and the virtio PCI and block drivers
+# at their /lib/modules paths (the init's shale.test=blk loads them).
 # usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
 set -eu
 out=$1
@@ -19,6 +20,13 @@ if [ $# -ge 3 ]; then
 	mods=/lib/modules/${3##*/vmlinuz-}/kernel/drivers
 	for ko in "$mods/acpi/button.ko" "$mods/input/evdev.ko"; do
 		if [ -f "$ko" ]; then cp "$ko" "$tmp/"; fi
+	done
+	for ko in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev \
+		virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk; do
+		if [ -f "$mods/$ko.ko" ]; then
+			mkdir -p "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/${ko%/*}"
+			cp "$mods/$ko.ko" "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/$ko.ko"
+		fi
 	done
 fi
 head -c 1048576 /dev/urandom >"$tmp/payload.bin"

@@ -59,7 +59,7 @@ static int setup(void **state)
 	memcpy(f->pv.args, guest_args, sizeof(guest_args));
 	f->pv.args_size = sizeof(guest_args);
 	f->pv.argc = 3;
-	f->pv.block.fd = -1;
+	f->pv.block.disk.fd = -1;
 	f->pv.net.fd = -1;
 	/* The guest may use all of RAM, unless a test says less. */
 	f->pv.range[0] = (struct pv_range){ 0, RAM_SIZE, true };
@@ -617,12 +617,12 @@ static void test_block_read_write(void **state)
 	put(f, DATA_GPA + 4096, buf, sizeof(buf));
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_WRITE, 4096, DATA_GPA + 4096, sizeof(buf)),
 			 sizeof(buf));
-	assert_int_equal(pread(f->pv.block.fd, disk, sizeof(disk), 4096), sizeof(disk));
+	assert_int_equal(pread(f->pv.block.disk.fd, disk, sizeof(disk), 4096), sizeof(disk));
 	assert_memory_equal(disk, buf, sizeof(buf));
 	/* Neighbours untouched. */
-	assert_int_equal(pread(f->pv.block.fd, disk, 1, 4095), 1);
+	assert_int_equal(pread(f->pv.block.disk.fd, disk, 1, 4095), 1);
 	assert_int_equal(disk[0], disk_byte(4095));
-	assert_int_equal(pread(f->pv.block.fd, disk, 1, 4096 + sizeof(buf)), 1);
+	assert_int_equal(pread(f->pv.block.disk.fd, disk, 1, 4096 + sizeof(buf)), 1);
 	assert_int_equal(disk[0], disk_byte(4096 + sizeof(buf)));
 
 	memset(f->fv.ram + DATA_GPA, 0, sizeof(buf));
@@ -701,7 +701,7 @@ static void test_block_bad_buffer(void **state)
 		assert_int_equal(block_io(f, nr, 0, 1ull << 40, 512), SHALE_EFAULT);
 	}
 	/* The failed writes left the disk alone. */
-	assert_int_equal(pread(f->pv.block.fd, disk, sizeof(disk), 0), sizeof(disk));
+	assert_int_equal(pread(f->pv.block.disk.fd, disk, sizeof(disk), 0), sizeof(disk));
 	for (unsigned i = 0; i < sizeof(disk); i++)
 		assert_int_equal(disk[i], disk_byte(i));
 	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_RUNNING);
@@ -720,7 +720,7 @@ static void test_block_readonly(void **state)
 
 	memset(f->fv.ram + DATA_GPA, 0x77, 512);
 	assert_int_equal(block_io(f, SHALE_HC_BLOCK_WRITE, 0, DATA_GPA, 512), SHALE_EROFS);
-	assert_int_equal(pread(f->pv.block.fd, disk, sizeof(disk), 0), sizeof(disk));
+	assert_int_equal(pread(f->pv.block.disk.fd, disk, sizeof(disk), 0), sizeof(disk));
 	for (unsigned i = 0; i < sizeof(disk); i++)
 		assert_int_equal(disk[i], disk_byte(i));
 
@@ -733,17 +733,17 @@ static void test_block_readonly(void **state)
 static void test_block_open_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct pv_block other = { .fd = -1 };
+	struct pv_block other = { .disk.fd = -1 };
 
 	assert_int_equal(pv_block_open(&other, "/nonexistent/disk.img", false), -ENOENT);
-	assert_int_equal(other.fd, -1);
+	assert_int_equal(other.disk.fd, -1);
 	assert_int_equal(pv_block_open(&other, "/dev/null", false), -EINVAL);
 
 	/* A disk in use by one VM cannot be opened for writing by another. */
 	open_disk(f, false);
 	assert_int_equal(pv_block_open(&other, f->disk_path, false), -EWOULDBLOCK);
 	assert_int_equal(pv_block_open(&other, f->disk_path, true), -EWOULDBLOCK);
-	assert_int_equal(other.fd, -1);
+	assert_int_equal(other.disk.fd, -1);
 }
 
 /* Network. */

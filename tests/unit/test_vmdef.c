@@ -99,7 +99,17 @@ static void test_refusals(void **state)
 	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"args\":[\"a\"]}", "cmdline");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"args\":[1]}", "args[]: want a string");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\"}]}",
-		"at most 1 disk");
+		"a para-virtual guest takes one disk");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"path\":\"/a\",\"serial\":\"s\"}]}",
+		"for Linux guests");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\",\"serial\":\"a,ro\"}]}",
+		"without blanks or commas");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\",\"serial\":\"\"}]}",
+		"serial: empty");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\","
+		"\"serial\":\"123456789012345678901\"}]}", "longer than 20");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"nets\":[{\"tap\":\"t\"}]}",
+		"nets are for para-virtual guests");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"readonly\":true}]}", "missing path");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"a/b\"}]}", "want tap");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"t\",\"mac\":\"03:00:00:00:00:00\"}]}",
@@ -206,6 +216,29 @@ static void test_user_net(void **state)
 	vmdef_free(&def);
 }
 
+/* A Linux guest's disks: one --disk each, in order (virtio-blk). */
+static void test_linux_disks(void **state)
+{
+	struct vm_def def;
+	char **argv;
+	int a = -1, b = -1;
+
+	assert_int_equal(parse("{\"name\":\"l\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\"},"
+			       "{\"path\":\"/b\",\"readonly\":true,\"serial\":\"s-1\"}]}", &def), 0);
+	assert_int_equal(def.nr_disks, 2);
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/l", NULL);
+	assert_non_null(argv);
+	for (int i = 0; argv[i]; i++) {
+		if (!strcmp(argv[i], "--disk=/a"))
+			a = i;
+		if (!strcmp(argv[i], "--disk=/b,ro,serial=s-1"))
+			b = i;
+	}
+	assert_true(a > 0 && b > a);
+	vmdef_argv_free(argv);
+	vmdef_free(&def);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_pv_defaults),
 		cmocka_unit_test(test_linux_defaults),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_linux_disks),
 		cmocka_unit_test(test_full_round_trip),
 		cmocka_unit_test(test_argv),
 	};

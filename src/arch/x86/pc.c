@@ -14,6 +14,7 @@
 #include "devices/legacy/pm.h"
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
+#include "devices/virtio/blk.h"
 #include "util/util.h"
 #include "vmm/conout.h"
 #include "vmm/vcpu.h"
@@ -266,6 +267,20 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 	/* The reset register at 0xcf9 sits inside the PCI ports: pci forwards it. */
 	if (!ret)
 		ret = pci_create(vm, pc->pm, &pc->pci);
+	for (unsigned i = 0; !ret && i < cfg->nr_disks; i++) {
+		ret = virtio_blk_create(vm, pc->pci, 1 + i, cfg->disk[i].disk, cfg->disk[i].serial,
+					&pc->blk[i]);
+		pc->nr_blk = i + 1;
+	}
+	return ret;
+}
+
+int pc_start_devices(struct pc_machine *pc)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; !ret && i < pc->nr_blk; i++)
+		ret = virtio_blk_start(pc->blk[i]);
 	return ret;
 }
 
@@ -320,6 +335,9 @@ void pc_destroy(struct pc_machine *pc)
 	/* Devices go after the vCPUs have stopped: vm_destroy() joined them. */
 	if (pc->pci)
 		pci_destroy(pc->pci); /* holds pm: first */
+	/* After the bus: no configuration access reaches them any more. */
+	for (unsigned i = 0; i < pc->nr_blk; i++)
+		virtio_blk_destroy(pc->blk[i]);
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

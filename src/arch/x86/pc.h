@@ -28,12 +28,24 @@ struct conout;
 #define PC_PCI_MMIO_START PC_HOLE_START
 #define PC_PCI_MMIO_END ACPI_IOAPIC_GPA
 #define PC_MAX_CPUS 64u
+/* virtio-blk devices take PCI slots 1, 2, ... in --disk order. */
+#define PC_MAX_DISKS 16u
+
+struct disk;
+struct virtio_blk;
+
+struct pc_disk {
+	struct disk *disk; /* open; the caller's, across reboots */
+	const char *serial; /* GET_ID's answer, or NULL */
+};
 
 struct pc_config {
 	struct linux_boot boot; /* the inputs: kernel, initrd, cmdline, mem_size */
 	unsigned nr_cpus;
 	int console_out; /* where the serial console's output goes... */
 	struct conout *console; /* ...unless this is set */
+	struct pc_disk disk[PC_MAX_DISKS];
+	unsigned nr_disks;
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -48,6 +60,8 @@ struct pc_machine {
 	struct rtc *rtc;
 	struct pci_bus *pci;
 	struct pm *pm;
+	struct virtio_blk *blk[PC_MAX_DISKS];
+	unsigned nr_blk;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
@@ -60,6 +74,11 @@ int pc_check(const struct pc_config *cfg, const char *kernel_name);
  */
 int pc_build(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc);
 void pc_destroy(struct pc_machine *pc);
+/*
+ * Starts the devices' I/O threads: after the sandbox (each thread installs
+ * its own filter), before the vCPUs. 0 or -errno with a message.
+ */
+int pc_start_devices(struct pc_machine *pc);
 
 /*
  * Console input for the guest's serial port (a console_input_fn), and the
