@@ -10,7 +10,8 @@ VMM_SRCS := src/util/util.c \
 	src/pv/pv.c src/pv/hypercall.c src/pv/block.c src/pv/net.c \
 	src/pv/queue.c src/pv/ioq.c \
 	src/backend/disk.c src/vmm/irq.c \
-	src/devices/virtio/queue.c src/devices/virtio/pci.c src/devices/virtio/blk.c
+	src/devices/virtio/queue.c src/devices/virtio/pci.c src/devices/virtio/blk.c \
+	src/devices/virtio/rng.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 VMM_OBJS := $(patsubst %.S,$(B)/%.o,$(patsubst %.c,$(B)/%.o,$(VMM_SRCS)))

@@ -73,6 +73,8 @@ static void run_usage(FILE *f)
 		"      --initrd FILE       initial ramdisk\n"
 		"      --cmdline TEXT      kernel command line (default \"console=ttyS0\")\n"
 		"      --cpus N            vCPUs, 1-%u (default 1)\n"
+		"      --rng               an entropy device (virtio-rng) fed by the host's\n"
+		"                          getrandom()\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
@@ -196,7 +198,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
-		OPT_USER, OPT_NO_SANDBOX,
+		OPT_USER, OPT_NO_SANDBOX, OPT_RNG,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -208,6 +210,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "initrd", required_argument, NULL, OPT_INITRD },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
@@ -255,6 +258,9 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 			break;
 		case OPT_CMDLINE:
 			o->cmdline = optarg;
+			break;
+		case OPT_RNG:
+			o->rng = true;
 			break;
 		case OPT_CPUS: {
 			char *end;
@@ -329,8 +335,8 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 			"disks and serials are for --kernel guests)");
 		return -EINVAL;
 	}
-	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit) {
-		log_err("run: --initrd, --cmdline, --cpus and --on-reboot need --kernel");
+	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng) {
+		log_err("run: --initrd, --cmdline, --cpus, --on-reboot and --rng need --kernel");
 		return -EINVAL;
 	}
 	if (optind < argc && strcmp(argv[optind], "--"))

@@ -38,6 +38,7 @@ struct run_opts {
 	const char *cmdline;
 	unsigned cpus;
 	bool reboot_exit;
+	bool rng;
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;

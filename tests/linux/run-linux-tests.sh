@@ -90,6 +90,9 @@ else
 fi
 [ "$(mb "$V/c.img" 4 4)" = "$c_rest" ] && ok blk-untouched || fail blk-untouched "vdc changed past 4 MiB"
 expect blk-missing-disk 125 '' 'nope.img: No such file' $RUN --kernel "$BZ" --disk "$W/nope.img"
+# virtio-rng: the guest's hardware RNG, 4096 distinct 16-byte lines in 64 KiB.
+expect rng 0 '^L2-RNG-CURRENT virtio_rng' '' $RUN --kernel "$BZ" --rng --cmdline "$BASE shale.test=rng"
+if grep -Eq '^L2-RNG-LINES +(409[0-6])[[:space:]]*$' "$T_OUT"; then ok rng-random; else fail rng-random "$(grep -a L2-RNG "$T_OUT")"; fi
 # A reboot builds the devices again on the disks opened once (the sandbox
 # lets nothing be opened by name by then).
 expect blk-reboot 124 'L2-BLK-READ' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \

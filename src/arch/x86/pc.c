@@ -15,6 +15,7 @@
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/rng.h"
 #include "util/util.h"
 #include "vmm/conout.h"
 #include "vmm/vcpu.h"
@@ -272,6 +273,8 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 					&pc->blk[i]);
 		pc->nr_blk = i + 1;
 	}
+	if (!ret && cfg->rng)
+		ret = virtio_rng_create(vm, pc->pci, PC_RNG_SLOT, &pc->rng);
 	return ret;
 }
 
@@ -281,6 +284,8 @@ int pc_start_devices(struct pc_machine *pc)
 
 	for (unsigned i = 0; !ret && i < pc->nr_blk; i++)
 		ret = virtio_blk_start(pc->blk[i]);
+	if (!ret && pc->rng)
+		ret = virtio_rng_start(pc->rng);
 	return ret;
 }
 
@@ -338,6 +343,8 @@ void pc_destroy(struct pc_machine *pc)
 	/* After the bus: no configuration access reaches them any more. */
 	for (unsigned i = 0; i < pc->nr_blk; i++)
 		virtio_blk_destroy(pc->blk[i]);
+	virtio_rng_destroy(pc->rng);
+	pc->rng = NULL;
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

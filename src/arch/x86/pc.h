@@ -30,9 +30,12 @@ struct conout;
 #define PC_MAX_CPUS 64u
 /* virtio-blk devices take PCI slots 1, 2, ... in --disk order. */
 #define PC_MAX_DISKS 16u
+/* The entropy device (--rng) takes slot 17, whatever the disks. */
+#define PC_RNG_SLOT (PC_MAX_DISKS + 1)
 
 struct disk;
 struct virtio_blk;
+struct virtio_rng;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
@@ -46,6 +49,7 @@ struct pc_config {
 	struct conout *console; /* ...unless this is set */
 	struct pc_disk disk[PC_MAX_DISKS];
 	unsigned nr_disks;
+	bool rng; /* virtio-rng */
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -62,6 +66,7 @@ struct pc_machine {
 	struct pm *pm;
 	struct virtio_blk *blk[PC_MAX_DISKS];
 	unsigned nr_blk;
+	struct virtio_rng *rng;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
