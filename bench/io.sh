@@ -12,7 +12,11 @@
 #          guests run, else in the nested-SVM lab (bench/linux-stage.sh)
 #        io.sh --run DIR           the measurement itself (POSIX sh)
 #
+# Also console output: KiB written by the same Linux to ttyS0 (the 16550A
+# UART) and to hvc0 (virtio-console), with the exits each costs.
+#
 # Environment (defaults in brackets): BENCH_IO_MIB [256] the image,
+#   BENCH_IO_CONSOLE_KIB [64] the console output,
 #   BENCH_IO_RUNS [5] rounds after BENCH_IO_WARMUP [1], BENCH_IO_TIMEOUT
 #   [300] s per run, BENCH_IO_LAB_MEM [3072] MiB for the lab's L1.
 set -u
@@ -52,6 +56,31 @@ linux() {
 	return 0
 }
 
+# con DEV KIB: one Linux run writing KIB KiB to /dev/DEV (ttyS0: the
+# emulated 16550A UART, hvc0: virtio-console; both shown on shale's
+# stdout), or none with KIB 0. Sets kibs (KiB/s by the guest's clock) and
+# exits; 1 on failure.
+con() {
+	cl="console=ttyS0 quiet panic=-1 shale.test=hvc"
+	[ "$2" -gt 0 ] && cl="$cl shale.console_bench=$1:$2"
+	timeout "$LIMIT" "$SHALE" run --stats --memory 256M --kernel "$D/bzImage" \
+		--initrd "$D/initrd.cpio" --cmdline "$cl" --console virtio >"$OUT" 2>"$ERR" </dev/null
+	exits=$(sed -n 's/.* exits=\([0-9]*\).*/\1/p' "$ERR" | tail -n 1)
+	kibs=
+	[ "$2" -gt 0 ] || return 0
+	line=$(grep -a '^L2-CONSOLE-BENCH' "$OUT" | tr -d '\r' | head -n 1)
+	a=$(echo "$line" | sed -n 's/.* start=\([0-9.]*\).*/\1/p')
+	b=$(echo "$line" | sed -n 's/.* end=\([0-9.]*\).*/\1/p')
+	if [ -z "$a" ] || [ -z "$b" ] || [ -z "$exits" ]; then
+		FAILED=$((FAILED + 1))
+		echo "  FAILED: console $1: ${line:-no L2-CONSOLE-BENCH line}"
+		tail -n 3 "$ERR" | sed 's/^/    stderr: /'
+		return 1
+	fi
+	kibs=$(calc "$2 / ($b - $a)" %.1f)
+	return 0
+}
+
 # pv DEPTH: blockread.elf over the whole image with DEPTH requests in
 # flight (0: v1 calls). Sets mbs and exits; 1 on failure.
 pv() {
@@ -75,6 +104,7 @@ run_bench() {
 	RUNS=${BENCH_IO_RUNS:-5}
 	WARMUP=${BENCH_IO_WARMUP:-1}
 	LIMIT=${BENCH_IO_TIMEOUT:-300}
+	CON_KIB=${BENCH_IO_CONSOLE_KIB:-64}
 	LAB=${LAB:-0}
 	W=$(mktemp -d "${TMPDIR:-/tmp}/shale-io.XXXXXX") || exit 1
 	OUT=$W/out ERR=$W/err TABLE=$W/table IMG=$W/disk.img
@@ -126,6 +156,31 @@ run_bench() {
 	else
 		row "Linux block read, virtio-blk" FAILED - - - FAILED
 	fi
+
+	echo "== console output: $CON_KIB KiB written by a Linux guest to ttyS0 (the 16550A" \
+		"UART: an exit per byte) and to hvc0 (virtio-console); $RUNS rounds after $WARMUP," \
+		"exits counted against a run that writes nothing"
+	i=0 ok=1 ku= kv= xu= xv=
+	while [ $i -lt $((WARMUP + RUNS)) ] && [ $ok = 1 ]; do
+		i=$((i + 1))
+		con none 0 || { ok=0; break; }
+		e0=$exits
+		con ttyS0 "$CON_KIB" || { ok=0; break; }
+		[ $i -gt "$WARMUP" ] && ku="$ku $kibs" xu="$xu $(calc "($exits - $e0) / $CON_KIB")"
+		con hvc0 "$CON_KIB" || { ok=0; break; }
+		[ $i -gt "$WARMUP" ] && kv="$kv $kibs" xv="$xv $(calc "($exits - $e0) / $CON_KIB")"
+	done
+	if [ $ok = 1 ]; then
+		# shellcheck disable=SC2086
+		m_ku=$(median $ku) m_kv=$(median $kv) m_xu=$(median $xu) m_xv=$(median $xv)
+		echo "  ttyS0 (UART):           KiB/s$ku -> median $m_ku; exits per KiB:$xu -> median $m_xu"
+		echo "  hvc0 (virtio-console):  KiB/s$kv -> median $m_kv; exits per KiB:$xv -> median $m_xv"
+		row "console output, virtio-console" "$m_kv KiB/s" "UART: $m_ku KiB/s" \
+			"$(calc "$m_kv / $m_ku")x" "(none)" "info"
+		row "VM exits per KiB, console" "hvc0: $m_xv" "UART: $m_xu" "-" "(none)" "info"
+	else
+		row "console output, virtio-console" FAILED - - - FAILED
+	fi
 	print_results
 	[ "$FAILED" -eq 0 ]
 }
@@ -140,7 +195,7 @@ fi
 
 BENCH_NAME=io
 BENCH_EXTRA=g/examples/blockread.elf
-BENCH_KNOBS="BENCH_IO_MIB BENCH_IO_RUNS BENCH_IO_WARMUP BENCH_IO_TIMEOUT"
+BENCH_KNOBS="BENCH_IO_MIB BENCH_IO_RUNS BENCH_IO_WARMUP BENCH_IO_TIMEOUT BENCH_IO_CONSOLE_KIB"
 BENCH_LAB_MEM=${BENCH_IO_LAB_MEM:-3072}
 BENCH_MODULES=1
 . "$(dirname "$0")/linux-stage.sh"

@@ -75,6 +75,9 @@ static void run_usage(FILE *f)
 		"      --cpus N            vCPUs, 1-%u (default 1)\n"
 		"      --rng               an entropy device (virtio-rng) fed by the host's\n"
 		"                          getrandom()\n"
+		"      --console virtio    also a virtio console (hvc0; console=hvc0 makes it\n"
+		"                          the kernel's), its output with the UART's; input\n"
+		"                          still goes to the UART (ttyS0). Default: serial\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
@@ -198,7 +201,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
-		OPT_USER, OPT_NO_SANDBOX, OPT_RNG,
+		OPT_USER, OPT_NO_SANDBOX, OPT_RNG, OPT_CONSOLE,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -211,6 +214,7 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
@@ -261,6 +265,14 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 			break;
 		case OPT_RNG:
 			o->rng = true;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "virtio")) {
+				o->virtio_console = true;
+			} else if (strcmp(optarg, "serial")) {
+				log_err("run: --console: want serial or virtio, not '%s'", optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_CPUS: {
 			char *end;
@@ -335,8 +347,10 @@ static int parse_opts(struct run_opts *o, int argc, char **argv)
 			"disks and serials are for --kernel guests)");
 		return -EINVAL;
 	}
-	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng) {
-		log_err("run: --initrd, --cmdline, --cpus, --on-reboot and --rng need --kernel");
+	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||
+	    o->virtio_console) {
+		log_err("run: --initrd, --cmdline, --cpus, --on-reboot, --rng and --console need "
+			"--kernel");
 		return -EINVAL;
 	}
 	if (optind < argc && strcmp(argv[optind], "--"))

@@ -39,6 +39,7 @@ struct run_opts {
 	unsigned cpus;
 	bool reboot_exit;
 	bool rng;
+	bool virtio_console; /* --console virtio */
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;

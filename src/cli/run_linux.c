@@ -168,6 +168,7 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	}
 	cfg.nr_disks = nr_disks;
 	cfg.rng = o->rng;
+	cfg.virtio_console = o->virtio_console;
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)

@@ -24,7 +24,7 @@ if [ $# -ge 3 ]; then
 	done
 	for ko in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev \
 		virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk \
-		char/hw_random/virtio-rng; do
+		char/hw_random/virtio-rng char/virtio_console; do
 		if [ -f "$mods/$ko.ko" ]; then
 			mkdir -p "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/${ko%/*}"
 			cp "$mods/$ko.ko" "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/$ko.ko"
