@@ -1,7 +1,8 @@
 # Benchmarks (docs/benchmarks.md): three host tools, two guests built with
 # the SDK's generic rules (sdk/sdk.mk), and `make bench`, which runs them
 # with bench/run.sh on this host's /dev/kvm or, without one, in the lab.
-# `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh).
+# `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh);
+# `make bench-io` the block I/O one, full against para-virtual (bench/io.sh).
 
 BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime $(B)/bench/apiload
 BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
@@ -23,4 +24,7 @@ bench-boot: all $(B)/bench/boottime
 bench-daemon: bench-build
 	$(Q)bench/daemon.sh $(B)
 
-.PHONY: bench-build bench-boot bench-daemon
+bench-io: all $(B)/g/examples/blockread.elf
+	$(Q)bench/io.sh $(B)
+
+.PHONY: bench-build bench-boot bench-daemon bench-io

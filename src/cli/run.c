@@ -81,6 +81,7 @@ void print_stats(const struct vm *vm, const struct run_env *env, uint64_t start_
 {
 	size_t pages = vm->ram_size / 4096, touched = 0;
 	unsigned char *vec = malloc(pages);
+	uint64_t exits[VM_EXIT_NR], nr_exits = 0;
 	char setup[256];
 
 	if (vec && !mincore(vm->ram, vm->ram_size, vec))
@@ -92,13 +93,17 @@ void print_stats(const struct vm *vm, const struct run_env *env, uint64_t start_
 	 * would report the peak of whatever process started shale.
 	 */
 	format_setup(vm, setup, sizeof(setup));
+	vm_read_exits(vm, exits);
+	for (size_t i = 0; i < VM_EXIT_NR; i++)
+		nr_exits += exits[i];
 	fprintf(stderr,
 		"shale-stats: guest_ram_touched_kib=%zu peak_rss_kib=%ld wall_us=%llu "
-		"first_entry_mono_ns=%llu first_entry_cpu_us=%llu setup_cpu_us=%s\n",
+		"first_entry_mono_ns=%llu first_entry_cpu_us=%llu setup_cpu_us=%s exits=%llu\n",
 		touched * 4, proc_status_kib(env->status_fd, "VmHWM"),
 		(unsigned long long)((clock_monotonic_ns() - start_ns) / 1000),
 		(unsigned long long)vm->first_entry_ns,
-		(unsigned long long)(vm->first_entry_cpu_ns / 1000), setup);
+		(unsigned long long)(vm->first_entry_cpu_ns / 1000), setup,
+		(unsigned long long)nr_exits);
 }
 
 static void on_signal(void *opaque, int fd, uint32_t events)

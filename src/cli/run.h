@@ -42,6 +42,8 @@ struct run_opts {
 	const char *cmdline;
 	unsigned cpus;
 	bool reboot_exit;
+	bool rng;
+	bool virtio_console; /* --console virtio */
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;

@@ -168,6 +168,8 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 		cfg.disk[nr_disks] = (struct pc_disk){ &disks[nr_disks], o->disk[nr_disks].serial };
 	}
 	cfg.nr_disks = nr_disks;
+	cfg.rng = o->rng;
+	cfg.virtio_console = o->virtio_console;
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)

@@ -60,6 +60,11 @@ static void run_usage(FILE *f)
 		"      --initrd FILE       initial ramdisk\n"
 		"      --cmdline TEXT      kernel command line (default \"console=ttyS0\")\n"
 		"      --cpus N            vCPUs, 1-%u (default 1)\n"
+		"      --rng               an entropy device (virtio-rng) fed by the host's\n"
+		"                          getrandom()\n"
+		"      --console virtio    also a virtio console (hvc0; console=hvc0 makes it\n"
+		"                          the kernel's), its output with the UART's; input\n"
+		"                          still goes to the UART (ttyS0). Default: serial\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
@@ -202,7 +207,7 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
-		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL,
+		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL, OPT_RNG, OPT_CONSOLE,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -221,6 +226,8 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 		{ "jail", required_argument, NULL, OPT_JAIL },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -300,6 +307,17 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		case OPT_NO_SANDBOX:
 			o->no_sandbox = true;
 			break;
+		case OPT_RNG:
+			o->rng = true;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "virtio")) {
+				o->virtio_console = true;
+			} else if (strcmp(optarg, "serial")) {
+				log_err("run: --console: want serial or virtio, not '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_JAIL:
 			if (!strcmp(optarg, "auto")) {
 				o->jail = SANDBOX_JAIL_AUTO;
@@ -349,8 +367,10 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 			"disks and serials are for --kernel guests)");
 		return -EINVAL;
 	}
-	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit) {
-		log_err("run: --initrd, --cmdline, --cpus and --on-reboot need --kernel");
+	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||
+	    o->virtio_console) {
+		log_err("run: --initrd, --cmdline, --cpus, --on-reboot, --rng and --console need "
+			"--kernel");
 		return -EINVAL;
 	}
 	if (optind < argc && strcmp(argv[optind], "--"))

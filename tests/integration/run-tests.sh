@@ -18,7 +18,7 @@ expect default-guest 0 'shale' '' "$SHALE" run
 expect echo-args 0 '^a b c$' '' "$SHALE" run "$G/echo.elf" -- a b c
 expect echo-spaces 0 '^one two words$' '' "$SHALE" run "$G/echo.elf" one 'two words'
 # --stats: memory, timing and the CPU time of each set-up step.
-expect stats 0 'Hello' '^shale-stats: guest_ram_touched_kib=[0-9]+ peak_rss_kib=[0-9]+ wall_us=[0-9]+ first_entry_mono_ns=[1-9][0-9]* first_entry_cpu_us=[1-9][0-9]* setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,load:[0-9]+,sandbox:[0-9]+,enter:[0-9]+$' \
+expect stats 0 'Hello' '^shale-stats: guest_ram_touched_kib=[0-9]+ peak_rss_kib=[0-9]+ wall_us=[0-9]+ first_entry_mono_ns=[1-9][0-9]* first_entry_cpu_us=[1-9][0-9]* setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,load:[0-9]+,sandbox:[0-9]+,enter:[0-9]+ exits=[1-9][0-9]*$' \
 	"$SHALE" run --stats "$G/hello.elf"
 expect memory-4g 0 'Hello' '' "$SHALE" run --memory 4G "$G/hello.elf"
 expect memory-4m 0 'Hello' '' "$SHALE" run --memory 4M "$G/hello.elf"

@@ -91,6 +91,13 @@ else
 fi
 [ "$(mb "$V/c.img" 4 4)" = "$c_rest" ] && ok blk-untouched || fail blk-untouched "vdc changed past 4 MiB"
 expect blk-missing-disk 125 '' 'nope.img: No such file' $RUN --kernel "$BZ" --disk "$W/nope.img"
+# virtio-console: hvc0's output reaches shale's stdout.
+expect hvc 0 '^L2-HVC-HELLO through hvc0' '' $RUN --kernel "$BZ" --console virtio \
+	--cmdline "$BASE shale.test=hvc"
+expect console-bad 125 '' "want serial or virtio, not 'usb'" $RUN --kernel "$BZ" --console usb
+# virtio-rng: the guest's hardware RNG, 4096 distinct 16-byte lines in 64 KiB.
+expect rng 0 '^L2-RNG-CURRENT virtio_rng' '' $RUN --kernel "$BZ" --rng --cmdline "$BASE shale.test=rng"
+if grep -Eq '^L2-RNG-LINES +(409[0-6])[[:space:]]*$' "$T_OUT"; then ok rng-random; else fail rng-random "$(grep -a L2-RNG "$T_OUT")"; fi
 # A reboot builds the devices again on the disks opened once (the sandbox
 # lets nothing be opened by name by then).
 expect blk-reboot 124 'L2-BLK-READ' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \

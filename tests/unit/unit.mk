@@ -4,7 +4,7 @@
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
 UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef api_req http evloop \
-	ctl_proto sandbox usernet virtq virtio_blk virtio_pci
+	ctl_proto sandbox usernet virtq virtio_blk virtio_pci virtio_rng virtio_console
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o

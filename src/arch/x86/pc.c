@@ -15,6 +15,8 @@
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/rng.h"
 #include "util/util.h"
 #include "vmm/conout.h"
 #include "vmm/vcpu.h"
@@ -222,30 +224,48 @@ static int write_acpi(struct vm *vm, unsigned nr_cpus, uint64_t *rsdp_gpa)
  * halts or reboots (panic=N). Watching for it turns a panic into its own
  * stop, with the reason, instead of a hang or a reboot loop.
  */
-static void watch_console(void *opaque, const uint8_t *buf, size_t len)
+static void watch_line(struct pc_machine *pc, struct pc_line *l, const uint8_t *buf, size_t len)
 {
 	static const char marker[] = "Kernel panic - not syncing: ";
-	struct pc_machine *pc = opaque;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = (char)buf[i];
 		char *hit;
 
 		if (c != '\n' && c != '\r') {
-			if (pc->line_len < sizeof(pc->line) - 1)
-				pc->line[pc->line_len++] = c;
+			if (l->len < sizeof(l->text) - 1)
+				l->text[l->len++] = c;
 			continue;
 		}
-		pc->line[pc->line_len] = '\0';
-		pc->line_len = 0;
-		hit = strstr(pc->line, marker);
+		l->text[l->len] = '\0';
+		l->len = 0;
+		hit = strstr(l->text, marker);
 		if (hit)
 			vm_stop(pc->vm, VM_STOP_CRASH, 0, "guest kernel panic: %s",
 				hit + sizeof(marker) - 1);
 	}
+}
+
+static void watch_console(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct pc_machine *pc = opaque;
+
+	watch_line(pc, &pc->serial_line, buf, len);
 	/* Under the UART's lock, so bytes leave in the order the guest sent them. */
 	if (pc->console)
 		conout_write(pc->console, pc->vm, buf, len);
+}
+
+/* hvc0's output (its I/O thread): where the UART's goes, watched alike. */
+static void hvc_output(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct pc_machine *pc = opaque;
+
+	watch_line(pc, &pc->hvc_line, buf, len);
+	if (pc->console)
+		conout_write(pc->console, pc->vm, buf, len);
+	else if (pc->console_out >= 0)
+		vm_write_all(pc->vm, pc->console_out, buf, len);
 }
 
 static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_machine *pc)
@@ -254,6 +274,7 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 	int ret;
 
 	pc->console = cfg->console;
+	pc->console_out = cfg->console_out;
 	ret = serial_create(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ,
 			    cfg->console ? -1 : cfg->console_out, &pc->serial);
 	if (!ret)
@@ -272,6 +293,10 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 					&pc->blk[i]);
 		pc->nr_blk = i + 1;
 	}
+	if (!ret && cfg->rng)
+		ret = virtio_rng_create(vm, pc->pci, PC_RNG_SLOT, &pc->rng);
+	if (!ret && cfg->virtio_console)
+		ret = virtio_console_create(vm, pc->pci, PC_CONSOLE_SLOT, hvc_output, pc, &pc->vcon);
 	return ret;
 }
 
@@ -281,6 +306,10 @@ int pc_start_devices(struct pc_machine *pc)
 
 	for (unsigned i = 0; !ret && i < pc->nr_blk; i++)
 		ret = virtio_blk_start(pc->blk[i]);
+	if (!ret && pc->rng)
+		ret = virtio_rng_start(pc->rng);
+	if (!ret && pc->vcon)
+		ret = virtio_console_start(pc->vcon);
 	return ret;
 }
 
@@ -338,6 +367,10 @@ void pc_destroy(struct pc_machine *pc)
 	/* After the bus: no configuration access reaches them any more. */
 	for (unsigned i = 0; i < pc->nr_blk; i++)
 		virtio_blk_destroy(pc->blk[i]);
+	virtio_rng_destroy(pc->rng);
+	pc->rng = NULL;
+	virtio_console_destroy(pc->vcon);
+	pc->vcon = NULL;
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

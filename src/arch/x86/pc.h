@@ -30,9 +30,14 @@ struct conout;
 #define PC_MAX_CPUS 64u
 /* virtio-blk devices take PCI slots 1, 2, ... in --disk order. */
 #define PC_MAX_DISKS 16u
+/* The entropy device (--rng) takes slot 17, whatever the disks; hvc0 18. */
+#define PC_RNG_SLOT (PC_MAX_DISKS + 1)
+#define PC_CONSOLE_SLOT (PC_MAX_DISKS + 2)
 
 struct disk;
 struct virtio_blk;
+struct virtio_rng;
+struct virtio_console;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
@@ -46,6 +51,8 @@ struct pc_config {
 	struct conout *console; /* ...unless this is set */
 	struct pc_disk disk[PC_MAX_DISKS];
 	unsigned nr_disks;
+	bool rng; /* virtio-rng */
+	bool virtio_console; /* hvc0 beside the UART */
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -53,8 +60,12 @@ struct pc_config {
 struct pc_machine {
 	struct vm *vm;
 	struct conout *console;
-	char line[PC_PANIC_LINE_MAX]; /* the console line being written */
-	size_t line_len;
+	int console_out; /* where output goes without `console` */
+	/* The console lines being written, watched for a panic: ttyS0's and hvc0's. */
+	struct pc_line {
+		char text[PC_PANIC_LINE_MAX];
+		size_t len;
+	} serial_line, hvc_line;
 	struct serial *serial;
 	struct i8042 *i8042;
 	struct rtc *rtc;
@@ -62,6 +73,8 @@ struct pc_machine {
 	struct pm *pm;
 	struct virtio_blk *blk[PC_MAX_DISKS];
 	unsigned nr_blk;
+	struct virtio_rng *rng;
+	struct virtio_console *vcon;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
