@@ -269,9 +269,8 @@ int main(int argc, char **argv)
 		.memory_overcommit = 1.5,
 	};
 	const char *group = NULL, *tcp = NULL;
-	/* For the daemon's life; static, so that an early return leaks nothing. */
-	static char *vmm, *state_dir;
-	int fd, tcp_fd = -1, c, sig;
+	char *vmm = NULL, *state_dir = NULL;
+	int fd, tcp_fd = -1, c, sig, ret = 0;
 	sigset_t sigs;
 	bool activated;
 
@@ -289,10 +288,12 @@ int main(int argc, char **argv)
 			d.state_dir = optarg;
 			break;
 		case 'm':
+			free(vmm);
 			vmm = realpath(optarg, NULL);
 			if (!vmm || access(vmm, X_OK)) {
 				log_err("--vmm %s: %s", optarg, strerror(errno ? errno : EACCES));
-				return 2;
+				ret = 2;
+				goto out;
 			}
 			break;
 		case 't':
@@ -303,11 +304,13 @@ int main(int argc, char **argv)
 
 			if (!pw) {
 				log_err("--vmm-user %s: no such user", optarg);
-				return 2;
+				ret = 2;
+				goto out;
 			}
 			if (geteuid() != 0) {
 				log_err("--vmm-user needs shaled to run as root");
-				return 2;
+				ret = 2;
+				goto out;
 			}
 			d.vmm_user = optarg;
 			d.vmm_uid = pw->pw_uid;
@@ -315,48 +318,59 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'c':
-			if (parse_ratio("--cpu-overcommit", optarg, &d.cpu_overcommit))
-				return 2;
+			if (parse_ratio("--cpu-overcommit", optarg, &d.cpu_overcommit)) {
+				ret = 2;
+				goto out;
+			}
 			break;
 		case 'M':
-			if (parse_ratio("--memory-overcommit", optarg, &d.memory_overcommit))
-				return 2;
+			if (parse_ratio("--memory-overcommit", optarg, &d.memory_overcommit)) {
+				ret = 2;
+				goto out;
+			}
 			break;
 		case 'v':
 			log_verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			ret = 0;
+			goto out;
 		case 'V':
 			printf("shaled %s (guest ABI %u)\n", SHALE_VERSION, SHALE_ABI_VERSION);
-			return 0;
+			ret = 0;
+			goto out;
 		default:
 			log_err("bad option '%s' (see 'shaled --help')", argv[optind - 1]);
-			return 2;
+			ret = 2;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s' (see 'shaled --help')", argv[optind]);
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if (!vmm)
 		vmm = default_vmm();
 	if (!vmm || access(vmm, X_OK)) {
 		log_err("no VMM binary at %s: give one with --vmm", vmm ? vmm : "(unknown)");
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	d.vmm = vmm;
 	d.version = SHALE_VERSION;
 	read_host_kind(vmm, d.host_kind, sizeof(d.host_kind));
 	if (mkdir(d.state_dir, 0700) < 0 && errno != EEXIST) {
 		log_err("--state-dir %s: %s", d.state_dir, strerror(errno));
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	state_dir = realpath(d.state_dir, NULL);
 	if (!state_dir) {
 		log_err("--state-dir %s: %s", d.state_dir, strerror(errno));
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	d.state_dir = state_dir;
 
@@ -369,24 +383,36 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 
 	fd = activated_socket();
-	if (fd == -2)
-		return 1;
+	if (fd == -2) {
+		ret = 1;
+		goto out;
+	}
 	activated = fd >= 0;
 	if (!activated)
 		fd = listen_unix(d.socket_path, group);
-	if (fd < 0)
-		return 1;
+	if (fd < 0) {
+		ret = 1;
+		goto out;
+	}
 	if (tcp) {
 		tcp_fd = listen_tcp(tcp);
-		if (tcp_fd < 0)
-			return 1;
+		if (tcp_fd < 0) {
+			ret = 1;
+			goto out;
+		}
 	}
-	if (vms_init(&d))
-		return 1;
-	if (api_start(&d, fd, true))
-		return 1;
-	if (tcp_fd >= 0 && api_start(&d, tcp_fd, false))
-		return 1;
+	if (vms_init(&d)) {
+		ret = 1;
+		goto out;
+	}
+	if (api_start(&d, fd, true)) {
+		ret = 1;
+		goto out;
+	}
+	if (tcp_fd >= 0 && api_start(&d, tcp_fd, false)) {
+		ret = 1;
+		goto out;
+	}
 	log_info("serving %s, state in %s, %zu VM(s) known", d.socket_path, d.state_dir,
 		 d.nr_vms);
 	fprintf(stderr, "shaled: ready on %s\n", activated ? "the activated socket" : d.socket_path);
@@ -404,7 +430,8 @@ int main(int argc, char **argv)
 	vms_fini(&d);
 	if (!activated)
 		unlink(d.socket_path);
+out:
 	free(vmm);
 	free(state_dir);
-	return 0;
+	return ret;
 }

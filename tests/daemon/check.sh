@@ -275,9 +275,9 @@ expect cli-start 0 '^ticker: running' '' "$SHALE" start ticker
 expect cli-list 0 '^ticker +running' '' "$SHALE" list
 T_LIMIT=1 expect cli-console 124 '^tick [0-9]+' '' "$SHALE" console ticker
 # Several clients read the console at once.
-timeout 1 "$SHALE" console ticker </dev/null >"$W/con1" 2>&1 &
+$T_TIMEOUT 1 "$SHALE" console ticker </dev/null >"$W/con1" 2>&1 &
 c1=$!
-timeout 1 "$SHALE" console ticker </dev/null >"$W/con2" 2>&1 &
+$T_TIMEOUT 1 "$SHALE" console ticker </dev/null >"$W/con2" 2>&1 &
 c2=$!
 wait "$c1" "$c2"
 if grep -q '^tick' "$W/con1" && grep -q '^tick' "$W/con2"; then

@@ -19,12 +19,23 @@ fail() {
 skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP $1: $2"; }
 
 # expect NAME STATUS OUT_PATTERN ERR_PATTERN CMD...
+# How tests bound a command: `$T_TIMEOUT SECS CMD...`. With coreutils'
+# timeout, --foreground: no SIGCONT after its SIGTERM, which could cancel
+# the SIGSTOP of LeakSanitizer's tracer in an ASan build exiting on that
+# SIGTERM and leave it waiting for ever (BusyBox's, in the lab, sends none).
+# -k: what outlives SIGTERM by 10 s is killed (and fails with 137).
+if timeout --foreground 5 true 2>/dev/null; then
+	T_TIMEOUT="timeout --foreground -k 10"
+else
+	T_TIMEOUT="timeout -k 10"
+fi
+
 # Runs CMD (bounded by T_LIMIT seconds, default 60), then checks its exit status and that stdout
 # and stderr match the extended regular expressions ('' matches anything).
 expect() {
 	name=$1 want=$2 out_re=$3 err_re=$4
 	shift 4
-	timeout "${T_LIMIT:-60}" "$@" >"$T_OUT" 2>"$T_ERR" </dev/null
+	$T_TIMEOUT "${T_LIMIT:-60}" "$@" >"$T_OUT" 2>"$T_ERR" </dev/null
 	got=$?
 	if [ "$got" != "$want" ]; then
 		fail "$name" "exit status $got, want $want"
