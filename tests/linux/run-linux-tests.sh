@@ -270,7 +270,7 @@ else
 fi
 
 # Power-off, reboot, panic and triple fault.
-expect poweroff 0 'L2-INIT' 'setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,acpi:[0-9]+,load:[0-9]+,devices:[0-9]+,vcpus:[0-9]+,sandbox:[0-9]+,enter:[0-9]+$' \
+expect poweroff 0 'L2-INIT' 'setup_cpu_us=start:[0-9]+,kvm:[0-9]+,memory:[0-9]+,acpi:[0-9]+,load:[0-9]+,devices:[0-9]+,vcpus:[0-9]+,sandbox:[0-9]+,enter:[0-9]+ exits=[1-9][0-9]*$' \
 	$RUN --stats --kernel "$BZ" --cmdline "$BASE"
 expect reboot-exit 0 'L2-INIT' 'guest rebooted' \
 	$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=reboot"
