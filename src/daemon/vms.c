@@ -372,6 +372,32 @@ static uint64_t proc_start_time(pid_t pid)
 	return t;
 }
 
+/*
+ * Whether process `pid` is the VMM shaled started for `vm`: its command
+ * line names the VM's control socket. state.json lies in a directory the
+ * VMM may write in, so a VMM taken over by its guest could name another
+ * process there; this keeps shaled from adopting (and later signalling)
+ * anything but one of its own VMMs for this VM.
+ */
+static bool is_vmm_of(pid_t pid, const struct managed_vm *vm)
+{
+	char path[64], want[PATH_MAX + 16], *text;
+	size_t len, wlen;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	wlen = (size_t)snprintf(want, sizeof(want), "--control=%s/ctl", vm->dir);
+	text = read_text(path, &len);
+	if (!text || wlen >= sizeof(want)) {
+		free(text);
+		return false;
+	}
+	for (size_t off = 0; off < len && !found; off += strlen(text + off) + 1)
+		found = !strcmp(text + off, want);
+	free(text);
+	return found;
+}
+
 static int watch(struct shaled *d, struct managed_vm *vm)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = vm->serial };
@@ -719,7 +745,7 @@ static void adopt(struct shaled *d, struct managed_vm *vm, json_object *st)
 	uint64_t start = (uint64_t)jint(st, "pid_start", 0);
 	char err[256];
 
-	if (pid > 0 && start && proc_start_time(pid) == start) {
+	if (pid > 0 && start && proc_start_time(pid) == start && is_vmm_of(pid, vm)) {
 		vm->pidfd = pidfd_open(pid, 0);
 		if (vm->pidfd >= 0) {
 			vm->pid = pid;

@@ -327,6 +327,22 @@ sleep 0.3
 start_daemon
 check orphan-record 200 '"state":"stopped".*"reason":"signal"' GET /v1/vms/idle
 
+# A state.json that names another process (as a VMM taken over by its
+# guest could write it: the VM's directory is the VMM's): not adopted, and
+# that process is never signalled.
+sleep 600 &
+bystander=$!
+bstart=$(sed 's/.*) //' "/proc/$bystander/stat" | cut -d' ' -f20)
+stop_daemon TERM
+printf '{"state":"running","pid":%s,"pid_start":%s,"created_at":1,"started_at":1,"stopped_at":0}' \
+	"$bystander" "$bstart" >"$STATE/vms/idle/state.json"
+start_daemon
+check forged-not-adopted 200 '"name":"idle","state":"(stopped|crashed)"' GET /v1/vms/idle
+check forged-kill-refused 409 '' POST /v1/vms/idle/kill
+if kill -0 "$bystander" 2>/dev/null; then ok forged-bystander-alive; else fail forged-bystander-alive "pid $bystander was signalled"; fi
+kill "$bystander" 2>/dev/null
+wait "$bystander" 2>/dev/null
+
 # Limits: CPU pinning everywhere, cgroup limits where the host has them.
 check create-pinned 201 '' POST /v1/vms "$(pv pinned "$IDLE" ',"limits":{"cpus":"0"}')"
 check start-pinned 200 '' POST /v1/vms/pinned/start
