@@ -167,33 +167,21 @@ int virtio_blk_request(struct virtio_blk *blk, const struct virtq_chain *c, uint
 	return status;
 }
 
+static int64_t blk_serve(void *opaque, const struct virtq_chain *c)
+{
+	uint32_t used;
+
+	if (virtio_blk_request(opaque, c, &used) < 0)
+		return -1;
+	return used;
+}
+
 static bool blk_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_blk *blk = vp->opaque;
-	struct virtq *vq = &vp->vq[q];
-	bool more = true;
 
-	for (unsigned i = 0; i < vq->size; i++) {
-		uint32_t used;
-		int ret = virtq_pop(vq, &vp->vm->gmem, &blk->chain);
-
-		if (ret < 0) {
-			virtio_pci_needs_reset(vp, vq->why);
-			return false;
-		}
-		if (!ret) {
-			more = false;
-			break;
-		}
-		if (virtio_blk_request(blk, &blk->chain, &used) < 0) {
-			virtio_pci_needs_reset(vp, "a block request without header or status");
-			return false;
-		}
-		virtq_push(vq, blk->chain.head, used);
-	}
-	if (virtq_need_interrupt(vq))
-		virtio_pci_notify_queue(vp, q);
-	return more;
+	return virtio_pci_serve_chains(vp, q, &blk->chain, blk_serve, blk,
+				       "a block request without header or status");
 }
 
 static void blk_config_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned size)

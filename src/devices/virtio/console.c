@@ -28,32 +28,20 @@ void virtio_console_transmit(struct virtio_console *con, const struct virtq_chai
 	}
 }
 
+static int64_t console_serve(void *opaque, const struct virtq_chain *c)
+{
+	virtio_console_transmit(opaque, c);
+	return 0;
+}
+
 static bool console_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_console *con = vp->opaque;
-	struct virtq *vq = &vp->vq[q];
-	bool more = true;
 
 	/* Receive buffers wait for input, which this device does not take yet. */
 	if (q != VIRTIO_CONSOLE_TX)
 		return false;
-	for (unsigned i = 0; i < vq->size; i++) {
-		int ret = virtq_pop(vq, &vp->vm->gmem, &con->chain);
-
-		if (ret < 0) {
-			virtio_pci_needs_reset(vp, vq->why);
-			return false;
-		}
-		if (!ret) {
-			more = false;
-			break;
-		}
-		virtio_console_transmit(con, &con->chain);
-		virtq_push(vq, con->chain.head, 0);
-	}
-	if (virtq_need_interrupt(vq))
-		virtio_pci_notify_queue(vp, q);
-	return more;
+	return virtio_pci_serve_chains(vp, q, &con->chain, console_serve, con, NULL);
 }
 
 static void console_config_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned size)

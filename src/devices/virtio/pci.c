@@ -653,6 +653,37 @@ errno_out:
 	return ret;
 }
 
+bool virtio_pci_serve_chains(struct virtio_pci *vp, unsigned q, struct virtq_chain *c,
+			     int64_t (*serve)(void *opaque, const struct virtq_chain *c),
+			     void *opaque, const char *why)
+{
+	struct virtq *vq = &vp->vq[q];
+	bool more = true;
+
+	for (unsigned i = 0; i < vq->size; i++) {
+		int ret = virtq_pop(vq, &vp->vm->gmem, c);
+		int64_t used;
+
+		if (ret < 0) {
+			virtio_pci_needs_reset(vp, vq->why);
+			return false;
+		}
+		if (!ret) {
+			more = false;
+			break;
+		}
+		used = serve(opaque, c);
+		if (used < 0) {
+			virtio_pci_needs_reset(vp, why);
+			return false;
+		}
+		virtq_push(vq, c->head, (uint32_t)used);
+	}
+	if (virtq_need_interrupt(vq))
+		virtio_pci_notify_queue(vp, q);
+	return more;
+}
+
 void virtio_pci_serve(struct virtio_pci *vp, unsigned q)
 {
 	for (;;) {

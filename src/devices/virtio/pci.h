@@ -156,6 +156,17 @@ void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned q);
  * device serves nothing until the driver resets it.
  */
 void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
+/*
+ * The body of most queue_notify hooks: pops up to a queue's worth of
+ * chains of queue `q` into `c` and hands each to `serve`, which returns the
+ * used length, or -1 when the chain breaks the device's rules (`why`:
+ * then NEEDS_RESET). One interrupt for the batch, if the driver wants it.
+ * Returns what queue_notify returns: whether more may be waiting.
+ */
+bool virtio_pci_serve_chains(struct virtio_pci *vp, unsigned q, struct virtq_chain *c,
+			     int64_t (*serve)(void *opaque, const struct virtq_chain *c),
+			     void *opaque, const char *why);
+
 /* The negotiated features. */
 static inline uint64_t virtio_pci_features(const struct virtio_pci *vp)
 {

@@ -40,39 +40,27 @@ int64_t virtio_rng_request(struct virtio_rng *rng, const struct virtq_chain *c)
 	return (int64_t)done;
 }
 
+static int64_t rng_serve(void *opaque, const struct virtq_chain *c)
+{
+	int64_t n = virtio_rng_request(opaque, c);
+
+	if (n < 0) {
+		/* The host's fault, not the driver's: nothing given, said once. */
+		static bool said;
+
+		if (!said)
+			log_err("virtio-rng: getrandom: %s", strerror(-(int)n));
+		said = true;
+		n = 0;
+	}
+	return n;
+}
+
 static bool rng_queue_notify(struct virtio_pci *vp, unsigned q)
 {
 	struct virtio_rng *rng = vp->opaque;
-	struct virtq *vq = &vp->vq[q];
-	bool more = true;
 
-	for (unsigned i = 0; i < vq->size; i++) {
-		int ret = virtq_pop(vq, &vp->vm->gmem, &rng->chain);
-		int64_t n;
-
-		if (ret < 0) {
-			virtio_pci_needs_reset(vp, vq->why);
-			return false;
-		}
-		if (!ret) {
-			more = false;
-			break;
-		}
-		n = virtio_rng_request(rng, &rng->chain);
-		if (n < 0) {
-			/* The host's fault, not the driver's: nothing given, said once. */
-			static bool said;
-
-			if (!said)
-				log_err("virtio-rng: getrandom: %s", strerror(-(int)n));
-			said = true;
-			n = 0;
-		}
-		virtq_push(vq, rng->chain.head, (uint32_t)n);
-	}
-	if (virtq_need_interrupt(vq))
-		virtio_pci_notify_queue(vp, q);
-	return more;
+	return virtio_pci_serve_chains(vp, q, &rng->chain, rng_serve, rng, NULL);
 }
 
 static void rng_config_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned size)
