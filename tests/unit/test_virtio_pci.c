@@ -535,6 +535,104 @@ static void test_intx(void **state)
 	assert_int_equal(used_idx(d), ++d->used_seen);
 }
 
+/* ---- host descriptors on the I/O thread ------------------------------- */
+
+static int host_seen_fd = -1, host_signal = -1;
+static struct virtio_pci *host_vp; /* destroyed after its bus */
+
+static int teardown_host(void **state)
+{
+	pci_destroy(F->bus);
+	F->bus = NULL;
+	virtio_pci_destroy(host_vp);
+	host_vp = NULL;
+	return teardown(state);
+}
+
+static void host_event(struct virtio_pci *vp, int fd, short revents)
+{
+	char buf[16];
+
+	assert_true(revents & POLLIN);
+	assert_true(read(fd, buf, sizeof(buf)) > 0);
+	host_seen_fd = fd;
+	assert_int_equal(write(host_signal, "x", 1), 1);
+}
+
+static bool host_queue_notify(struct virtio_pci *vp, unsigned q)
+{
+	return false;
+}
+
+static void host_config_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned size)
+{
+	memset(data, 0, size);
+}
+
+static void host_reset(struct virtio_pci *vp)
+{
+}
+
+static const struct virtio_dev_ops host_ops = {
+	.config_read = host_config_read,
+	.queue_notify = host_queue_notify,
+	.reset = host_reset,
+	.host_event = host_event,
+};
+
+/*
+ * A watched descriptor reaches host_event on the device's thread, a
+ * changed set is taken at once, an unwatched one is left alone, and the
+ * set is bounded.
+ */
+static void test_host_fds(void **state)
+{
+	struct virtio_pci_config cfg = {
+		.name = "host-fds", .device_type = 4, .class_code = 0xff00,
+		.nr_queues = 1, .queue_size = 8, .config_size = 4,
+	};
+	struct virtio_pci *vp;
+	int data[2], sig[2];
+	char c;
+
+	assert_int_equal(pipe(data), 0);
+	assert_int_equal(pipe(sig), 0);
+	host_signal = sig[1];
+	assert_int_equal(virtio_pci_create(&F->fv.vm, F->bus, 5, &cfg, &host_ops, NULL, &host_vp), 0);
+	vp = host_vp;
+	assert_int_equal(virtio_pci_start(vp), 0);
+	/* Watched after the thread went to sleep: the change wakes it. */
+	usleep(20000);
+	pthread_mutex_lock(&vp->lock);
+	assert_int_equal(virtio_pci_watch(vp, data[0], POLLIN), 0);
+	pthread_mutex_unlock(&vp->lock);
+	assert_int_equal(write(data[1], "ab", 2), 2);
+	assert_true(wait_fd(sig[0], 5000));
+	assert_int_equal(read(sig[0], &c, 1), 1);
+	assert_int_equal(host_seen_fd, data[0]);
+	/* Unwatched: the data stays where it is. */
+	pthread_mutex_lock(&vp->lock);
+	assert_int_equal(virtio_pci_watch(vp, data[0], 0), 0);
+	pthread_mutex_unlock(&vp->lock);
+	usleep(20000);
+	assert_int_equal(write(data[1], "cd", 2), 2);
+	assert_false(wait_fd(sig[0], 300));
+	/* Full: the next one is refused, the ones in it can still change. */
+	pthread_mutex_lock(&vp->lock);
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_HOST_FDS; i++)
+		assert_int_equal(virtio_pci_watch(vp, 1000 + (int)i, POLLIN), 0);
+	assert_int_equal(virtio_pci_watch(vp, 2000, POLLIN), -ENOSPC);
+	assert_int_equal(virtio_pci_watch(vp, 1000, POLLOUT), 0);
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_HOST_FDS; i++)
+		assert_int_equal(virtio_pci_watch(vp, 1000 + (int)i, 0), 0);
+	assert_int_equal(vp->nr_host_fds, 0);
+	pthread_mutex_unlock(&vp->lock);
+	for (unsigned i = 0; i < 2; i++) {
+		close(data[i]);
+		close(sig[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +644,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_ring_stops_one_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_fds, setup, teardown_host),
 	};
 
 	return cmocka_run_group_tests_name("virtio_pci", tests, NULL, NULL);

@@ -607,7 +607,7 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 	vp->ops = ops;
 	vp->opaque = opaque;
 	vp->nr_vectors = cfg->nr_queues + 1;
-	vp->stop_fd = vp->intx_fd = vp->resample_fd = -1;
+	vp->stop_fd = vp->wake_fd = vp->intx_fd = vp->resample_fd = -1;
 	vp->intx_gsi = pci_intx_gsi(devnum, 0);
 	pthread_mutex_init(&vp->lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++)
@@ -617,9 +617,10 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 	*out = vp;
 
 	vp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vp->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vp->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vp->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vp->stop_fd < 0 || vp->intx_fd < 0 || vp->resample_fd < 0)
+	if (vp->stop_fd < 0 || vp->wake_fd < 0 || vp->intx_fd < 0 || vp->resample_fd < 0)
 		goto errno_out;
 	ret = irq_irqfd(vm, vp->intx_fd, vp->resample_fd, vp->intx_gsi, true);
 	if (ret)
@@ -699,36 +700,83 @@ void virtio_pci_serve(struct virtio_pci *vp, unsigned q)
 	}
 }
 
+int virtio_pci_watch(struct virtio_pci *vp, int fd, short events)
+{
+	unsigned i;
+
+	for (i = 0; i < vp->nr_host_fds && vp->host_fd[i].fd != fd; i++)
+		;
+	if (i == vp->nr_host_fds) {
+		if (!events)
+			return 0;
+		if (i == VIRTIO_PCI_MAX_HOST_FDS)
+			return -ENOSPC;
+		vp->nr_host_fds++;
+	}
+	if (events)
+		vp->host_fd[i] = (struct pollfd){ .fd = fd, .events = events };
+	else
+		vp->host_fd[i] = vp->host_fd[--vp->nr_host_fds];
+	/* The I/O thread builds its set anew when woken. */
+	signal_fd(vp->wake_fd);
+	return 0;
+}
+
+enum { PFD_STOP, PFD_WAKE, PFD_RESAMPLE, PFD_QUEUE };
+
 static void *io_thread(void *opaque)
 {
 	struct virtio_pci *vp = opaque;
-	struct pollfd pfd[VIRTIO_PCI_MAX_QUEUES + 2];
+	struct pollfd pfd[PFD_QUEUE + VIRTIO_PCI_MAX_QUEUES + VIRTIO_PCI_MAX_HOST_FDS];
 	unsigned n = vp->cfg.nr_queues;
 
 	sandbox_enter_thread(SANDBOX_IO);
-	pfd[0] = (struct pollfd){ .fd = vp->stop_fd, .events = POLLIN };
+	pfd[PFD_STOP] = (struct pollfd){ .fd = vp->stop_fd, .events = POLLIN };
+	pfd[PFD_WAKE] = (struct pollfd){ .fd = vp->wake_fd, .events = POLLIN };
+	pfd[PFD_RESAMPLE] = (struct pollfd){ .fd = vp->resample_fd, .events = POLLIN };
 	for (unsigned q = 0; q < n; q++)
-		pfd[q + 1] = (struct pollfd){ .fd = vp->notify_fd[q], .events = POLLIN };
-	pfd[n + 1] = (struct pollfd){ .fd = vp->resample_fd, .events = POLLIN };
+		pfd[PFD_QUEUE + q] = (struct pollfd){ .fd = vp->notify_fd[q], .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, n + 2, -1) < 0) {
+		struct pollfd *host = &pfd[PFD_QUEUE + n];
+		unsigned nr_host;
+		uint64_t count;
+
+		pthread_mutex_lock(&vp->lock);
+		nr_host = vp->nr_host_fds;
+		memcpy(host, vp->host_fd, nr_host * sizeof(*host));
+		pthread_mutex_unlock(&vp->lock);
+		if (poll(pfd, PFD_QUEUE + n + nr_host, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("%s: poll: %s", vp->cfg.name, strerror(errno));
 		}
-		if (pfd[0].revents)
+		if (pfd[PFD_STOP].revents)
 			return NULL;
-		if (pfd[n + 1].revents)
+		if (pfd[PFD_WAKE].revents && read(vp->wake_fd, &count, sizeof(count)) < 0 &&
+		    errno != EAGAIN)
+			die("%s: eventfd read: %s", vp->cfg.name, strerror(errno));
+		if (pfd[PFD_RESAMPLE].revents)
 			intx_resample(vp);
 		for (unsigned q = 0; q < n; q++) {
-			uint64_t count;
-
-			if (!pfd[q + 1].revents)
+			if (!pfd[PFD_QUEUE + q].revents)
 				continue;
 			/* Read before serving: a notification after this one is seen. */
 			if (read(vp->notify_fd[q], &count, sizeof(count)) < 0 && errno != EAGAIN)
 				die("%s: eventfd read: %s", vp->cfg.name, strerror(errno));
 			virtio_pci_serve(vp, q);
+		}
+		for (unsigned i = 0; i < nr_host; i++) {
+			if (!host[i].revents)
+				continue;
+			pthread_mutex_lock(&vp->lock);
+			/* Still watched with these events: a hook may have changed it. */
+			for (unsigned j = 0; j < vp->nr_host_fds; j++)
+				if (vp->host_fd[j].fd == host[i].fd &&
+				    (vp->host_fd[j].events & host[i].events)) {
+					vp->ops->host_event(vp, host[i].fd, host[i].revents);
+					break;
+				}
+			pthread_mutex_unlock(&vp->lock);
 		}
 	}
 }
@@ -772,6 +820,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		close(vp->resample_fd);
 	if (vp->stop_fd >= 0)
 		close(vp->stop_fd);
+	if (vp->wake_fd >= 0)
+		close(vp->wake_fd);
 	pthread_mutex_destroy(&vp->lock);
 	free(vp);
 }

@@ -22,6 +22,7 @@
 #ifndef SHALE_DEVICES_VIRTIO_PCI_H
 #define SHALE_DEVICES_VIRTIO_PCI_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ struct virtio_pci;
 #define VIRTIO_PCI_MAX_QUEUES 8u
 #define VIRTIO_NO_VECTOR 0xffffu
 #define VIRTIO_PCI_MAX_REPORTS 8u
+#define VIRTIO_PCI_MAX_HOST_FDS 64u
 
 /* Feature bits every device may offer (§6). */
 #define VIRTIO_F_RING_INDIRECT_DESC (1ull << 28)
@@ -66,6 +68,11 @@ struct virtio_dev_ops {
 	bool (*queue_notify)(struct virtio_pci *vp, unsigned q);
 	/* The driver reset the device (or the VM is built): forget requests. */
 	void (*reset)(struct virtio_pci *vp);
+	/*
+	 * May be NULL: a host descriptor the device watches
+	 * (virtio_pci_watch()) is ready with `revents`. I/O thread.
+	 */
+	void (*host_event)(struct virtio_pci *vp, int fd, short revents);
 };
 
 struct virtio_pci_config {
@@ -123,6 +130,15 @@ struct virtio_pci {
 	uint64_t bar_gpa;
 	bool bar_failed; /* a mapping failed: said once */
 
+	/*
+	 * Host descriptors the I/O thread polls besides the queues (a tap,
+	 * sockets), with the events the device wants now; wake_fd makes the
+	 * thread take a change made elsewhere.
+	 */
+	struct pollfd host_fd[VIRTIO_PCI_MAX_HOST_FDS];
+	unsigned nr_host_fds;
+	int wake_fd;
+
 	int stop_fd;
 	bool thread_started;
 	pthread_t thread;
@@ -166,6 +182,14 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
 bool virtio_pci_serve_chains(struct virtio_pci *vp, unsigned q, struct virtq_chain *c,
 			     int64_t (*serve)(void *opaque, const struct virtq_chain *c),
 			     void *opaque, const char *why);
+
+/*
+ * Watches host descriptor `fd` for `events` (POLLIN, POLLOUT) on the
+ * I/O thread, which then calls ops->host_event; a second call changes
+ * the events, events 0 stops watching (before the device closes fd).
+ * -ENOSPC past VIRTIO_PCI_MAX_HOST_FDS. Any thread, lock held.
+ */
+int virtio_pci_watch(struct virtio_pci *vp, int fd, short events);
 
 /* The negotiated features. */
 static inline uint64_t virtio_pci_features(const struct virtio_pci *vp)
