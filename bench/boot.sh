@@ -22,6 +22,10 @@
 #   BENCH_BOOT_NOCMOS [1]  each round also boots both with
 #     initcall_blacklist=cmos_init added (an information row: how much of
 #     the difference is the guest's CMOS RTC probe); 0 leaves this out
+#   BENCH_BOOT_ROOT [1]  each round also boots both from a virtio root disk
+#     (shale.root=vda: an initramfs that loads the virtio drivers, mounts an
+#     ext4 image of itself and switches to its /init; QEMU with
+#     -M microvm,pcie=on and virtio-blk-pci); 0 leaves this out
 #   BENCH_BOOT_MEM [256M]  guest RAM   BENCH_BOOT_TIMEOUT [120]  s per boot
 #   BENCH_BOOT_LAB_MEM [2048]  MiB for the lab's L1
 #   SHALE_FORCE_LAB=1  use the lab even on a VMX/SVM host
@@ -63,13 +67,24 @@ boot_one() {
 
 # boot_cfg C: one boot of configuration C: s (shale) or q (QEMU) with the
 # command line CMDLINE; sn and qn: the same with initcall_blacklist=cmos_init.
+# sr and qr: from the virtio root disk.
 boot_cfg() {
-	cl=$CMDLINE
+	cl=$CMDLINE initrd=$D/initrd.cpio
 	case $1 in *n) cl="$CMDLINE initcall_blacklist=cmos_init" ;; esac
+	case $1 in *r) cl="$CMDLINE shale.root=vda" initrd=$D/initrd-root.cpio ;; esac
 	case $1 in
+	sr)
+		boot_one "$SHALE" run --stats --memory "$MEM" --kernel "$D/bzImage" \
+			--initrd "$initrd" --cmdline "$cl" --disk "$D/root.img" || return 1 ;;
+	qr)
+		boot_one "$QEMU" -L "$D/fw" -enable-kvm -cpu host -M microvm,pcie=on -m "$MEM" -smp 1 \
+			-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+			-kernel "$D/bzImage" -initrd "$initrd" -append "$cl" \
+			-drive "file=$D/root.img,if=none,id=root,format=raw" \
+			-device virtio-blk-pci,drive=root || return 1 ;;
 	s*)
 		boot_one "$SHALE" run --stats --memory "$MEM" --kernel "$D/bzImage" \
-			--initrd "$D/initrd.cpio" --cmdline "$cl" || return 1
+			--initrd "$initrd" --cmdline "$cl" || return 1
 		if [ -z "$sw" ] || [ -z "$sc" ]; then
 			FAILED=$((FAILED + 1))
 			echo "  FAILED: shale's --stats line has no usable first_entry_mono_ns and first_entry_cpu_us"
@@ -79,8 +94,16 @@ boot_cfg() {
 		;;
 	*) boot_one "$QEMU" -L "$D/fw" -enable-kvm -cpu host -M microvm -m "$MEM" -smp 1 \
 		-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-		-kernel "$D/bzImage" -initrd "$D/initrd.cpio" -append "$cl" ;;
+		-kernel "$D/bzImage" -initrd "$initrd" -append "$cl" || return 1 ;;
 	esac
+	# The init that printed the marker says where it came from.
+	case $1 in *r) want=disk ;; *) want=initramfs ;; esac
+	if ! tr -d '\r' <"$OUT" | grep -qx "L2-ROOT $want"; then
+		FAILED=$((FAILED + 1))
+		echo "  FAILED: $1: the guest's init did not run from the $want"
+		grep -a '^L2-' "$OUT" | tail -n 5 | sed 's/^/    stdout: /'
+		return 1
+	fi
 }
 
 # record C: appends the last boot's figures to configuration C's lists
@@ -137,6 +160,7 @@ run_bench() {
 	WARMUP=${BENCH_BOOT_WARMUP:-1}
 	CMDLINE=${BENCH_BOOT_CMDLINE:-console=ttyS0 quiet panic=-1}
 	NOCMOS=${BENCH_BOOT_NOCMOS:-1}
+	ROOT=${BENCH_BOOT_ROOT:-1}
 	MEM=${BENCH_BOOT_MEM:-256M}
 	LIMIT=${BENCH_BOOT_TIMEOUT:-120}
 	LAB=${LAB:-0}
@@ -154,8 +178,12 @@ run_bench() {
 	cfgs="s q"
 	what="shale, QEMU"
 	if [ "$NOCMOS" = 1 ]; then
-		cfgs="s q sn qn"
-		what="shale, QEMU, then both with initcall_blacklist=cmos_init"
+		cfgs="$cfgs sn qn"
+		what="$what, then both with initcall_blacklist=cmos_init"
+	fi
+	if [ "$ROOT" = 1 ]; then
+		cfgs="$cfgs sr qr"
+		what="$what, then both from a virtio root disk"
 	fi
 	echo "== Linux boot: time from exec to the guest's \"L2-INIT\" line; $RUNS rounds" \
 		"(after $WARMUP untimed) of: $what"
@@ -210,6 +238,16 @@ run_bench() {
 			row "boot to init, no cmos_init" "$(calc "$sn_t / 1000") s" \
 				"qemu: $(calc "$qn_t / 1000") s" "$(calc "$sn_t / $qn_t")x" "(none)" "info"
 		fi
+		if [ "$ROOT" = 1 ]; then
+			sr_t=$(med t sr) qr_t=$(med t qr)
+			echo "  from a virtio root disk (ext4 on virtio-blk, mounted by an initramfs):"
+			show_times sr shale
+			show_times qr qemu
+			echo "  shale / qemu: $(calc "$sr_t / $qr_t")x"
+			row "boot to init, virtio root disk" "$(calc "$sr_t / 1000") s" \
+				"qemu: $(calc "$qr_t / 1000") s" "$(calc "$sr_t / $qr_t")x" "<= 0.50x" \
+				"$(verdict "$sr_t <= 0.5 * $qr_t")"
+		fi
 	else
 		row "boot to init" FAILED - - - FAILED
 	fi
@@ -228,7 +266,24 @@ fi
 
 BENCH_NAME=boot
 BENCH_EXTRA=bench/boottime
-BENCH_KNOBS="BENCH_BOOT_RUNS BENCH_BOOT_WARMUP BENCH_BOOT_CMDLINE BENCH_BOOT_NOCMOS BENCH_BOOT_MEM
-	BENCH_BOOT_TIMEOUT"
+BENCH_KNOBS="BENCH_BOOT_RUNS BENCH_BOOT_WARMUP BENCH_BOOT_CMDLINE BENCH_BOOT_NOCMOS BENCH_BOOT_ROOT
+	BENCH_BOOT_MEM BENCH_BOOT_TIMEOUT"
+
+# The root disk (BENCH_BOOT_ROOT): an initramfs with the virtio drivers, and
+# an ext4 image of it marked /.on-disk, made without mounting anything.
+stage_root_disk() {
+	[ "${BENCH_BOOT_ROOT:-1}" = 1 ] || return 0
+	command -v mke2fs >/dev/null 2>&1 || { echo "bench boot: mke2fs (e2fsprogs) is needed for the root disk; BENCH_BOOT_ROOT=0 leaves it out" >&2; return 1; }
+	st=$(cd "$1" && pwd) || return 1
+	"$top/tests/linux/mkinitrd.sh" "$st/initrd-root.cpio" "$st/initrd-root.md5" "$2" || return 1
+	rm -rf "$st/root-tree"
+	mkdir -p "$st/root-tree"
+	(cd "$st/root-tree" && cpio --quiet -idm <"$st/initrd-root.cpio") || return 1
+	touch "$st/root-tree/.on-disk"
+	mke2fs -q -F -t ext4 -O ^has_journal,^metadata_csum -d "$st/root-tree" "$st/root.img" 32M >/dev/null ||
+		return 1
+	rm -rf "$st/root-tree"
+}
+BENCH_STAGE_EXTRA=stage_root_disk
 BENCH_LAB_MEM=${BENCH_BOOT_LAB_MEM:-2048}
 . "$(dirname "$0")/linux-stage.sh"

@@ -46,6 +46,10 @@ if [ "${BENCH_MODULES:-0}" = 1 ]; then
 else
 	"$top/tests/linux/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" || exit 1
 fi
+# The benchmark's own staging, if it has some: BENCH_STAGE_EXTRA STAGE KERNEL.
+if [ -n "${BENCH_STAGE_EXTRA:-}" ]; then
+	"$BENCH_STAGE_EXTRA" "$stage" "$bz" || exit 1
+fi
 # What QEMU's microvm reads when it boots a bzImage: its default firmware
 # (qboot) and the option ROM that loads the kernel through fw_cfg DMA.
 for f in bios-microvm.bin linuxboot_dma.bin; do
