@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/cpu.h"
 #include "util/util.h"
 #include "vmm/irq.h"
 #include "vmm/vcpu.h"
@@ -95,6 +96,7 @@ int vm_create(struct vm *vm)
 	vm->kvm_fd = open_kvm();
 	if (vm->kvm_fd < 0)
 		return vm->kvm_fd;
+	x86_cpuid_prefetch(vm->kvm_fd);
 
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {

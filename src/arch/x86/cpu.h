@@ -53,6 +53,11 @@ static inline void put_le64(uint8_t *p, uint64_t v)
  * reports in *xcr0 the XSAVE features to enable (0: no XSAVE).
  */
 int x86_setup_cpuid(struct vm *vm, struct vcpu *vcpu, unsigned nr_cpus, uint64_t *xcr0);
+/*
+ * Starts asking KVM what CPUID it supports, on a thread of its own, for
+ * x86_setup_cpuid() to take later. Once per process; a no-op after.
+ */
+void x86_cpuid_prefetch(int kvm_fd);
 int x86_set_xcr0(struct vcpu *vcpu, uint64_t xcr0);
 
 #endif
