@@ -1213,6 +1213,11 @@ int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen)
 		ret = fail(err, errlen, -errno, "cannot create %s: %s", vm->dir, strerror(errno));
 		goto unlock;
 	}
+	if (mkdir(vm->run, 0700) < 0) {
+		ret = fail(err, errlen, -errno, "cannot create %s: %s", vm->run, strerror(errno));
+		rmdir(vm->dir);
+		goto unlock;
+	}
 	cfg = vmdef_to_json(def);
 	ret = write_atomic(vm->dir, "config.json",
 			   json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY), true);
@@ -1222,6 +1227,7 @@ int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen)
 	if (ret) {
 		fail(err, errlen, ret, "cannot save %s/config.json: %s", vm->dir, strerror(-ret));
 		remove_file(vm->dir, "config.json");
+		rmdir(vm->run);
 		rmdir(vm->dir);
 		goto unlock;
 	}
