@@ -241,8 +241,9 @@ static const char *const vmm_logs[] = { "console.log", "console.log.1" };
 /*
  * The VM's directory is the daemon's alone: its user's, mode 0700. One
  * made by a shaled before run/ was given to --vmm-user; it is taken back
- * (its VMM, if one still runs, then keeps its control socket and open
- * console log, but can no longer rotate the log or write its exit record).
+ * (a VMM of that user still running there keeps its control socket and
+ * open console log, but can no longer rotate the log or write its exit
+ * record: its stop is then recorded from what the daemon sees).
  */
 static void take_back_dir(const struct managed_vm *vm)
 {
