@@ -18,8 +18,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics exitrec http ctl opts virtq \
-	vpci
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics exitrec http ctl opts virtq vpci
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
