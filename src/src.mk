@@ -60,7 +60,7 @@ shale: $(B)/shale
 
 # shaled, the management daemon: linked dynamically (libmicrohttpd, json-c).
 DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/api_req.c src/daemon/metrics.c src/daemon/vms.c src/daemon/vmdef.c \
-	src/daemon/vmmctl.c src/daemon/cgroup.c
+	src/daemon/vmmctl.c src/daemon/vmmfile.c src/daemon/cgroup.c
 DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o \
 	$(B)/src/usernet/usernet.o
 DAEMON_LIBS := -lmicrohttpd -ljson-c -lpthread

@@ -462,7 +462,10 @@ static void write_exit_file(const char *path, const struct run_env *env, int sta
 		goto fail;
 	}
 	/* Through the directory opened before the sandbox: see vmm/sandbox.h. */
-	fd = openat(env->exit_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A new file: whatever was there (a link, too) is not written through. */
+	unlinkat(env->exit_dirfd, tmp, 0);
+	fd = openat(env->exit_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0 || write(fd, line, (size_t)len) != len || fsync(fd))
 		goto fail;
 	if (close(fd)) {

@@ -28,6 +28,9 @@ enum vm_state {
 	VMS_CRASHED, /* the guest crashed, its VMM failed or died */
 };
 
+/* The VMM's directory: the VM's, or that and "/run". */
+#define VM_RUN_MAX (PATH_MAX + 8)
+
 /* Why a VM last stopped: the VMM's exit record, or what the daemon saw. */
 struct stop_record {
 	bool valid;
@@ -38,7 +41,14 @@ struct stop_record {
 
 struct managed_vm {
 	struct vm_def def;
-	char dir[PATH_MAX]; /* STATE/vms/NAME */
+	char dir[PATH_MAX]; /* STATE/vms/NAME: root's, the daemon's alone */
+	/*
+	 * The VMM's directory, all it may write in: STATE/vms/NAME/run, or
+	 * for a VMM started by a shaled before that layout (adopted) the
+	 * VM's directory itself, until it ends (`legacy`).
+	 */
+	char run[VM_RUN_MAX];
+	bool legacy;
 	enum vm_state state;
 	struct stop_record last_stop;
 	int64_t created_at, started_at, stopped_at; /* wall clock, seconds */
@@ -138,11 +148,17 @@ int vms_console(struct shaled *d, const char *name, char *err, size_t errlen);
  */
 bool events_wait(struct shaled *d, uint64_t seq, int timeout_ms, struct event *out);
 
-/* The VMM's control socket (src/vmm/control.c): one request, one reply. */
-int vmmctl_call(const char *dir, const char *op, int timeout_ms, struct json_object **reply,
-		char *err, size_t errlen);
+/*
+ * The VMM's control socket (src/vmm/control.c) at DIR/ctl, DIR the VMM's
+ * directory; `pid` the VMM, which must be the socket's peer (0: any).
+ * vmmctl_connect() gives the connected descriptor, or -errno.
+ */
+int vmmctl_connect(const char *dir, pid_t pid, char *err, size_t errlen);
+/* One request, one reply. */
+int vmmctl_call(const char *dir, pid_t pid, const char *op, int timeout_ms,
+		struct json_object **reply, char *err, size_t errlen);
 /* Opens a console connection: the fd after the VMM's ok, or -errno. */
-int vmmctl_console(const char *dir, char *err, size_t errlen);
+int vmmctl_console(const char *dir, pid_t pid, char *err, size_t errlen);
 
 /* The HTTP API on a listening socket (api.c). */
 int api_start(struct shaled *d, int listen_fd, bool check_peer);

@@ -4,10 +4,13 @@
  * deadline, so a VMM that stopped answering costs an error, not a thread.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,28 +21,59 @@
 
 #define REPLY_MAX 16384
 
-static int connect_ctl(const char *dir, char *err, size_t errlen)
+/*
+ * Connects to DIR/ctl. DIR is the VMM's own directory, so the name may be
+ * anything the VMM made it: a symbolic link to another VM's socket, or a
+ * socket of a process other than this VM's VMM. The socket file is opened
+ * without following a link and connected to through that descriptor, and
+ * the peer must be process `pid` (the one that called listen(); 0: not
+ * checked).
+ */
+int vmmctl_connect(const char *dir, pid_t pid, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	char path[PATH_MAX + 8];
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct stat st;
+	int pfd, fd, ret;
 
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir) >=
-	    sizeof(sa.sun_path)) {
+	if ((size_t)snprintf(path, sizeof(path), "%s/ctl", dir) >= sizeof(path)) {
 		snprintf(err, errlen, "control socket path too long: %s/ctl", dir);
 		return -ENAMETOOLONG;
 	}
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "the VMM does not answer on %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		close(pfd);
+		snprintf(err, errlen, "%s is not a socket: refused", path);
+		return -ENOTSOCK;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", pfd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		close(pfd);
+		snprintf(err, errlen, "socket: %s", strerror(-ret));
+		return ret;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "the VMM does not answer on %s: %s", sa.sun_path,
-			 strerror(e));
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	close(pfd);
+	if (ret) {
+		snprintf(err, errlen, "the VMM does not answer on %s: %s", path, strerror(-ret));
 		close(fd);
-		return -e;
+		return ret;
+	}
+	if (pid > 0 && (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+			cred.pid != pid)) {
+		snprintf(err, errlen, "%s is not the socket of the VM's VMM (pid %d): refused", path,
+			 (int)pid);
+		close(fd);
+		return -EPERM;
 	}
 	return fd;
 }
@@ -140,10 +174,10 @@ static int call_on(int fd, const char *op, int timeout_ms, json_object **reply, 
 	return 0;
 }
 
-int vmmctl_call(const char *dir, const char *op, int timeout_ms, json_object **reply,
-		char *err, size_t errlen)
+int vmmctl_call(const char *dir, pid_t pid, const char *op, int timeout_ms,
+		json_object **reply, char *err, size_t errlen)
 {
-	int fd = connect_ctl(dir, err, errlen), ret;
+	int fd = vmmctl_connect(dir, pid, err, errlen), ret;
 
 	if (fd < 0)
 		return fd;
@@ -152,9 +186,9 @@ int vmmctl_call(const char *dir, const char *op, int timeout_ms, json_object **r
 	return ret;
 }
 
-int vmmctl_console(const char *dir, char *err, size_t errlen)
+int vmmctl_console(const char *dir, pid_t pid, char *err, size_t errlen)
 {
-	int fd = connect_ctl(dir, err, errlen), ret;
+	int fd = vmmctl_connect(dir, pid, err, errlen), ret;
 
 	if (fd < 0)
 		return fd;

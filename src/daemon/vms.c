@@ -2,16 +2,29 @@
  * The VM table: definitions, the state machine, one VMM process per
  * running VM, and their persistence in the state directory:
  *
- *   STATE/vms/NAME/config.json   the definition (vmdef), written at create
- *   STATE/vms/NAME/state.json    state, VMM pid and start time, last stop
- *   STATE/vms/NAME/ctl           the VMM's control socket, while it runs
- *   STATE/vms/NAME/exit.json     the VMM's stop record, written as it exits
- *   STATE/vms/NAME/console.log   console output (and .1, the one before)
- *   STATE/vms/NAME/vmm.log       the VMM's own messages
+ *   STATE/vms/NAME/                  root's (the daemon's), 0700
+ *   STATE/vms/NAME/config.json       the definition (vmdef), written at create
+ *   STATE/vms/NAME/state.json        state, VMM pid and start time, last stop
+ *   STATE/vms/NAME/vmm.log           the VMM's stderr (opened by the daemon)
+ *   STATE/vms/NAME/run/              the VMM's, and all it may write in:
+ *   STATE/vms/NAME/run/ctl           its control socket, while it runs
+ *   STATE/vms/NAME/run/exit.json     its stop record, written as it exits
+ *   STATE/vms/NAME/run/console.log   console output (and .1, the one before)
+ *
+ * Only run/ is handed to the VMM (its --control, --console-log and
+ * --exit-file, so its jail; with --vmm-user, its owner). A VMM taken over
+ * by its guest can thus rewrite nothing the daemon trusts, and whatever it
+ * leaves in run/ is read as the VMM's word (vmmfile.h): never through a
+ * link, and the exit record strictly. The VM's directory being root's and
+ * 0700 also keeps every other process of the VMM's user (the other VMs'
+ * VMMs) out of run/: the VMM itself reaches it through a descriptor opened
+ * before it dropped its privileges.
  *
  * Files are replaced atomically (a temporary file renamed over the old).
  * A VMM outlives the daemon: a restarted daemon finds it by pid and start
- * time and adopts it.
+ * time and adopts it. A shaled before run/ gave the VMM the VM's directory
+ * itself: such a directory is taken back at start-up and its VMM's files
+ * moved into run/, once no VMM of that layout runs in it (vms_load()).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +53,7 @@
 #include "daemon/cgroup.h"
 #include "daemon/daemon.h"
 #include "daemon/metrics.h"
+#include "daemon/vmmfile.h"
 #include "util/util.h"
 
 #ifndef P_PIDFD
@@ -47,6 +61,7 @@
 #endif
 
 #define FILE_MAX (1 << 20)
+#define RUN_DIR "run"
 #define START_TIMEOUT_MS 10000
 #define KILL_WAIT_MS 5000
 
@@ -104,7 +119,8 @@ static int write_atomic(const char *dir, const char *name, const char *text, boo
 
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	unlink(tmp); /* one a crash left: never written through */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	for (size_t off = 0; off < len && !ret;) {
@@ -126,10 +142,12 @@ static int write_atomic(const char *dir, const char *name, const char *text, boo
 	return ret;
 }
 
-/* The whole file, NUL-terminated, at most FILE_MAX bytes; NULL on error. */
-static char *read_text(const char *path, size_t *len_out)
+/*
+ * The whole of fd, NUL-terminated, at most `max` bytes (a power of two of
+ * 4 KiB or more); NULL on error or when longer. Closes fd.
+ */
+static char *read_fd_text(int fd, size_t max, size_t *len_out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t len = 0, cap = 4096;
 	char *buf;
 
@@ -140,7 +158,7 @@ static char *read_text(const char *path, size_t *len_out)
 		ssize_t n;
 
 		if (len + 1 == cap) {
-			char *b = cap >= FILE_MAX ? NULL : realloc(buf, cap * 2);
+			char *b = cap >= max ? NULL : realloc(buf, cap * 2);
 
 			if (!b) {
 				free(buf);
@@ -169,6 +187,20 @@ static char *read_text(const char *path, size_t *len_out)
 	return buf;
 }
 
+/* The whole file (of /proc), as read_fd_text(). */
+static char *read_text(const char *path, size_t *len_out)
+{
+	return read_fd_text(open(path, O_RDONLY | O_CLOEXEC), FILE_MAX, len_out);
+}
+
+/* A directory of the state dir, never through a symbolic link. */
+static int open_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static void remove_file(const char *dir, const char *name)
 {
 	char path[PATH_MAX + 32];
@@ -177,14 +209,18 @@ static void remove_file(const char *dir, const char *name)
 	unlink(path);
 }
 
+/* DIR/NAME as a JSON object, read as the VMM's files are (vmmfile_open()). */
 static json_object *read_json(const char *dir, const char *name)
 {
-	char path[PATH_MAX + 32];
+	int dfd = open_dir(dir), fd;
 	json_object *o;
 	char *text;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	text = read_text(path, NULL);
+	if (dfd < 0)
+		return NULL;
+	fd = vmmfile_open(dfd, name);
+	close(dfd);
+	text = read_fd_text(fd < 0 ? -1 : fd, FILE_MAX, NULL);
 	if (!text)
 		return NULL;
 	o = json_tokener_parse(text);
@@ -194,6 +230,186 @@ static json_object *read_json(const char *dir, const char *name)
 		o = NULL;
 	}
 	return o;
+}
+
+/* ---- the VM's directory and the VMM's ---- */
+
+/* What a VMM makes in its directory beside its console logs (vmdef_argv()). */
+static const char *const vmm_files[] = { "ctl", "exit.json", "exit.json.tmp" };
+static const char *const vmm_logs[] = { "console.log", "console.log.1" };
+
+/*
+ * The VM's directory is the daemon's alone: its user's, mode 0700. One
+ * made by a shaled before run/ was given to --vmm-user; it is taken back
+ * (a VMM of that user still running there keeps its control socket and
+ * open console log, but can no longer rotate the log or write its exit
+ * record: its stop is then recorded from what the daemon sees).
+ */
+static void take_back_dir(const struct managed_vm *vm)
+{
+	int fd = open_dir(vm->dir);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_err("%s: %s", vm->dir, strerror(fd < 0 ? -fd : errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (st.st_uid != geteuid() || st.st_gid != getegid()) {
+		if (fchown(fd, geteuid(), getegid()) < 0)
+			log_err("%s: cannot take it back from uid %u: %s", vm->dir,
+				(unsigned)st.st_uid, strerror(errno));
+		else
+			log_info("%s: taken back from uid %u: only its run/ is the VMM's",
+				 vm->dir, (unsigned)st.st_uid);
+	}
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+		log_err("%s: chmod: %s", vm->dir, strerror(errno));
+	close(fd);
+}
+
+static bool exists_at(int dfd, const char *name)
+{
+	struct stat st;
+
+	return !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+}
+
+/*
+ * Opens DIR/run, made if missing (0700). Anything else by that name
+ * (only a VMM of the old layout could have put it there) is removed.
+ */
+static int open_run_dir(const struct managed_vm *vm)
+{
+	int dfd = open_dir(vm->dir), fd = -1;
+
+	if (dfd < 0)
+		return dfd;
+	for (int tries = 0; tries < 2 && fd < 0; tries++) {
+		if (mkdirat(dfd, RUN_DIR, 0700) < 0 && errno != EEXIST)
+			break;
+		fd = openat(dfd, RUN_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+			unlinkat(dfd, RUN_DIR, 0);
+	}
+	if (fd < 0)
+		fd = -errno;
+	close(dfd);
+	return fd;
+}
+
+/*
+ * Moves what a VMM of the old layout left in the VM's directory (console
+ * logs, exit record) into run/, and removes the rest of it; then the VM
+ * uses run/. With `rewrite`, config.json is written again from the
+ * definition in memory: that VMM could have replaced it while it ran.
+ */
+static void migrate(struct managed_vm *vm, bool rewrite)
+{
+	static const char *const moved[] = { "console.log", "console.log.1", "exit.json" };
+	int dfd, rfd;
+	bool any = false;
+
+	snprintf(vm->run, sizeof(vm->run), "%s/%s", vm->dir, RUN_DIR);
+	vm->legacy = false;
+	dfd = open_dir(vm->dir);
+	if (dfd < 0)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(moved) && !any; i++)
+		any = exists_at(dfd, moved[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(vmm_files) && !any; i++)
+		any = exists_at(dfd, vmm_files[i]);
+	rfd = any ? open_run_dir(vm) : -1;
+	if (any && rfd < 0)
+		log_err("%s: cannot make %s: %s", vm->def.name, vm->run, strerror(-rfd));
+	for (size_t i = 0; i < ARRAY_SIZE(moved) && rfd >= 0; i++)
+		if (vmmfile_plain_or_absent(dfd, moved[i]))
+			renameat(dfd, moved[i], rfd, moved[i]);
+		else
+			unlinkat(dfd, moved[i], 0);
+	for (size_t i = 0; i < ARRAY_SIZE(vmm_files) && rfd >= 0; i++)
+		unlinkat(dfd, vmm_files[i], 0);
+	if (rfd >= 0) {
+		log_info("%s: the VMM's files moved into %s", vm->def.name, vm->run);
+		close(rfd);
+	}
+	close(dfd);
+	if (rewrite) {
+		json_object *cfg = vmdef_to_json(&vm->def);
+		int ret = write_atomic(vm->dir, "config.json",
+				       json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY),
+				       true);
+
+		if (ret)
+			log_err("%s: cannot save its config.json: %s", vm->def.name,
+				strerror(-ret));
+		json_object_put(cfg);
+	}
+}
+
+/*
+ * Readies run/ for a VMM: owned by the user it will run as, 0700, without
+ * what the last one made, and with console logs that are plain files (the
+ * VMM opens its log before it drops its privileges: a link planted there
+ * by the last one must not lead it anywhere).
+ */
+static int prepare_run_dir(struct shaled *d, struct managed_vm *vm, char *err, size_t errlen)
+{
+	uid_t uid = d->vmm_user ? d->vmm_uid : geteuid();
+	gid_t gid = d->vmm_user ? d->vmm_gid : getegid();
+	struct stat st;
+	int fd;
+
+	snprintf(vm->run, sizeof(vm->run), "%s/%s", vm->dir, RUN_DIR);
+	vm->legacy = false;
+	fd = open_run_dir(vm);
+	if (fd < 0)
+		return fail(err, errlen, fd, "cannot make %s: %s", vm->run, strerror(-fd));
+	if (fstat(fd, &st) < 0 ||
+	    ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0) ||
+	    ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)) {
+		int ret = -errno;
+
+		close(fd);
+		return fail(err, errlen, ret, "cannot hand %s to %s: %s", vm->run,
+			    d->vmm_user ? d->vmm_user : "the VMM", strerror(-ret));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(vmm_files); i++)
+		unlinkat(fd, vmm_files[i], 0);
+	for (size_t i = 0; i < ARRAY_SIZE(vmm_logs); i++)
+		if (!vmmfile_plain_or_absent(fd, vmm_logs[i])) {
+			log_err("%s: %s/%s is not a plain file: removed", vm->def.name, vm->run,
+				vmm_logs[i]);
+			if (unlinkat(fd, vmm_logs[i], 0) < 0)
+				unlinkat(fd, vmm_logs[i], AT_REMOVEDIR);
+		}
+	close(fd);
+	return 0;
+}
+
+/* Empties and removes DIR/run, whatever the VMM left there (one level deep). */
+static void remove_run_dir(const struct managed_vm *vm)
+{
+	int dfd = open_dir(vm->dir), fd;
+	struct dirent *e;
+	DIR *dh;
+
+	if (dfd < 0)
+		return;
+	fd = openat(dfd, RUN_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dh = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dh && fd >= 0)
+		close(fd);
+	while (dh && (e = readdir(dh)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    unlinkat(fd, e->d_name, 0) < 0)
+			unlinkat(fd, e->d_name, AT_REMOVEDIR);
+	if (dh)
+		closedir(dh);
+	if (unlinkat(dfd, RUN_DIR, AT_REMOVEDIR) < 0 && errno == ENOTDIR)
+		unlinkat(dfd, RUN_DIR, 0);
+	close(dfd);
 }
 
 static const char *jstr(json_object *o, const char *key)
@@ -373,20 +589,21 @@ static uint64_t proc_start_time(pid_t pid)
 }
 
 /*
- * Whether process `pid` is the VMM shaled started for `vm`: its command
- * line names the VM's control socket. state.json lies in a directory the
- * VMM may write in, so a VMM taken over by its guest could name another
- * process there; this keeps shaled from adopting (and later signalling)
- * anything but one of its own VMMs for this VM.
+ * Whether process `pid` is a VMM shaled started with its directory at
+ * `run`: its command line names the control socket there. Before run/,
+ * state.json lay in a directory the VMM could write in, so a VMM taken
+ * over by its guest could name another process there; this still keeps
+ * shaled from adopting (and later signalling) anything but one of its own
+ * VMMs for this VM.
  */
-static bool is_vmm_of(pid_t pid, const struct managed_vm *vm)
+static bool is_vmm_of(pid_t pid, const char *run)
 {
 	char path[64], want[PATH_MAX + 16], *text;
 	size_t len, wlen;
 	bool found = false;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	wlen = (size_t)snprintf(want, sizeof(want), "--control=%s/ctl", vm->dir);
+	wlen = (size_t)snprintf(want, sizeof(want), "--control=%s/ctl", run);
 	text = read_text(path, &len);
 	if (!text || wlen >= sizeof(want)) {
 		free(text);
@@ -410,12 +627,15 @@ static int watch(struct shaled *d, struct managed_vm *vm)
 /* The last line the VMM wrote to DIR/vmm.log: usually why it failed. */
 static void last_log_line(const char *dir, char *buf, size_t size)
 {
-	char path[PATH_MAX + 16], *text, *end, *start;
+	int dfd = open_dir(dir), ret;
+	char *text = NULL, *end, *start;
 	size_t len = 0;
 
 	buf[0] = '\0';
-	snprintf(path, sizeof(path), "%s/vmm.log", dir);
-	text = read_text(path, &len);
+	if (dfd >= 0) {
+		text = vmmfile_read_tail(dfd, "vmm.log", 4096, &len, &ret);
+		close(dfd);
+	}
 	if (!text)
 		return;
 	end = text + len;
@@ -424,7 +644,54 @@ static void last_log_line(const char *dir, char *buf, size_t size)
 	*end = '\0';
 	start = strrchr(text, '\n');
 	snprintf(buf, size, "%s", start ? start + 1 : text);
+	for (char *c = buf; *c; c++) /* the VMM's words, maybe its guest's */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	free(text);
+}
+
+/*
+ * The VMM's stop record, run/exit.json: true with it in *rec; false when
+ * there is none or it is refused (why in `why`, empty when there is none).
+ */
+static bool read_exit_record(const struct managed_vm *vm, struct stop_record *rec, char *why,
+			     size_t whylen)
+{
+	int dfd = open_dir(vm->run), fd;
+	struct vmm_exit ex;
+	char err[160];
+	size_t len = 0;
+	char *text;
+
+	why[0] = '\0';
+	if (dfd < 0)
+		return false;
+	fd = vmmfile_open(dfd, "exit.json");
+	close(dfd);
+	if (fd < 0) {
+		if (fd != -ENOENT)
+			snprintf(why, whylen, "%s",
+				 fd == -ELOOP ? "it is a symbolic link" :
+				 fd == -EPERM ? "it is not a regular file of its own" :
+						strerror(-fd));
+		return false;
+	}
+	/* Twice the cap: a longer file is refused unread, a shorter one by the parser. */
+	text = read_fd_text(fd, 2 * VMMFILE_EXIT_MAX, &len);
+	if (!text) {
+		snprintf(why, whylen, "cannot read it, or larger than %d bytes", VMMFILE_EXIT_MAX);
+		return false;
+	}
+	if (vmmfile_exit_parse(text, len, &ex, err, sizeof(err))) {
+		snprintf(why, whylen, "%s", err);
+		free(text);
+		return false;
+	}
+	free(text);
+	*rec = (struct stop_record){ .valid = true, .status = ex.status };
+	snprintf(rec->reason, sizeof(rec->reason), "%s", ex.reason);
+	snprintf(rec->message, sizeof(rec->message), "%s", ex.message);
+	return true;
 }
 
 /*
@@ -434,11 +701,12 @@ static void last_log_line(const char *dir, char *buf, size_t size)
 static void record_stop(struct shaled *d, struct managed_vm *vm, const siginfo_t *si)
 {
 	struct stop_record rec = { .status = -1 };
-	json_object *exit_rec = read_json(vm->dir, "exit.json");
+	char why[200], note[240] = "";
 
-	if (exit_rec) {
-		stop_from_json(exit_rec, &rec);
-		json_object_put(exit_rec);
+	if (!read_exit_record(vm, &rec, why, sizeof(why)) && why[0]) {
+		log_err("%s: its VMM's exit record %s/exit.json is refused: %s", vm->def.name,
+			vm->run, why);
+		snprintf(note, sizeof(note), " (its exit record was refused: %s)", why);
 	}
 	if (vm->kill_reason) {
 		rec.valid = true;
@@ -449,19 +717,19 @@ static void record_stop(struct shaled *d, struct managed_vm *vm, const siginfo_t
 		snprintf(rec.reason, sizeof(rec.reason), "vmm-died");
 		if (si && (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED))
 			snprintf(rec.message, sizeof(rec.message),
-				 "the VMM process was killed by signal %d (%s)", si->si_status,
-				 strsignal(si->si_status));
+				 "the VMM process was killed by signal %d (%s)%s", si->si_status,
+				 strsignal(si->si_status), note);
 		else if (si) {
 			char line[256];
 
 			last_log_line(vm->dir, line, sizeof(line));
 			snprintf(rec.message, sizeof(rec.message),
-				 "the VMM process exited with status %d and no stop record%s%s",
-				 si->si_status, line[0] ? ": " : "", line);
+				 "the VMM process exited with status %d and no stop record%s%s%s",
+				 si->si_status, note, line[0] ? ": " : "", line);
 		}
 		else
 			snprintf(rec.message, sizeof(rec.message),
-				 "the VMM process ended with no stop record");
+				 "the VMM process ended with no stop record%s", note);
 		rec.status = si && si->si_code == CLD_EXITED ? si->si_status : -1;
 	} else if (vm->shutdown_requested &&
 		   (!strcmp(rec.reason, "exit") || !strcmp(rec.reason, "poweroff"))) {
@@ -474,6 +742,8 @@ static void record_stop(struct shaled *d, struct managed_vm *vm, const siginfo_t
 	vm->shutdown_deadline_ns = 0;
 	vm->kill_reason = NULL;
 	cgroup_remove(d, vm);
+	if (vm->legacy)
+		migrate(vm, true);
 	set_state(d, vm,
 		  !strcmp(rec.reason, "crash") || !strcmp(rec.reason, "error") ||
 				  !strcmp(rec.reason, "vmm-died") ?
@@ -516,7 +786,7 @@ static int spawn(struct shaled *d, struct managed_vm *vm, char **argv, char *err
 
 	snprintf(log_path, sizeof(log_path), "%s/vmm.log", vm->dir);
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (null_fd < 0 || log_fd < 0 || pipe2(go, O_CLOEXEC) < 0) {
 		ret = -errno;
 		if (null_fd >= 0)
@@ -583,31 +853,29 @@ static int spawn(struct shaled *d, struct managed_vm *vm, char **argv, char *err
 }
 
 /*
- * Waits, without the lock, until the VMM answers on its control socket or
- * ends. `pidfd` is the caller's own duplicate. 0 when it answers.
+ * Waits, without the lock, until the VMM (`pid`) answers on its control
+ * socket in `run`, or ends. `pidfd` is the caller's own duplicate. 0 when
+ * it answers.
  */
-static int wait_ready(const char *dir, int pidfd)
+static int wait_ready(const char *run, pid_t pid, int pidfd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t deadline = clock_monotonic_ns() + START_TIMEOUT_MS * 1000000ull;
 	int delay_ms = 0;
+	char err[256];
 
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir) >=
-	    sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
 	while (clock_monotonic_ns() < deadline) {
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 		int fd;
 
 		if (poll(&p, 1, delay_ms) > 0)
 			return -ECHILD;
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		fd = vmmctl_connect(run, pid, err, sizeof(err));
+		if (fd >= 0) {
 			close(fd);
 			return 0;
 		}
-		if (fd >= 0)
-			close(fd);
+		if (fd == -ENAMETOOLONG)
+			return fd;
 		delay_ms = 1;
 	}
 	return -ETIMEDOUT;
@@ -739,40 +1007,52 @@ void vms_fini(struct shaled *d)
 
 /* ---- loading and adopting ---- */
 
-static void adopt(struct shaled *d, struct managed_vm *vm, json_object *st)
+/*
+ * Adopts the VMM state.json names if it still runs and is this VM's, with
+ * its directory at run/ or, started by a shaled before run/, at the VM's
+ * directory itself (then `legacy` until it ends). True if adopted.
+ */
+static bool adopt(struct shaled *d, struct managed_vm *vm, json_object *st)
 {
 	pid_t pid = (pid_t)jint(st, "pid", 0);
 	uint64_t start = (uint64_t)jint(st, "pid_start", 0);
+	json_object *info = NULL;
 	char err[256];
 
-	if (pid > 0 && start && proc_start_time(pid) == start && is_vmm_of(pid, vm)) {
-		vm->pidfd = pidfd_open(pid, 0);
-		if (vm->pidfd >= 0) {
-			vm->pid = pid;
-			vm->pid_start = start;
-			vm->own_child = false;
-			vm->serial = ++d->next_serial;
-			if (!watch(d, vm)) {
-				json_object *info = NULL;
-
-				if (!vmmctl_call(vm->dir, "info", 1000, &info, err, sizeof(err))) {
-					const char *s = jstr(info, "state");
-
-					vm->state = s && !strcmp(s, "paused") ? VMS_PAUSED :
-										 VMS_RUNNING;
-					json_object_put(info);
-				}
-				log_info("%s: adopted its running VMM (pid %d)", vm->def.name,
-					 (int)pid);
-				return;
-			}
-			close(vm->pidfd);
-			vm->pidfd = -1;
-		}
+	if (pid <= 0 || !start || proc_start_time(pid) != start)
+		return false;
+	if (is_vmm_of(pid, vm->dir)) {
+		vm->legacy = true;
+		snprintf(vm->run, sizeof(vm->run), "%s", vm->dir);
+	} else if (!is_vmm_of(pid, vm->run)) {
+		return false;
 	}
-	/* It ended while no daemon watched: its exit record says why. */
+	vm->pidfd = pidfd_open(pid, 0);
+	if (vm->pidfd < 0)
+		goto not_adopted;
+	vm->pid = pid;
+	vm->pid_start = start;
 	vm->own_child = false;
-	record_stop(d, vm, NULL);
+	vm->serial = ++d->next_serial;
+	if (watch(d, vm)) {
+		close(vm->pidfd);
+		vm->pidfd = -1;
+		vm->pid = 0;
+		goto not_adopted;
+	}
+	if (!vmmctl_call(vm->run, pid, "info", 1000, &info, err, sizeof(err))) {
+		const char *s = jstr(info, "state");
+
+		vm->state = s && !strcmp(s, "paused") ? VMS_PAUSED : VMS_RUNNING;
+		json_object_put(info);
+	}
+	log_info("%s: adopted its running VMM (pid %d)%s", vm->def.name, (int)pid,
+		 vm->legacy ? ", of the layout before run/" : "");
+	return true;
+not_adopted:
+	snprintf(vm->run, sizeof(vm->run), "%s/%s", vm->dir, RUN_DIR);
+	vm->legacy = false;
+	return false;
 }
 
 static void load_one(struct shaled *d, const char *name)
@@ -789,6 +1069,8 @@ static void load_one(struct shaled *d, const char *name)
 		return;
 	vm->pidfd = -1;
 	snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", d->state_dir, name);
+	snprintf(vm->run, sizeof(vm->run), "%s/%s", vm->dir, RUN_DIR);
+	take_back_dir(vm);
 	cfg = read_json(vm->dir, "config.json");
 	text = cfg ? json_object_to_json_string(cfg) : NULL;
 	if (!text || vmdef_parse(text, strlen(text), &vm->def, err, sizeof(err))) {
@@ -823,8 +1105,17 @@ static void load_one(struct shaled *d, const char *name)
 		vm_free(vm);
 		return;
 	}
-	if (is_live(vm->state))
-		adopt(d, vm, st);
+	if (!is_live(vm->state) || !adopt(d, vm, st)) {
+		/* Nothing runs from the old layout's place: run/ is the VMM's. */
+		migrate(vm, false);
+		/* One that ended while no daemon watched: its exit record says why. */
+		if (is_live(vm->state)) {
+			vm->own_child = false;
+			record_stop(d, vm, NULL);
+		}
+	} else if (!vm->legacy) {
+		migrate(vm, false);
+	}
 	json_object_put(st);
 }
 
@@ -903,7 +1194,7 @@ int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen)
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	vm->pidfd = -1;
 	if ((size_t)snprintf(vm->dir, sizeof(vm->dir), "%s/vms/%s", d->state_dir, def->name) +
-		    sizeof("/console.log.1") >
+		    sizeof("/" RUN_DIR "/console.log.1") >
 	    108) {
 		free(vm);
 		return fail(err, errlen, -EINVAL,
@@ -918,8 +1209,14 @@ int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen)
 	ret = check_fits(d, def, false, err, errlen);
 	if (ret)
 		goto unlock;
+	snprintf(vm->run, sizeof(vm->run), "%s/%s", vm->dir, RUN_DIR);
 	if (mkdir(vm->dir, 0700) < 0) {
 		ret = fail(err, errlen, -errno, "cannot create %s: %s", vm->dir, strerror(errno));
+		goto unlock;
+	}
+	if (mkdir(vm->run, 0700) < 0) {
+		ret = fail(err, errlen, -errno, "cannot create %s: %s", vm->run, strerror(errno));
+		rmdir(vm->dir);
 		goto unlock;
 	}
 	cfg = vmdef_to_json(def);
@@ -931,6 +1228,7 @@ int vms_create(struct shaled *d, struct vm_def *def, char *err, size_t errlen)
 	if (ret) {
 		fail(err, errlen, ret, "cannot save %s/config.json: %s", vm->dir, strerror(-ret));
 		remove_file(vm->dir, "config.json");
+		rmdir(vm->run);
 		rmdir(vm->dir);
 		goto unlock;
 	}
@@ -959,10 +1257,11 @@ static struct managed_vm *find_or_fail(struct shaled *d, const char *name, char 
 int vms_start(struct shaled *d, const char *name, char *err, size_t errlen)
 {
 	struct managed_vm *vm;
-	char dir[PATH_MAX];
+	char dir[VM_RUN_MAX];
 	char **argv = NULL;
 	uint64_t serial;
 	int ret, dup_fd;
+	pid_t pid;
 
 	pthread_mutex_lock(&d->lock);
 	vm = find_or_fail(d, name, err, errlen);
@@ -977,19 +1276,15 @@ int vms_start(struct shaled *d, const char *name, char *err, size_t errlen)
 	ret = check_fits(d, &vm->def, true, err, errlen);
 	if (ret)
 		goto unlock;
-	argv = vmdef_argv(&vm->def, d->vmm, vm->dir, d->vmm_user);
-	/* The VMM, once it runs as that user, rotates its log and writes its exit record here. */
-	if (argv && d->vmm_user && chown(vm->dir, d->vmm_uid, d->vmm_gid) < 0) {
-		ret = fail(err, errlen, -errno, "cannot hand %s to --vmm-user: %s", vm->dir,
-			   strerror(errno));
+	/* The VMM, once it runs as --vmm-user, rotates its log and writes its exit record there. */
+	ret = prepare_run_dir(d, vm, err, errlen);
+	if (ret)
 		goto unlock;
-	}
+	argv = vmdef_argv(&vm->def, d->vmm, vm->run, d->vmm_user);
 	if (!argv) {
 		ret = fail(err, errlen, -ENOMEM, "out of memory");
 		goto unlock;
 	}
-	remove_file(vm->dir, "exit.json");
-	remove_file(vm->dir, "ctl");
 	ret = spawn(d, vm, argv, err, errlen);
 	if (ret)
 		goto unlock;
@@ -998,14 +1293,15 @@ int vms_start(struct shaled *d, const char *name, char *err, size_t errlen)
 	vm->kill_reason = NULL;
 	set_state(d, vm, VMS_RUNNING);
 	serial = vm->serial;
-	snprintf(dir, sizeof(dir), "%s", vm->dir);
+	pid = vm->pid;
+	snprintf(dir, sizeof(dir), "%s", vm->run);
 	dup_fd = fcntl(vm->pidfd, F_DUPFD_CLOEXEC, 0);
 	pthread_mutex_unlock(&d->lock);
 	vmdef_argv_free(argv);
 	argv = NULL;
 
 	/* The start is done when the VMM answers, or has already ended. */
-	ret = dup_fd >= 0 ? wait_ready(dir, dup_fd) : 0;
+	ret = dup_fd >= 0 ? wait_ready(dir, pid, dup_fd) : 0;
 	if (dup_fd >= 0)
 		close(dup_fd);
 	if (ret == -ETIMEDOUT)
@@ -1038,8 +1334,9 @@ static int control(struct shaled *d, const char *name, const char *op, enum vm_s
 		   char *err, size_t errlen)
 {
 	struct managed_vm *vm;
-	char dir[PATH_MAX];
+	char dir[VM_RUN_MAX];
 	uint64_t serial;
+	pid_t pid;
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
@@ -1054,10 +1351,11 @@ static int control(struct shaled *d, const char *name, const char *op, enum vm_s
 		return ret;
 	}
 	serial = vm->serial;
-	snprintf(dir, sizeof(dir), "%s", vm->dir);
+	pid = vm->pid;
+	snprintf(dir, sizeof(dir), "%s", vm->run);
 	pthread_mutex_unlock(&d->lock);
 
-	ret = vmmctl_call(dir, op, 5000, NULL, err, errlen);
+	ret = vmmctl_call(dir, pid, op, 5000, NULL, err, errlen);
 	if (ret)
 		return ret == -EBUSY ? -EBUSY : -EIO;
 	pthread_mutex_lock(&d->lock);
@@ -1187,6 +1485,7 @@ int vms_delete(struct shaled *d, const char *name, bool force, char *err, size_t
 			goto unlock;
 		}
 	}
+	remove_run_dir(vm);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		remove_file(vm->dir, files[i]);
 	if (rmdir(vm->dir) < 0 && errno != ENOENT)
@@ -1284,7 +1583,7 @@ json_object *vms_stats(struct shaled *d, const char *name, char *err, size_t err
 {
 	struct managed_vm *vm;
 	enum vm_state state;
-	char dir[PATH_MAX];
+	char dir[VM_RUN_MAX];
 	json_object *o = NULL;
 	uint64_t cpu_ns, rss;
 	pid_t pid;
@@ -1297,10 +1596,10 @@ json_object *vms_stats(struct shaled *d, const char *name, char *err, size_t err
 	}
 	state = vm->state;
 	pid = vm->pid;
-	snprintf(dir, sizeof(dir), "%s", vm->dir);
+	snprintf(dir, sizeof(dir), "%s", vm->run);
 	pthread_mutex_unlock(&d->lock);
 
-	if (is_live(state) && vmmctl_call(dir, "stats", 2000, &o, err, errlen))
+	if (is_live(state) && vmmctl_call(dir, pid, "stats", 2000, &o, err, errlen))
 		o = NULL;
 	if (!o)
 		o = json_object_new_object();
@@ -1345,7 +1644,7 @@ json_object *vms_host(struct shaled *d)
 
 struct vm_sample {
 	char name[VMDEF_NAME_MAX + 1];
-	char dir[PATH_MAX];
+	char run[VM_RUN_MAX];
 	enum vm_state state;
 	pid_t pid;
 	unsigned cpus;
@@ -1363,7 +1662,7 @@ static void metric_vm(struct metrics_text *t, const struct vm_sample *s)
 		       (double)cpu_ns / 1e9);
 	metrics_printf(t, "shale_vm_rss_bytes{vm=\"%s\"} %llu\n", s->name,
 		       (unsigned long long)rss);
-	if (vmmctl_call(s->dir, "stats", 1000, &st, err, sizeof(err)))
+	if (vmmctl_call(s->run, s->pid, "stats", 1000, &st, err, sizeof(err)))
 		return;
 	metrics_vm_stats(t, s->name, st);
 	json_object_put(st);
@@ -1387,7 +1686,7 @@ char *vms_metrics(struct shaled *d)
 		struct managed_vm *vm = d->vm[i];
 
 		snprintf(s[i].name, sizeof(s[i].name), "%s", vm->def.name);
-		snprintf(s[i].dir, sizeof(s[i].dir), "%s", vm->dir);
+		snprintf(s[i].run, sizeof(s[i].run), "%s", vm->run);
 		s[i].state = vm->state;
 		s[i].pid = vm->pid;
 		s[i].cpus = vm->def.cpus;
@@ -1449,69 +1748,45 @@ char *vms_metrics(struct shaled *d)
 }
 
 /*
- * The last `max` bytes of a console log, however large the file: a log is
- * rotated at 1 MiB (vmm/conout.h), so a whole one is just past what
- * read_text() takes. NULL if it cannot be read.
+ * The last `max` bytes of a console log in the VMM's directory, however
+ * large the file: a log is rotated at 1 MiB (vmm/conout.h). NULL if there
+ * is none; one that is not a plain file of the VMM's own is refused.
  */
-static char *read_tail(const char *path, size_t max, size_t *len_out)
+static char *read_log(const char *vm_name, const char *run, int dfd, const char *name,
+		      size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t size, want, got = 0;
-	off_t off;
-	char *buf;
+	int ret = 0;
+	char *text = dfd >= 0 ? vmmfile_read_tail(dfd, name, max, len, &ret) : NULL;
 
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return NULL;
-	}
-	size = st.st_size > 0 ? (size_t)st.st_size : 0;
-	want = MIN(size, max);
-	off = (off_t)(size - want);
-	buf = malloc(want + 1);
-	while (buf && got < want) {
-		ssize_t n = pread(fd, buf + got, want - got, off + (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			buf = NULL;
-		} else if (n == 0) {
-			break; /* it shrank meanwhile */
-		} else {
-			got += (size_t)n;
-		}
-	}
-	close(fd);
-	if (!buf)
-		return NULL;
-	buf[got] = '\0';
-	*len_out = got;
-	return buf;
+	if (!text && ret && ret != -ENOENT)
+		log_err("%s: %s/%s is refused: %s", vm_name, run, name,
+			ret == -ELOOP ? "it is a symbolic link" :
+			ret == -EPERM ? "it is not a regular file of its own" :
+					strerror(-ret));
+	return text;
 }
 
 char *vms_logs(struct shaled *d, const char *name, size_t max, size_t *len, char *err,
 	       size_t errlen)
 {
-	char path[PATH_MAX + 32], dir[PATH_MAX];
+	char dir[VM_RUN_MAX];
 	char *old, *cur, *out;
 	size_t old_len = 0, cur_len = 0, total, skip;
 	struct managed_vm *vm;
+	int dfd;
 
 	pthread_mutex_lock(&d->lock);
 	vm = find_or_fail(d, name, err, errlen);
 	if (vm)
-		snprintf(dir, sizeof(dir), "%s", vm->dir);
+		snprintf(dir, sizeof(dir), "%s", vm->run);
 	pthread_mutex_unlock(&d->lock);
 	if (!vm)
 		return NULL;
-	snprintf(path, sizeof(path), "%s/console.log.1", dir);
-	old = read_tail(path, max, &old_len);
-	snprintf(path, sizeof(path), "%s/console.log", dir);
-	cur = read_tail(path, max, &cur_len);
+	dfd = open_dir(dir);
+	old = read_log(name, dir, dfd, "console.log.1", max, &old_len);
+	cur = read_log(name, dir, dfd, "console.log", max, &cur_len);
+	if (dfd >= 0)
+		close(dfd);
 	if (!old)
 		old_len = 0;
 	if (!cur)
@@ -1541,14 +1816,17 @@ char *vms_logs(struct shaled *d, const char *name, size_t max, size_t *len, char
 int vms_console(struct shaled *d, const char *name, char *err, size_t errlen)
 {
 	struct managed_vm *vm;
-	char dir[PATH_MAX];
+	char dir[VM_RUN_MAX];
+	pid_t pid = 0;
 	bool live;
 
 	pthread_mutex_lock(&d->lock);
 	vm = find_or_fail(d, name, err, errlen);
 	live = vm && is_live(vm->state);
-	if (vm)
-		snprintf(dir, sizeof(dir), "%s", vm->dir);
+	if (vm) {
+		snprintf(dir, sizeof(dir), "%s", vm->run);
+		pid = vm->pid;
+	}
 	if (vm && !live)
 		fail(err, errlen, 0, "%s is %s", name, vm_state_name(vm->state));
 	pthread_mutex_unlock(&d->lock);
@@ -1556,5 +1834,5 @@ int vms_console(struct shaled *d, const char *name, char *err, size_t errlen)
 		return -ENOENT;
 	if (!live)
 		return -EBUSY;
-	return vmmctl_console(dir, err, errlen);
+	return vmmctl_console(dir, pid, err, errlen);
 }

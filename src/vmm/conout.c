@@ -55,8 +55,9 @@ void conout_init_fd(struct conout *c, int fd)
 static int open_log(struct conout *c)
 {
 	struct stat st;
-	int fd = openat(c->log_dirfd, c->log_name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			0644);
+	/* Not through a link: the first open is made before the privilege drop. */
+	int fd = openat(c->log_dirfd, c->log_name,
+			O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int err = -errno;

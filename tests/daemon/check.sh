@@ -3,7 +3,9 @@
 # requests, definitions that persist, and - where this host runs
 # para-virtual guests directly - the lifecycle of real VMs: start, stats,
 # logs, pause, resume, shutdown, kill, a killed VMM, a killed and restarted
-# daemon, limits, and 100 VMs at once.
+# daemon, the VM's directory (the daemon's) and the VMM's run/ within it,
+# files a VMM could plant there, state directories of the layout before
+# run/, limits, and 100 VMs at once.
 #
 # usage: check.sh BUILD_DIR
 set -u
@@ -203,6 +205,13 @@ check create-exists 409 'a VM named h1 exists' POST /v1/vms "$(pv h1 "$HELLO")"
 check info 200 '"args":\["a b","c"\]' GET /v1/vms/h1
 check list-one 200 '"name":"h1"' GET /v1/vms
 if [ -f "$STATE/vms/h1/config.json" ]; then ok create-saved; else fail create-saved "no config.json"; fi
+# The VM's directory is the daemon's alone; the VMM gets run/ within it.
+mode=$(stat -c '%U %a' "$STATE/vms/h1" 2>&1)/$(stat -c '%a' "$STATE/vms/h1/config.json" 2>&1)
+if [ "$mode" = "$(id -un) 700/600" ] && [ -d "$STATE/vms/h1/run" ]; then
+	ok create-layout
+else
+	fail create-layout "directory and config.json: $mode; $(ls -la "$STATE/vms/h1" 2>&1 | tr '\n' ' ')"
+fi
 stop_daemon TERM
 start_daemon
 check persist-restart 200 '"name":"h1","state":"created"' GET /v1/vms/h1
@@ -234,6 +243,18 @@ if [ ! -e "$STATE/vms/h1" ]; then ok delete-files; else fail delete-files "$STAT
 
 check create-idle 201 '' POST /v1/vms "$(pv idle "$IDLE")"
 check start-idle 200 '"state":"running"' POST /v1/vms/idle/start
+# The VMM is given run/ alone: its control socket, console log and exit
+# file (so its jail) are there.
+d=$STATE/vms/idle
+args=$(tr '\0' '\n' <"/proc/$(pid_of idle)/cmdline" 2>/dev/null)
+if echo "$args" | grep -qx -- "--control=$d/run/ctl" &&
+	echo "$args" | grep -qx -- "--console-log=$d/run/console.log" &&
+	echo "$args" | grep -qx -- "--exit-file=$d/run/exit.json" &&
+	! echo "$args" | grep -q -- "=$d/[^r]"; then
+	ok vmm-given-run-dir
+else
+	fail vmm-given-run-dir "$(echo "$args" | tr '\n' ' ')"
+fi
 check start-twice 409 'idle is running' POST /v1/vms/idle/start
 check delete-running 409 'stop it first' DELETE /v1/vms/idle
 check stats 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9].*"exits":\{"io":[0-9]+' GET /v1/vms/idle/stats
@@ -328,8 +349,8 @@ start_daemon
 check orphan-record 200 '"state":"stopped".*"reason":"signal"' GET /v1/vms/idle
 
 # A state.json that names another process (as a VMM taken over by its
-# guest could write it: the VM's directory is the VMM's): not adopted, and
-# that process is never signalled.
+# guest could write it where the VM's directory was the VMM's): not
+# adopted, and that process is never signalled.
 sleep 600 &
 bystander=$!
 bstart=$(sed 's/.*) //' "/proc/$bystander/stat" | cut -d' ' -f20)
@@ -342,6 +363,112 @@ check forged-kill-refused 409 '' POST /v1/vms/idle/kill
 if kill -0 "$bystander" 2>/dev/null; then ok forged-bystander-alive; else fail forged-bystander-alive "pid $bystander was signalled"; fi
 kill "$bystander" 2>/dev/null
 wait "$bystander" 2>/dev/null
+
+# What a VMM taken over by its guest could plant in its run/, the daemon
+# does not follow: an exit record or a console log that is a symbolic
+# link, a hard link or a FIFO pointing at a file outside is refused (the
+# stop is recorded from what the daemon saw), and that file is unchanged.
+run=$STATE/vms/idle/run
+outside=$W/outside.json
+printf '{"reason":"exit","status":42,"message":"forged through a link"}\n' >"$outside"
+sum=$(cksum <"$outside")
+# plant NAME TYPE: starts idle, plants run/exit.json, kills the VMM.
+plant() {
+	api POST /v1/vms/idle/start
+	p=$(pid_of idle)
+	rm -f "$run/exit.json"
+	case $2 in
+	symlink) ln -s "$outside" "$run/exit.json" ;;
+	hardlink) ln "$outside" "$run/exit.json" ;;
+	fifo) mkfifo "$run/exit.json" ;;
+	esac
+	kill -9 "$p"
+	expect_state "link-$1-crashed" idle crashed 50
+	check "link-$1-refused" 200 "\"reason\":\"vmm-died\",\"status\":-1,\"message\":\"the VMM process was killed by signal 9 \\(Killed\\) \\(its exit record was refused: $3\\)" GET /v1/vms/idle
+	rm -f "$run/exit.json"
+}
+plant symlink symlink 'it is a symbolic link'
+plant hardlink hardlink 'it is not a regular file of its own'
+plant fifo fifo 'it is not a regular file of its own'
+if [ "$(cksum <"$outside")" = "$sum" ]; then ok link-outside-unchanged; else fail link-outside-unchanged "$(cat "$outside")"; fi
+# A console log that links elsewhere: GET /logs leaves it out and says why
+# in the daemon's log; at the next start it is removed, not written through.
+printf 'outside-secret\n' >"$W/outside.log"
+lsum=$(cksum <"$W/outside.log")
+ln -s "$W/outside.log" "$run/console.log.1"
+check link-logs 200 '' GET '/v1/vms/idle/logs?bytes=100000'
+if ! grep -q outside-secret "$T_OUT" && grep -q 'console.log.1 is refused: it is a symbolic link' "$W/shaled.log"; then
+	ok link-logs-refused
+else
+	fail link-logs-refused "logs: $(head -c 200 "$T_OUT")"
+fi
+check create-linked 201 '' POST /v1/vms "$(pv linked "$HELLO")"
+ln -s "$W/outside.log" "$STATE/vms/linked/run/console.log"
+ln -s "$W/outside.log" "$STATE/vms/linked/run/exit.json.tmp"
+check start-linked 200 '' POST /v1/vms/linked/start
+expect_state linked-stops linked stopped
+check linked-logs 200 'Hello from a shale guest!' GET /v1/vms/linked/logs
+if [ "$(cksum <"$W/outside.log")" = "$lsum" ] && [ ! -L "$STATE/vms/linked/run/console.log" ]; then
+	ok link-log-not-written-through
+else
+	fail link-log-not-written-through "$(head -c 200 "$W/outside.log")"
+fi
+check linked-exit-record 200 '"reason":"exit","status":0' GET /v1/vms/linked
+check delete-linked 204 '' DELETE /v1/vms/linked
+rm -f "$run/console.log.1"
+
+# A state directory of the layout before run/, where the VMM had the VM's
+# directory (given to --vmm-user): the new daemon takes it back, adopts a
+# VMM of that layout still running, and moves its files into run/ once
+# none runs there.
+stop_daemon TERM
+L=$STATE/vms/legacy O=$STATE/vms/oldstop
+mkdir "$L" "$O"
+chmod 700 "$L" "$O"
+printf '{"name":"legacy","guest":"%s","memory_mib":8}' "$IDLE" >"$L/config.json"
+printf '{"name":"oldstop","guest":"%s","memory_mib":8}' "$HELLO" >"$O/config.json"
+printf '{"state":"stopped","last_stop":{"reason":"exit","status":0,"message":"m"},"created_at":1,"started_at":1,"stopped_at":1}' >"$O/state.json"
+printf 'console output of the old layout\n' >"$O/console.log"
+ln -s /etc/passwd "$O/console.log.1"
+[ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && chown -R -h nobody "$O"
+"$SHALE" run --control="$L/ctl" --console-log="$L/console.log" --exit-file="$L/exit.json" \
+	--memory=8M -- "$IDLE" -- </dev/null >/dev/null 2>"$W/legacy.log" &
+lpid=$!
+i=0
+while [ ! -S "$L/ctl" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+lstart=$(sed 's/.*) //' "/proc/$lpid/stat" | cut -d' ' -f20)
+printf '{"state":"running","pid":%s,"pid_start":%s,"created_at":1,"started_at":1,"stopped_at":0}' \
+	"$lpid" "$lstart" >"$L/state.json"
+start_daemon
+check legacy-adopted 200 "\"state\":\"running\",.*\"pid\":$lpid" GET /v1/vms/legacy
+check legacy-stats 200 '"cpu_ns":[1-9]' GET /v1/vms/legacy/stats
+check legacy-shutdown 202 '' POST /v1/vms/legacy/shutdown
+expect_state legacy-stops legacy stopped
+check legacy-reason 200 '"reason":"shutdown","status":0' GET /v1/vms/legacy
+wait "$lpid" 2>/dev/null
+if [ -f "$L/run/console.log" ] && [ -f "$L/run/exit.json" ] && [ ! -e "$L/ctl" ] &&
+	[ ! -e "$L/console.log" ] && [ ! -e "$L/exit.json" ]; then
+	ok legacy-migrated
+else
+	fail legacy-migrated "$(ls -la "$L" "$L/run" 2>&1 | tr '\n' ' ')"
+fi
+check legacy-start-new 200 '' POST /v1/vms/legacy/start
+if tr '\0' '\n' <"/proc/$(pid_of legacy)/cmdline" | grep -qx -- "--control=$L/run/ctl"; then
+	ok legacy-new-layout
+else
+	fail legacy-new-layout "$(tr '\0' ' ' <"/proc/$(pid_of legacy)/cmdline" 2>&1)"
+fi
+check legacy-kill 200 '' POST /v1/vms/legacy/kill
+check delete-legacy 204 '' DELETE /v1/vms/legacy
+mode=$(stat -c '%U %a' "$O")
+if [ "$mode" = "$(id -un) 700" ] && [ -f "$O/run/console.log" ] && [ ! -e "$O/console.log" ] &&
+	[ ! -e "$O/console.log.1" ] && [ ! -e "$O/run/console.log.1" ]; then
+	ok legacy-taken-back
+else
+	fail legacy-taken-back "$mode: $(ls -la "$O" "$O/run" 2>&1 | tr '\n' ' ')"
+fi
+check legacy-logs 200 '^console output of the old layout$' GET /v1/vms/oldstop/logs
+check delete-oldstop 204 '' DELETE /v1/vms/oldstop
 
 # Limits: CPU pinning everywhere, cgroup limits where the host has them.
 check create-pinned 201 '' POST /v1/vms "$(pv pinned "$IDLE" ',"limits":{"cpus":"0"}')"
@@ -388,11 +515,39 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
 	if [ "$uid" = "$(id -u nobody)" ]; then ok user-vmm-uid; else fail user-vmm-uid "VMM $p has uid '$uid'"; fi
 	check user-stats 200 '"exits":' GET /v1/vms/idle/stats
+	# That user can write in run/, reached through a descriptor opened
+	# before it took over (as the VMM does), but not config.json, nor
+	# anything else of the VM's directory, even through a descriptor of it.
+	d=$STATE/vms/idle
+	as_vmm() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups sh -c "$@"; }
+	owner=$(stat -c '%U %a' "$d")/$(stat -c '%U %a' "$d/run")
+	if [ "$owner" = "root 700/nobody 700" ]; then ok user-dir-owners; else fail user-dir-owners "$owner"; fi
+	e1=$(as_vmm "echo '{}' >'$d/config.json'" 2>&1)
+	e2=$(as_vmm 'echo "{}" >/proc/self/fd/3/config.json' 3<"$d" 2>&1)
+	e3=$(as_vmm 'mv /proc/self/fd/3/config.json /proc/self/fd/3/x' 3<"$d" 2>&1)
+	if echo "$e1" | grep -q 'Permission denied' && echo "$e2" | grep -q 'Permission denied' &&
+		echo "$e3" | grep -q 'Permission denied' && grep -Eq '"name": *"idle"' "$d/config.json"; then
+		ok user-config-not-writable
+	else
+		fail user-config-not-writable "$e1 / $e2 / $e3"
+	fi
+	if as_vmm 'echo probe >/proc/self/fd/3/probe' 3<"$d/run" &&
+		[ "$(stat -c %U "$d/run/probe" 2>&1)" = nobody ]; then
+		ok user-run-writable
+	else
+		fail user-run-writable "$(ls -la "$d/run" 2>&1 | tr '\n' ' ')"
+	fi
+	rm -f "$d/run/probe"
 	check user-shutdown 202 '' POST /v1/vms/idle/shutdown
 	expect_state user-stops idle stopped
 	check user-exit-record 200 '"reason":"shutdown","status":0' GET /v1/vms/idle
 	stop_daemon TERM
 	start_daemon
+	# Without --vmm-user, run/ is the daemon's user's again.
+	api POST /v1/vms/idle/start
+	owner=$(stat -c %U "$STATE/vms/idle/run")
+	api POST /v1/vms/idle/kill
+	if [ "$owner" = root ]; then ok user-run-dir-back; else fail user-run-dir-back "run/ is $owner's"; fi
 else
 	skip vmm-user "needs root and a user named nobody"
 fi
@@ -436,16 +591,16 @@ attacker wild '["hc-wild"]' stopped '"reason":"exit","status":0' \
 attacker storm '["storm-nop","3"]' stopped '"reason":"exit","status":0'
 # A flood: the daemon's console log of the VM stays at two files of 1 MiB.
 KEEP=1 attacker flood '["flood-queue","256"]' stopped '"reason":"exit","status":0'
-logs=$(find "$STATE/vms/a-flood" -name 'console.log*' | wc -l | tr -d ' ')
-if [ "$logs" = 2 ] && [ "$(wc -c <"$STATE/vms/a-flood/console.log.1")" = 1048576 ] &&
-	[ "$(wc -c <"$STATE/vms/a-flood/console.log")" -le 1048576 ]; then
+logs=$(find "$STATE/vms/a-flood/run" -name 'console.log*' | wc -l | tr -d ' ')
+if [ "$logs" = 2 ] && [ "$(wc -c <"$STATE/vms/a-flood/run/console.log.1")" = 1048576 ] &&
+	[ "$(wc -c <"$STATE/vms/a-flood/run/console.log")" -le 1048576 ]; then
 	ok attack-flood-log-bounded
 else
-	fail attack-flood-log-bounded "$logs console logs: $(wc -c "$STATE"/vms/a-flood/console.log* 2>&1 | tr '\n' ' ')"
+	fail attack-flood-log-bounded "$logs console logs: $(wc -c "$STATE"/vms/a-flood/run/console.log* 2>&1 | tr '\n' ' ')"
 fi
 # The logs API serves the last N bytes across both files: just after a
 # rotation the current file holds one line, the rest is in console.log.1.
-cur=$(wc -c <"$STATE/vms/a-flood/console.log")
+cur=$(wc -c <"$STATE/vms/a-flood/run/console.log")
 api GET /v1/vms/a-flood/logs
 got=$(wc -c <"$T_OUT")
 api GET '/v1/vms/a-flood/logs?bytes=4194304'

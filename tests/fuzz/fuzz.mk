@@ -5,8 +5,9 @@
 # decoder that names the port of a guest's refused in/out, the control
 # socket's request lines, `shale run`'s command line, the daemon's VM
 # definitions and API routing, the metrics it makes of a VMM's stats
-# reply, and the HTTP responses the API clients read from shaled. The
-# seeds of vmdef, api, metrics, http and opts are hand-written;
+# reply and its reading of a VMM's exit record, and the HTTP responses
+# the API clients read from shaled. The seeds of vmdef, api, metrics,
+# exitrec, http and opts are hand-written;
 # make-seeds writes the others. Each harness defines
 # LLVMFuzzerTestOneInput() and is built two ways:
 #   make fuzz-regress   with $(CC) and tests/fuzz/standalone.c: the seed
@@ -17,7 +18,7 @@
 #   make fuzz-seeds     regenerate tests/fuzz/corpus/ (FUZZ_SEED_KERNEL=
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
-FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts virtq vpci
+FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics exitrec http ctl opts virtq vpci
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -79,6 +80,9 @@ FUZZ_LIBS_api := -ljson-c
 FUZZ_SRCS_metrics := tests/fuzz/fuzz_metrics.c src/daemon/metrics.c
 FUZZ_LIBS_metrics := -ljson-c
 $(B)/tests/fuzz/fuzz_metrics-standalone: $(B)/src/daemon/metrics.o
+FUZZ_SRCS_exitrec := tests/fuzz/fuzz_exitrec.c src/daemon/vmmfile.c
+FUZZ_LIBS_exitrec := -ljson-c
+$(B)/tests/fuzz/fuzz_exitrec-standalone: $(B)/src/daemon/vmmfile.o
 $(B)/tests/fuzz/fuzz_api-standalone: $(B)/src/daemon/api_req.o $(B)/src/daemon/vmdef.o \
 	$(B)/src/usernet/usernet.o \
 	$(B)/src/util/util.o

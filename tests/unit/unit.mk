@@ -4,7 +4,7 @@
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
 UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef api_req http evloop \
-	ctl_proto sandbox usernet virtq virtio_blk virtio_pci virtio_rng virtio_console
+	ctl_proto sandbox usernet virtq virtio_blk virtio_pci virtio_rng virtio_console vmmfile
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
@@ -21,6 +21,9 @@ UNIT_LIBS_test_vmdef := -ljson-c
 $(B)/tests/unit/test_api_req: $(B)/src/daemon/api_req.o $(B)/src/daemon/metrics.o \
 	$(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o
 UNIT_LIBS_test_api_req := -ljson-c
+# What shaled reads from a VMM's directory.
+$(B)/tests/unit/test_vmmfile: $(B)/src/daemon/vmmfile.o
+UNIT_LIBS_test_vmmfile := -ljson-c
 # KVM's interrupt routing is recorded instead of set up (no /dev/kvm).
 UNIT_LIBS_test_virtio_pci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
