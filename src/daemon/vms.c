@@ -1376,33 +1376,39 @@ int vms_shutdown(struct shaled *d, const char *name, uint64_t timeout_ns, char *
 		 size_t errlen)
 {
 	struct managed_vm *vm;
+	uint64_t serial = 0;
+	bool paused;
 	int ret;
 
-	bool paused;
-
+	/*
+	 * Marked before asking: the guest may be gone, and its VMM reaped,
+	 * before the answer is back, and its stop is a shutdown all the same.
+	 */
 	pthread_mutex_lock(&d->lock);
 	vm = find(d, name);
 	paused = vm && vm->state == VMS_PAUSED;
-	pthread_mutex_unlock(&d->lock);
-	/* A paused guest cannot see the request: let it run to answer. */
-	if (paused) {
-		ret = vms_pause(d, name, false, err, errlen);
-		if (ret)
-			return ret;
-	}
-	ret = control(d, name, "shutdown", VMS_RUNNING, err, errlen);
-	if (ret && ret != -EIO)
-		return ret;
-	/* Asked, or not even the VMM answers: the deadline kills it either way. */
-	pthread_mutex_lock(&d->lock);
-	vm = find(d, name);
 	if (vm && vm->pidfd >= 0) {
 		vm->shutdown_requested = true;
-		vm->shutdown_deadline_ns = clock_monotonic_ns() + (ret ? 0 : timeout_ns);
-		wake_monitor(d);
+		serial = vm->serial;
 	}
 	pthread_mutex_unlock(&d->lock);
-	return 0;
+	/* A paused guest cannot see the request: let it run to answer. */
+	ret = paused ? vms_pause(d, name, false, err, errlen) : 0;
+	if (!ret)
+		ret = control(d, name, "shutdown", VMS_RUNNING, err, errlen);
+	pthread_mutex_lock(&d->lock);
+	vm = serial ? find_serial(d, serial) : NULL;
+	if (vm && vm->pidfd >= 0) {
+		if (ret && ret != -EIO) {
+			vm->shutdown_requested = false;
+		} else {
+			/* Asked, or not even the VMM answers: the deadline kills it either way. */
+			vm->shutdown_deadline_ns = clock_monotonic_ns() + (ret ? 0 : timeout_ns);
+			wake_monitor(d);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret && ret != -EIO ? ret : 0;
 }
 
 /* Kills the VMM and waits for it to end. Lock held on entry and exit. */

@@ -512,7 +512,13 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	start_daemon --vmm-user nobody
 	check user-start 200 '' POST /v1/vms/idle/start
 	p=$(pid_of idle)
-	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	# Set up as root first: the drop comes before the guest's first instruction.
+	i=0
+	while uid=$(awk '/^Uid:/ { print $2 }' "/proc/$p/status" 2>/dev/null) &&
+		[ "$uid" != "$(id -u nobody)" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	if [ "$uid" = "$(id -u nobody)" ]; then ok user-vmm-uid; else fail user-vmm-uid "VMM $p has uid '$uid'"; fi
 	check user-stats 200 '"exits":' GET /v1/vms/idle/stats
 	# That user can write in run/, reached through a descriptor opened
