@@ -2,7 +2,8 @@
 # the SDK's generic rules (sdk/sdk.mk), and `make bench`, which runs them
 # with bench/run.sh on this host's /dev/kvm or, without one, in the lab.
 # `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh);
-# `make bench-io` the block I/O one, full against para-virtual (bench/io.sh).
+# `make bench-io` the block I/O one, full against para-virtual (bench/io.sh);
+# `make plot` draws docs/full-vs-para.png from its results (bench/plot.sh).
 
 BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime $(B)/bench/apiload
 BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
@@ -27,4 +28,9 @@ bench-daemon: bench-build
 bench-io: all $(B)/g/examples/blockread.elf
 	$(Q)bench/io.sh $(B)
 
-.PHONY: bench-build bench-boot bench-daemon bench-io
+plot:
+	$(Q)command -v gnuplot >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null
+	$(Q)bench/plot.sh $(B)/bench/io-results.log docs/full-vs-para.png
+
+.PHONY: bench-build bench-boot bench-daemon bench-io plot
