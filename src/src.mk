@@ -1,7 +1,7 @@
 # The VMM. Everything but the CLI goes into libshale-vmm.a, which the unit
 # tests link against too.
 
-VMM_SRCS := src/util/util.c \
+VMM_SRCS := src/util/util.c src/util/json.c \
 	src/vmm/gmem.c src/vmm/iobus.c src/vmm/vm.c src/vmm/vcpu.c src/vmm/console.c \
 	src/vmm/host.c src/vmm/evloop.c src/vmm/conout.c src/vmm/control.c src/vmm/ctl_proto.c src/vmm/sandbox.c \
 	src/arch/x86/cpu.c src/arch/x86/insn.c src/arch/x86/pv.c src/arch/x86/pv_stubs.S \
@@ -61,7 +61,7 @@ shale: $(B)/shale
 # shaled, the management daemon: linked dynamically (libmicrohttpd, json-c).
 DAEMON_SRCS := src/daemon/shaled.c src/daemon/api.c src/daemon/api_req.c src/daemon/metrics.c src/daemon/vms.c src/daemon/vmdef.c \
 	src/daemon/vmmctl.c src/daemon/vmmfile.c src/daemon/cgroup.c
-DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o \
+DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS)) $(B)/src/util/util.o $(B)/src/util/json.o \
 	$(B)/src/usernet/usernet.o
 DAEMON_LIBS := -lmicrohttpd -ljson-c -lpthread
 

@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "cli/http.h"
 #include "usernet/usernet.h"
+#include "util/json.h"
 #include "util/util.h"
 #include "vmm/console.h"
 
@@ -265,30 +266,9 @@ static void connect_error(const struct client *cl, int err, const struct http_re
 /* A JSON document that is all of s[0..n), or NULL. */
 static struct json_object *parse_json(const char *s, size_t n)
 {
-	struct json_tokener *tok;
-	struct json_object *obj;
-	size_t end;
+	char why[128];
 
-	if (n > INT_MAX)
-		return NULL;
-	tok = json_tokener_new();
-	if (!tok)
-		return NULL;
-	obj = json_tokener_parse_ex(tok, s, (int)n);
-	end = json_tokener_get_parse_end(tok);
-	if (obj && json_tokener_get_error(tok) == json_tokener_success) {
-		while (end < n && strchr(" \t\r\n", s[end]))
-			end++;
-		if (end != n) {
-			json_object_put(obj);
-			obj = NULL;
-		}
-	} else if (obj) {
-		json_object_put(obj);
-		obj = NULL;
-	}
-	json_tokener_free(tok);
-	return obj;
+	return json_parse_whole(s, n, JSON_TOKENER_DEFAULT_DEPTH, 0, why, sizeof(why));
 }
 
 /* Prints the daemon's refusal: its {"error": ...}, or the status line. */

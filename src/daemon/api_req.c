@@ -14,6 +14,8 @@
 
 #include <json-c/json.h>
 
+#include "util/json.h"
+
 static void __attribute__((format(printf, 3, 4)))
 refuse(struct api_req *req, unsigned status, const char *fmt, ...)
 {
@@ -55,25 +57,15 @@ static bool parse_number(const char *s, uint64_t max, uint64_t *out)
 static bool action_body(const char *body, size_t len, const char *field, uint64_t max,
 			uint64_t *value, struct api_req *req)
 {
-	struct json_tokener *tok;
 	json_object *o;
 	bool ok = true;
-	size_t off;
+	char why[128];
 
 	if (!len)
 		return true;
-	tok = json_tokener_new_ex(8);
-	if (!tok) {
-		refuse(req, 500, "out of memory");
-		return false;
-	}
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	off = (size_t)tok->char_offset;
-	while (o && off < len && strchr(" \t\r\n", body[off]))
-		off++;
-	if (!o || json_tokener_get_error(tok) != json_tokener_success || off < len ||
-	    !json_object_is_type(o, json_type_object)) {
-		refuse(req, 400, "bad JSON body");
+	o = json_parse_whole(body, len, 8, 0, why, sizeof(why));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		refuse(req, 400, "bad JSON body: %s", o ? "not an object" : why);
 		ok = false;
 	} else {
 		json_object_object_foreach(o, key, v) {
@@ -93,7 +85,6 @@ static bool action_body(const char *body, size_t len, const char *field, uint64_
 		}
 	}
 	json_object_put(o);
-	json_tokener_free(tok);
 	return ok;
 }
 

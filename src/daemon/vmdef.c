@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "daemon/vmdef.h"
+#include "util/json.h"
 #include "util/util.h"
 
 /* The limits `shale run` itself enforces, checked here for a clear 400. */
@@ -411,37 +412,18 @@ static int parse_object(json_object *root, struct vm_def *def, char *err, size_t
 
 int vmdef_parse(const char *text, size_t len, struct vm_def *def, char *err, size_t errlen)
 {
-	struct json_tokener *tok;
 	json_object *root;
+	char why[128];
 	int ret;
 
 	*def = (struct vm_def){ 0 };
 	if (len > VMDEF_MAX_BODY)
 		return fail(err, errlen, "definition larger than %u bytes", VMDEF_MAX_BODY);
-	if (memchr(text, '\0', len))
-		return fail(err, errlen, "bad JSON: contains a NUL byte");
-	tok = json_tokener_new_ex(8);
-	if (!tok)
-		return fail(err, errlen, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-
-		ret = fail(err, errlen, "bad JSON: %s",
-			   e == json_tokener_continue ? "unexpected end" :
-							json_tokener_error_desc(e));
-	} else {
-		size_t off = (size_t)tok->char_offset;
-
-		while (off < len && strchr(" \t\r\n", text[off]))
-			off++;
-		if (off < len)
-			ret = fail(err, errlen, "bad JSON: data after the object");
-		else
-			ret = parse_object(root, def, err, errlen);
-	}
+	root = json_parse_whole(text, len, 8, 0, why, sizeof(why));
+	if (!root)
+		return fail(err, errlen, "bad JSON: %s", why);
+	ret = parse_object(root, def, err, errlen);
 	json_object_put(root);
-	json_tokener_free(tok);
 	if (ret)
 		vmdef_free(def);
 	return ret;

@@ -11,6 +11,8 @@
 
 #include <json-c/json.h>
 
+#include "util/json.h"
+
 static const char *const exit_reasons[] = {
 	"exit", "poweroff", "reset", "crash", "timeout", "signal", "quit", "error", "killed",
 };
@@ -81,35 +83,18 @@ static int parse_fields(json_object *root, struct vmm_exit *out, char *err, size
 int vmmfile_exit_parse(const char *text, size_t len, struct vmm_exit *out, char *err,
 		       size_t errlen)
 {
-	struct json_tokener *tok;
 	json_object *root;
+	char why[128];
 	int ret;
 
 	*out = (struct vmm_exit){ .status = -1 };
 	if (len > VMMFILE_EXIT_MAX)
 		return fail(err, errlen, -EFBIG, "larger than %d bytes", VMMFILE_EXIT_MAX);
-	if (memchr(text, '\0', len))
-		return fail(err, errlen, -EINVAL, "bad JSON: contains a NUL byte");
-	tok = json_tokener_new_ex(2);
-	if (!tok)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-
-		ret = fail(err, errlen, -EINVAL, "bad JSON: %s",
-			   e == json_tokener_continue ? "unexpected end" :
-							json_tokener_error_desc(e));
-	} else {
-		size_t off = (size_t)tok->char_offset;
-
-		while (off < len && strchr(" \t\r\n", text[off]))
-			off++;
-		ret = off < len ? fail(err, errlen, -EINVAL, "bad JSON: data after the object") :
-				  parse_fields(root, out, err, errlen);
-	}
+	root = json_parse_whole(text, len, 2, 0, why, sizeof(why));
+	if (!root)
+		return fail(err, errlen, -EINVAL, "bad JSON: %s", why);
+	ret = parse_fields(root, out, err, errlen);
 	json_object_put(root);
-	json_tokener_free(tok);
 	if (ret)
 		*out = (struct vmm_exit){ .status = -1 };
 	return ret;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/json.h"
+
 /* Requests are flat objects: a deeper nest is refused before it costs anything. */
 #define CTL_JSON_DEPTH 8
 
@@ -55,47 +57,21 @@ static enum ctl_parse lookup_op(struct json_object *req, enum ctl_op *op, char *
 enum ctl_parse ctl_parse_request(const char *line, size_t len, enum ctl_op *op, char *why,
 				 size_t why_size)
 {
-	struct json_tokener *tok;
 	struct json_object *req;
 	enum ctl_parse ret;
-	size_t end;
+	char detail[128];
 
 	if (len > CTL_LINE_MAX) {
 		snprintf(why, why_size, "request line longer than %u bytes", CTL_LINE_MAX);
 		return CTL_PARSE_BAD_JSON;
 	}
-	/* json-c stops at a NUL; the line must be all JSON. */
-	if (memchr(line, '\0', len)) {
-		snprintf(why, why_size, "invalid JSON: a NUL byte in the request");
+	req = json_parse_whole(line, len, CTL_JSON_DEPTH, JSON_TOKENER_STRICT, detail,
+			       sizeof(detail));
+	if (!req) {
+		snprintf(why, why_size, "invalid JSON: %s", detail);
 		return CTL_PARSE_BAD_JSON;
-	}
-	tok = json_tokener_new_ex(CTL_JSON_DEPTH);
-	if (!tok) {
-		snprintf(why, why_size, "out of memory");
-		return CTL_PARSE_BAD_JSON;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	req = json_tokener_parse_ex(tok, line, (int)len);
-	end = json_tokener_get_parse_end(tok);
-	if (!req || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error err = json_tokener_get_error(tok);
-
-		snprintf(why, why_size, "invalid JSON: %s",
-			 err == json_tokener_continue ? "the request ends early"
-						      : json_tokener_error_desc(err));
-		ret = CTL_PARSE_BAD_JSON;
-		goto out;
-	}
-	while (end < len && strchr(" \t\r", line[end]))
-		end++;
-	if (end != len) {
-		snprintf(why, why_size, "invalid JSON: text after the request object");
-		ret = CTL_PARSE_BAD_JSON;
-		goto out;
 	}
 	ret = lookup_op(req, op, why, why_size);
-out:
 	json_object_put(req);
-	json_tokener_free(tok);
 	return ret;
 }

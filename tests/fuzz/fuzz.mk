@@ -68,26 +68,26 @@ FUZZ_SRCS_virtq := tests/fuzz/fuzz_virtq.c src/devices/virtio/queue.c src/vmm/gm
 FUZZ_SRCS_vpci := tests/fuzz/fuzz_vpci.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
-FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c \
+FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c src/util/json.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.
 FUZZ_LIBS_vmdef := -ljson-c
 $(B)/tests/fuzz/fuzz_vmdef-standalone: $(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o \
-	$(B)/src/util/util.o
+	$(B)/src/util/json.o $(B)/src/util/util.o
 FUZZ_SRCS_api := tests/fuzz/fuzz_api.c src/daemon/api_req.c src/daemon/vmdef.c src/util/util.c \
-	src/usernet/usernet.c
+	src/util/json.c src/usernet/usernet.c
 FUZZ_LIBS_api := -ljson-c
 FUZZ_SRCS_metrics := tests/fuzz/fuzz_metrics.c src/daemon/metrics.c
 FUZZ_LIBS_metrics := -ljson-c
 $(B)/tests/fuzz/fuzz_metrics-standalone: $(B)/src/daemon/metrics.o
-FUZZ_SRCS_exitrec := tests/fuzz/fuzz_exitrec.c src/daemon/vmmfile.c
+FUZZ_SRCS_exitrec := tests/fuzz/fuzz_exitrec.c src/daemon/vmmfile.c src/util/json.c
 FUZZ_LIBS_exitrec := -ljson-c
-$(B)/tests/fuzz/fuzz_exitrec-standalone: $(B)/src/daemon/vmmfile.o
+$(B)/tests/fuzz/fuzz_exitrec-standalone: $(B)/src/daemon/vmmfile.o $(B)/src/util/json.o
 $(B)/tests/fuzz/fuzz_api-standalone: $(B)/src/daemon/api_req.o $(B)/src/daemon/vmdef.o \
-	$(B)/src/usernet/usernet.o \
+	$(B)/src/util/json.o $(B)/src/usernet/usernet.o \
 	$(B)/src/util/util.o
 FUZZ_SRCS_http := tests/fuzz/fuzz_http.c src/cli/http.c
-FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c
+FUZZ_SRCS_ctl := tests/fuzz/fuzz_ctl.c src/vmm/ctl_proto.c src/util/json.c
 FUZZ_SRCS_opts := tests/fuzz/fuzz_opts.c src/cli/run_opts.c src/util/util.c src/vmm/sandbox.c \
 	src/usernet/usernet.c $(VMM_GEN_SRCS)
 FUZZ_BINS := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))

@@ -15,14 +15,14 @@ $(UNIT_TESTS): $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT) $(VMM_LIB)
 
 $(B)/tests/unit/test_elf: $(TEST_ELFGEN)
 # The daemon's VM definitions.
-$(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o
+$(B)/tests/unit/test_vmdef: $(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o $(B)/src/util/json.o
 UNIT_LIBS_test_vmdef := -ljson-c
 # shaled's routing and metrics.
 $(B)/tests/unit/test_api_req: $(B)/src/daemon/api_req.o $(B)/src/daemon/metrics.o \
-	$(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o
+	$(B)/src/daemon/vmdef.o $(B)/src/usernet/usernet.o $(B)/src/util/json.o
 UNIT_LIBS_test_api_req := -ljson-c
 # What shaled reads from a VMM's directory.
-$(B)/tests/unit/test_vmmfile: $(B)/src/daemon/vmmfile.o
+$(B)/tests/unit/test_vmmfile: $(B)/src/daemon/vmmfile.o $(B)/src/util/json.o
 UNIT_LIBS_test_vmmfile := -ljson-c
 # KVM's interrupt routing is recorded instead of set up (no /dev/kvm).
 UNIT_LIBS_test_virtio_pci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
