@@ -44,6 +44,7 @@ struct run_opts {
 	bool reboot_exit;
 	bool rng;
 	bool virtio_console; /* --console virtio */
+	bool balloon, balloon_deflate_on_oom; /* --balloon [deflate-on-oom] */
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;

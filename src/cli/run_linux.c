@@ -11,6 +11,7 @@
 
 #include "arch/x86/pc.h"
 #include "backend/disk.h"
+#include "devices/virtio/balloon.h"
 #include "cli/run.h"
 #include "util/util.h"
 #include "vmm/console.h"
@@ -59,6 +60,36 @@ static void linux_console_input(void *opaque, const uint8_t *buf, size_t len)
 	console_feed(lc->con, buf, len);
 }
 
+static int linux_balloon_target(void *opaque, uint64_t bytes, const char **why)
+{
+	struct linux_ctl *lc = opaque;
+
+	if (virtio_balloon_set_target(lc->pc->balloon, bytes)) {
+		*why = "the balloon cannot be larger than guest RAM";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void linux_balloon_info(void *opaque, struct ctl_balloon *out)
+{
+	struct linux_ctl *lc = opaque;
+	struct virtio_balloon_info b;
+
+	_Static_assert(CTL_BALLOON_NR_STATS == VIRTIO_BALLOON_NR_STATS, "the same tags");
+	virtio_balloon_info(lc->pc->balloon, &b);
+	*out = (struct ctl_balloon){
+		.target_bytes = b.target_pages * VIRTIO_BALLOON_PAGE,
+		.actual_bytes = b.actual_pages * VIRTIO_BALLOON_PAGE,
+		.inflated_bytes = b.inflated_pages * VIRTIO_BALLOON_PAGE,
+		.deflated_bytes = b.deflated_pages * VIRTIO_BALLOON_PAGE,
+		.reported_bytes = b.reported_bytes,
+		.stats_updates = b.stats_updates,
+		.stat_valid = b.stat_valid,
+	};
+	memcpy(out->stat, b.stat, sizeof(out->stat));
+}
+
 /*
  * One boot. The console lives across boots, with the input the guest has
  * not taken yet; so do env's loop, timer and control socket.
@@ -79,6 +110,8 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		const struct ctl_target target = {
 			.vm = &vm, .kind = "linux", .shutdown = linux_shutdown,
 			.console_input = linux_console_input, .opaque = &lc,
+			.balloon_target = pc.balloon ? linux_balloon_target : NULL,
+			.balloon_info = pc.balloon ? linux_balloon_info : NULL,
 		};
 
 		console_attach(env->con, &pc, pc_console_room_fd(&pc));
@@ -170,6 +203,8 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	cfg.nr_disks = nr_disks;
 	cfg.rng = o->rng;
 	cfg.virtio_console = o->virtio_console;
+	cfg.balloon = o->balloon;
+	cfg.balloon_deflate_on_oom = o->balloon_deflate_on_oom;
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)

@@ -66,11 +66,18 @@ static void run_usage(FILE *f)
 		"                          the kernel's), its output with the UART's; input\n"
 		"                          still goes to the UART (ttyS0). Default: serial\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
+		"      --balloon [deflate-on-oom]\n"
+		"                          a memory balloon (virtio-balloon): the control\n"
+		"                          socket's balloon op takes memory back from the\n"
+		"                          guest; free memory the guest reports is given back\n"
+		"                          too. deflate-on-oom: the guest may take balloon\n"
+		"                          pages back rather than run out of memory\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
 		"                          mode 0600): one JSON request per line, {\"op\":OP}\n"
-		"                          with OP info, stats, pause, resume, shutdown, kill\n"
-		"                          or console; one JSON reply line each\n"
+		"                          with OP info, stats, pause, resume, shutdown, kill,\n"
+		"                          console or balloon (with \"target_mib\"); one JSON\n"
+		"                          reply line each\n"
 		"      --console-log PATH  guest console output to PATH (appended) instead of\n"
 		"                          stdout; at 1 MiB PATH becomes PATH.1 and a new\n"
 		"                          PATH starts\n"
@@ -207,7 +214,7 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
-		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL, OPT_RNG, OPT_CONSOLE,
+		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL, OPT_RNG, OPT_CONSOLE, OPT_BALLOON,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -228,6 +235,7 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "jail", required_argument, NULL, OPT_JAIL },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "balloon", optional_argument, NULL, OPT_BALLOON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -318,6 +326,21 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case OPT_BALLOON: {
+			/* `--balloon deflate-on-oom` too: the one word it takes, not a GUEST. */
+			const char *arg = optarg;
+
+			if (!arg && optind < argc && !strcmp(argv[optind], "deflate-on-oom"))
+				arg = argv[optind++];
+			o->balloon = true;
+			if (arg && !strcmp(arg, "deflate-on-oom")) {
+				o->balloon_deflate_on_oom = true;
+			} else if (arg) {
+				log_err("run: --balloon: want deflate-on-oom or nothing, not '%s'", arg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case OPT_JAIL:
 			if (!strcmp(optarg, "auto")) {
 				o->jail = SANDBOX_JAIL_AUTO;
@@ -365,6 +388,10 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 	if (o->nr_disks > 1 || (o->nr_disks && o->disk[0].serial)) {
 		log_err("run: a para-virtual guest has one --disk, without serial= (several "
 			"disks and serials are for --kernel guests)");
+		return -EINVAL;
+	}
+	if (o->balloon) {
+		log_err("run: --balloon needs --kernel");
 		return -EINVAL;
 	}
 	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||
