@@ -168,14 +168,21 @@ enum virtio_balloon_queue virtio_balloon_queue_role(uint64_t features, unsigned 
 	return VIRTIO_BALLOON_Q_NONE;
 }
 
+/* A refusal names its own reason; virtio_pci_serve_chains()' is then not needed. */
+static int64_t refused(struct virtio_balloon *bal)
+{
+	virtio_pci_needs_reset(bal->vp, bal->why);
+	return -1;
+}
+
 static int64_t serve_inflate(void *opaque, const struct virtq_chain *c)
 {
-	return virtio_balloon_inflate(opaque, c) ? -1 : 0;
+	return virtio_balloon_inflate(opaque, c) ? refused(opaque) : 0;
 }
 
 static int64_t serve_deflate(void *opaque, const struct virtq_chain *c)
 {
-	return virtio_balloon_deflate(opaque, c) ? -1 : 0;
+	return virtio_balloon_deflate(opaque, c) ? refused(opaque) : 0;
 }
 
 static int64_t serve_report(void *opaque, const struct virtq_chain *c)
