@@ -44,7 +44,8 @@ struct run_opts {
 	bool reboot_exit;
 	bool rng;
 	bool virtio_console; /* --console virtio */
-	bool balloon, balloon_deflate_on_oom; /* --balloon [deflate-on-oom] */
+	/* --balloon [deflate-on-oom][,no-reporting] */
+	bool balloon, balloon_deflate_on_oom, balloon_no_reporting;
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;

@@ -205,6 +205,7 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	cfg.virtio_console = o->virtio_console;
 	cfg.balloon = o->balloon;
 	cfg.balloon_deflate_on_oom = o->balloon_deflate_on_oom;
+	cfg.balloon_reporting = !o->balloon_no_reporting;
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)

@@ -66,12 +66,13 @@ static void run_usage(FILE *f)
 		"                          the kernel's), its output with the UART's; input\n"
 		"                          still goes to the UART (ttyS0). Default: serial\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
-		"      --balloon [deflate-on-oom]\n"
+		"      --balloon [deflate-on-oom][,no-reporting]\n"
 		"                          a memory balloon (virtio-balloon): the control\n"
 		"                          socket's balloon op takes memory back from the\n"
-		"                          guest; free memory the guest reports is given back\n"
-		"                          too. deflate-on-oom: the guest may take balloon\n"
-		"                          pages back rather than run out of memory\n"
+		"                          guest, and free memory the guest reports goes back\n"
+		"                          to the host too. deflate-on-oom: the guest may take\n"
+		"                          balloon pages back rather than run out of memory;\n"
+		"                          no-reporting: no free page reporting\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
 		"                          mode 0600): one JSON request per line, {\"op\":OP}\n"
@@ -209,6 +210,34 @@ static int parse_memory(struct run_opts *o, const char *arg)
 	return 0;
 }
 
+/* SETTING[,SETTING]: deflate-on-oom, no-reporting. With o NULL: only whether it is one. */
+static int parse_balloon(struct run_opts *o, const char *arg)
+{
+	char buf[64];
+	char *save = NULL;
+
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "deflate-on-oom")) {
+			if (o)
+				o->balloon_deflate_on_oom = true;
+		} else if (!strcmp(tok, "no-reporting")) {
+			if (o)
+				o->balloon_no_reporting = true;
+		} else {
+			goto bad;
+		}
+	}
+	if (*arg && arg[strlen(arg) - 1] != ',' && *arg != ',')
+		return 0;
+bad:
+	if (o)
+		log_err("run: --balloon: want deflate-on-oom and/or no-reporting, not '%s'", arg);
+	return -EINVAL;
+}
+
 int run_parse_opts(struct run_opts *o, int argc, char **argv)
 {
 	enum {
@@ -327,18 +356,14 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 			}
 			break;
 		case OPT_BALLOON: {
-			/* `--balloon deflate-on-oom` too: the one word it takes, not a GUEST. */
+			/* `--balloon deflate-on-oom` too: a word of settings is no GUEST. */
 			const char *arg = optarg;
 
-			if (!arg && optind < argc && !strcmp(argv[optind], "deflate-on-oom"))
+			if (!arg && optind < argc && !parse_balloon(NULL, argv[optind]))
 				arg = argv[optind++];
 			o->balloon = true;
-			if (arg && !strcmp(arg, "deflate-on-oom")) {
-				o->balloon_deflate_on_oom = true;
-			} else if (arg) {
-				log_err("run: --balloon: want deflate-on-oom or nothing, not '%s'", arg);
+			if (arg && parse_balloon(o, arg))
 				return -EINVAL;
-			}
 			break;
 		}
 		case OPT_JAIL:

@@ -8,7 +8,8 @@
  * routing is replaced (-Wl,--wrap, fuzz.mk). The input is
  *
  *   byte 0      features the driver takes: bit 0 STATS_VQ, 1 PAGE_REPORTING,
- *               2 EVENT_IDX, 3 INDIRECT_DESC, 4 DEFLATE_ON_OOM (offered)
+ *               2 EVENT_IDX, 3 INDIRECT_DESC, 4 DEFLATE_ON_OOM (offered);
+ *               bit 5: PAGE_REPORTING is not offered
  *   then        operations, each an opcode byte (bits 0-2: what, bits
  *               3-4: the access width 1 << n, bits 5-7: an argument `a`):
  *
@@ -211,7 +212,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM);
 	next_gsi = 0;
 	if (pci_create(&vm, NULL, &bus) ||
-	    virtio_balloon_create(&vm, bus, DEVNUM, feat & 16, &bal))
+	    virtio_balloon_create(&vm, bus, DEVNUM,
+				  ((feat & 16) ? VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0) |
+				  ((feat & 32) ? 0 : VIRTIO_BALLOON_F_PAGE_REPORTING), &bal))
 		abort();
 
 	while (next_n(&s, &op, 1)) {

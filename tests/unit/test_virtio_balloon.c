@@ -77,7 +77,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(fake_vm_init(&f->fv, RAM), 0);
-	assert_int_equal(virtio_balloon_create(&f->fv.vm, NULL, 0, false, &f->bal), 0);
+	assert_int_equal(virtio_balloon_create(&f->fv.vm, NULL, 0, 0, &f->bal), 0);
 	/* Every page holds its number, and is resident. */
 	for (unsigned p = 0; p < NR_PAGES; p++)
 		memset(f->fv.ram + (size_t)p * PAGE, (int)(p | 1), PAGE);
@@ -331,7 +331,9 @@ static int setup_transport(void **state)
 	assert_non_null(t);
 	assert_int_equal(fake_vm_init(&t->fv, RAM), 0);
 	assert_int_equal(pci_create(&t->fv.vm, NULL, &t->bus), 0);
-	assert_int_equal(virtio_balloon_create(&t->fv.vm, t->bus, DEVNUM, true, &t->bal), 0);
+	assert_int_equal(virtio_balloon_create(&t->fv.vm, t->bus, DEVNUM,
+					       VIRTIO_BALLOON_F_DEFLATE_ON_OOM |
+					       VIRTIO_BALLOON_F_PAGE_REPORTING, &t->bal), 0);
 	cfg_write(t, PCI_CFG_BAR0, BAR, 4);
 	cfg_write(t, PCI_CFG_COMMAND, PCI_CMD_MEM | PCI_CMD_MASTER, 2);
 	/* Linux's order (§3.1.1); INTA, no MSI-X. */

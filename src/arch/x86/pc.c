@@ -300,7 +300,9 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 		ret = virtio_console_create(vm, pc->pci, PC_CONSOLE_SLOT, hvc_output, pc, &pc->vcon);
 	if (!ret && cfg->balloon)
 		ret = virtio_balloon_create(vm, pc->pci, PC_BALLOON_SLOT,
-					    cfg->balloon_deflate_on_oom, &pc->balloon);
+			(cfg->balloon_deflate_on_oom ? VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0) |
+			(cfg->balloon_reporting ? VIRTIO_BALLOON_F_PAGE_REPORTING : 0),
+			&pc->balloon);
 	return ret;
 }
 

@@ -57,7 +57,7 @@ struct pc_config {
 	bool rng; /* virtio-rng */
 	bool virtio_console; /* hvc0 beside the UART */
 	bool balloon; /* virtio-balloon */
-	bool balloon_deflate_on_oom;
+	bool balloon_deflate_on_oom, balloon_reporting;
 };
 
 #define PC_PANIC_LINE_MAX 160

@@ -296,7 +296,7 @@ static const struct virtio_dev_ops balloon_ops = {
 };
 
 int virtio_balloon_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
-			  bool deflate_on_oom, struct virtio_balloon **out)
+			  uint64_t features, struct virtio_balloon **out)
 {
 	struct virtio_balloon *bal = calloc(1, sizeof(*bal));
 	struct virtio_pci_config cfg = {
@@ -304,8 +304,8 @@ int virtio_balloon_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 		.device_type = VIRTIO_ID_BALLOON,
 		.class_code = BALLOON_CLASS,
 		.features = VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_BALLOON_F_STATS_VQ |
-			    VIRTIO_BALLOON_F_PAGE_REPORTING |
-			    (deflate_on_oom ? VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0),
+			    (features & (VIRTIO_BALLOON_F_DEFLATE_ON_OOM |
+					 VIRTIO_BALLOON_F_PAGE_REPORTING)),
 		.nr_queues = BALLOON_NR_QUEUES,
 		.queue_size = VIRTIO_BALLOON_QUEUE_SIZE,
 		.config_size = BALLOON_CFG_SIZE,
@@ -315,7 +315,6 @@ int virtio_balloon_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 	if (!bal)
 		return -ENOMEM;
 	bal->vm = vm;
-	bal->deflate_on_oom = deflate_on_oom;
 	if (!bus)
 		return 0;
 	return virtio_pci_create(vm, bus, devnum, &cfg, &balloon_ops, bal, &bal->vp);

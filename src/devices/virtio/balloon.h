@@ -6,8 +6,8 @@
  * back; it deflates by taking pages back, which are then zero-filled on
  * first touch. Also the statistics queue (VIRTIO_BALLOON_F_STATS_VQ)
  * and free page reporting (VIRTIO_BALLOON_F_PAGE_REPORTING): free ranges
- * the guest reports are discarded too. DEFLATE_ON_OOM is offered when
- * asked for; MUST_TELL_HOST and FREE_PAGE_HINT are not.
+ * the guest reports are discarded too. DEFLATE_ON_OOM and PAGE_REPORTING
+ * are offered as the host asks; MUST_TELL_HOST and FREE_PAGE_HINT never.
  *
  * What the guest controls: every PFN and range it sends, each checked to
  * be guest RAM through the translator (one that is not sets NEEDS_RESET;
@@ -64,7 +64,6 @@ struct virtio_balloon_info {
 struct virtio_balloon {
 	struct virtio_pci *vp;
 	struct vm *vm;
-	bool deflate_on_oom;
 	/* Under vp->lock: */
 	uint32_t num_pages, actual;
 	uint64_t inflated, deflated, reported;
@@ -81,11 +80,12 @@ struct virtio_balloon {
 
 /*
  * The device at 00:devnum.0 of `bus` (NULL: the request paths alone, for
- * the tests). 0 or -errno with a message; virtio_balloon_destroy() also
- * undoes a partial one.
+ * the tests), offering STATS_VQ and of `features` DEFLATE_ON_OOM and
+ * PAGE_REPORTING. 0 or -errno with a message; virtio_balloon_destroy()
+ * also undoes a partial one.
  */
 int virtio_balloon_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
-			  bool deflate_on_oom, struct virtio_balloon **out);
+			  uint64_t features, struct virtio_balloon **out);
 int virtio_balloon_start(struct virtio_balloon *bal);
 void virtio_balloon_destroy(struct virtio_balloon *bal);
 
