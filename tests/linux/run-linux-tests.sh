@@ -29,6 +29,132 @@ acpi_clean() {
 
 CTL=$(dirname "$0")/ctl
 
+# virtio-balloon (tests/linux/init, shale.test=balloon): the guest writes
+# 128 MiB to a tmpfs and frees it; the VMM's RSS (VmRSS) then falls by
+# 64 MiB or more when the host sets a balloon target through the control
+# socket (reporting off, so that only the balloon gives memory back), and,
+# in a second VM, when the guest reports the freed memory (free page
+# reporting, after Linux's 2 s delay).
+if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "$SHALE_LINUX_ONLY" = balloon ]; then
+	L=$W/balloon
+	mkdir -p "$L"
+	BRUN="$SHALE run --memory 256M --initrd $INITRD --timeout 300s"
+	rss_kib() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+	# wait_line FILE PATTERN SECONDS
+	wait_line() {
+		i=0
+		while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt "$3" ]; do sleep 1; i=$((i + 1)); done
+		grep -q "$2" "$1" 2>/dev/null
+	}
+	# bal FILE KEY: a number of stats' balloon object (before its "guest" part).
+	bal() { sed -n "s/.*\"balloon\":{[^}]*\"$2\":\([0-9]*\).*/\1/p" "$1"; }
+	# poll_actual CTL MIN MAX: stats into $L/stats until actual_bytes is in [MIN, MAX] (90 s).
+	poll_actual() {
+		i=0
+		while [ $i -lt 90 ]; do
+			"$CTL" "$1" '{"op":"stats"}' >"$L/stats" 2>&1
+			a=$(bal "$L/stats" actual_bytes)
+			[ "${a:-0}" -ge "$2" ] && [ "${a:-0}" -le "$3" ] && return 0
+			sleep 1
+			i=$((i + 1))
+		done
+		return 1
+	}
+	$BRUN --control "$L/ctl" --balloon no-reporting --kernel "$BZ" \
+		--cmdline "$BASE shale.test=balloon" </dev/null >"$L/out" 2>"$L/err" &
+	pid=$!
+	r1= r2=
+	if wait_line "$L/out" L2-BALLOON-FREED 150; then
+		sleep 2
+		r1=$(rss_kib "$pid")
+		"$CTL" "$L/ctl" '{"op":"balloon","target_mib":160}' \
+			'{"op":"balloon","target_mib":257}' '{"op":"balloon"}' >"$L/set" 2>&1
+		poll_actual "$L/ctl" $((160 << 20)) $((160 << 20))
+		sleep 1
+		r2=$(rss_kib "$pid")
+		cp "$L/stats" "$L/inflated"
+		# The guest's numbers: the first stats handed its buffer back.
+		sleep 2
+		"$CTL" "$L/ctl" '{"op":"stats"}' >"$L/gstats" 2>&1
+		"$CTL" "$L/ctl" '{"op":"balloon","target_mib":0}' >>"$L/set" 2>&1
+		poll_actual "$L/ctl" 0 0
+	fi
+	"$CTL" "$L/ctl" '{"op":"kill"}' >/dev/null 2>&1
+	wait "$pid"
+	tr -d '\r' <"$L/out" >"$L/log"
+	why="$(grep -a '^L2-BALLOON' "$L/log" | tr '\n' ' ') $(tail -n 3 "$L/err" | tr '\n' ' ')"
+	grep -q '^L2-BALLOON-UP stats=1 oom=0 reporting=0$' "$L/log" && ok balloon-features ||
+		fail balloon-features "$why"
+	if [ "$(sed -n 1p "$L/set")" = '{"ok":true}' ] &&
+		sed -n 2p "$L/set" | grep -q '"target_mib\\" must be from 0 to 256' &&
+		sed -n 3p "$L/set" | grep -q 'no \\"target_mib\\" number'; then
+		ok balloon-op
+	else
+		fail balloon-op "$(cat "$L/set")"
+	fi
+	if [ "$(bal "$L/inflated" actual_bytes)" = $((160 << 20)) ] &&
+		[ "$(bal "$L/inflated" target_bytes)" = $((160 << 20)) ] &&
+		[ "$(bal "$L/inflated" inflated_bytes)" -ge $((160 << 20)) ]; then
+		ok balloon-inflate
+	else
+		fail balloon-inflate "$(cat "$L/inflated") $why"
+	fi
+	if [ -n "$r1" ] && [ -n "$r2" ] && [ $((r1 - r2)) -ge 65536 ]; then
+		ok balloon-rss
+	else
+		fail balloon-rss "VmRSS ${r1:-?} kB before, ${r2:-?} kB after the target"
+	fi
+	echo "balloon: VmRSS ${r1:-?} kB freed, ${r2:-?} kB with 160 MiB in the balloon"
+	if grep -Eq '"guest":\{.*"free_memory":[1-9][0-9]*.*\}' "$L/gstats" &&
+		grep -Eq '"total_memory":[1-9]' "$L/gstats"; then
+		ok balloon-guest-stats
+	else
+		fail balloon-guest-stats "$(cat "$L/gstats")"
+	fi
+	if [ "$(bal "$L/stats" actual_bytes)" = 0 ] && [ "$(bal "$L/stats" deflated_bytes)" -ge $((160 << 20)) ]; then
+		ok balloon-deflate
+	else
+		fail balloon-deflate "$(cat "$L/stats")"
+	fi
+
+	# Free page reporting: the RSS with the 128 MiB in the guest's tmpfs,
+	# then after the guest freed them.
+	$BRUN --control "$L/ctl2" --balloon deflate-on-oom --kernel "$BZ" \
+		--cmdline "$BASE shale.test=balloon shale.balloon_hold=10" </dev/null >"$L/out2" 2>"$L/err2" &
+	pid=$!
+	r1= r2=
+	if wait_line "$L/out2" L2-BALLOON-TOUCHED 150; then
+		sleep 3
+		r1=$(rss_kib "$pid")
+		if wait_line "$L/out2" L2-BALLOON-FREED 60; then
+			i=0
+			while [ $i -lt 60 ]; do
+				r2=$(rss_kib "$pid")
+				[ $((r1 - r2)) -ge 65536 ] && break
+				sleep 1
+				i=$((i + 1))
+			done
+		fi
+		"$CTL" "$L/ctl2" '{"op":"stats"}' >"$L/stats2" 2>&1
+	fi
+	"$CTL" "$L/ctl2" '{"op":"kill"}' >/dev/null 2>&1
+	wait "$pid"
+	tr -d '\r' <"$L/out2" >"$L/log2"
+	grep -q '^L2-BALLOON-UP stats=1 oom=1 reporting=1$' "$L/log2" && ok balloon-features-oom ||
+		fail balloon-features-oom "$(grep -a '^L2-BALLOON' "$L/log2" | tr '\n' ' ') $(tail -n 3 "$L/err2" | tr '\n' ' ')"
+	if [ -n "$r1" ] && [ -n "$r2" ] && [ $((r1 - r2)) -ge 65536 ] &&
+		[ "$(bal "$L/stats2" reported_bytes)" -ge $((64 << 20)) ]; then
+		ok balloon-reporting
+	else
+		fail balloon-reporting "VmRSS ${r1:-?} kB held, ${r2:-?} kB freed; $(cat "$L/stats2" 2>/dev/null)"
+	fi
+	echo "balloon: VmRSS ${r1:-?} kB with 128 MiB in tmpfs, ${r2:-?} kB after reporting"
+fi
+if [ "${SHALE_LINUX_ONLY:-}" = balloon ]; then
+	summary
+	exit
+fi
+
 # virtio-blk: three disks (tests/linux/init, shale.test=blk): vda filled by
 # the host and read by the guest, vdb read-only, vdc written by the guest
 # (fsync'ed), discarded in part, and written once more, flushed, before
