@@ -90,6 +90,21 @@ static void linux_balloon_info(void *opaque, struct ctl_balloon *out)
 	memcpy(out->stat, b.stat, sizeof(out->stat));
 }
 
+/* --stats: the balloon's line, after the VMM's. */
+static void print_balloon_stats(struct virtio_balloon *bal)
+{
+	struct virtio_balloon_info b;
+
+	virtio_balloon_info(bal, &b);
+	fprintf(stderr,
+		"shale-stats-balloon: target_kib=%llu actual_kib=%llu inflated_kib=%llu "
+		"deflated_kib=%llu reported_kib=%llu\n",
+		(unsigned long long)(b.target_pages * 4), (unsigned long long)(b.actual_pages * 4),
+		(unsigned long long)(b.inflated_pages * 4),
+		(unsigned long long)(b.deflated_pages * 4),
+		(unsigned long long)(b.reported_bytes / 1024));
+}
+
 /*
  * One boot. The console lives across boots, with the input the guest has
  * not taken yet; so do env's loop, timer and control socket.
@@ -132,8 +147,11 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		for (unsigned i = 0; i < vm.nr_vcpus; i++)
 			vcpu_join(vm.vcpu[i]);
 		/* One line for the run: the last boot's (a restart is not the end). */
-		if (!ret && o->stats && (vm.reason != VM_STOP_RESET || o->reboot_exit))
+		if (!ret && o->stats && (vm.reason != VM_STOP_RESET || o->reboot_exit)) {
 			print_stats(&vm, env, start_ns);
+			if (pc.balloon)
+				print_balloon_stats(pc.balloon);
+		}
 		if (!ret)
 			ret = vm_exit_status(&vm);
 		*reason = vm.reason;

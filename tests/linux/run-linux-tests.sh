@@ -60,7 +60,7 @@ if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "$SHALE_LINUX_ONLY" = balloon ]; then
 		done
 		return 1
 	}
-	$BRUN --control "$L/ctl" --balloon no-reporting --kernel "$BZ" \
+	$BRUN --stats --control "$L/ctl" --balloon no-reporting --kernel "$BZ" \
 		--cmdline "$BASE shale.test=balloon" </dev/null >"$L/out" 2>"$L/err" &
 	pid=$!
 	r1= r2=
@@ -116,6 +116,8 @@ if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "$SHALE_LINUX_ONLY" = balloon ]; then
 	else
 		fail balloon-deflate "$(cat "$L/stats")"
 	fi
+	grep -Eq '^shale-stats-balloon: target_kib=0 actual_kib=0 inflated_kib=[1-9][0-9]* deflated_kib=[1-9][0-9]* reported_kib=0' "$L/err" &&
+		ok balloon-stats-at-exit || fail balloon-stats-at-exit "$(grep -a shale-stats "$L/err")"
 
 	# Free page reporting: the RSS with the 128 MiB in the guest's tmpfs,
 	# then after the guest freed them.
