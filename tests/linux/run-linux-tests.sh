@@ -39,7 +39,7 @@ if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "$SHALE_LINUX_ONLY" = balloon ]; then
 	L=$W/balloon
 	mkdir -p "$L"
 	BRUN="$SHALE run --memory 256M --initrd $INITRD --timeout 300s"
-	rss_kib() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+	rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
 	# wait_line FILE PATTERN SECONDS
 	wait_line() {
 		i=0
