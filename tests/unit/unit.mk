@@ -26,6 +26,7 @@ UNIT_LIBS_test_api_req := -ljson-c
 UNIT_LIBS_test_virtio_pci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
 UNIT_LIBS_test_virtio_balloon := $(UNIT_LIBS_test_virtio_pci)
+UNIT_LIBS_test_virtio_console := $(UNIT_LIBS_test_virtio_pci)
 # The HTTP client is the CLI's, not the VMM library's.
 $(B)/tests/unit/test_http: $(B)/src/cli/http.o
 

@@ -396,11 +396,16 @@ size_t pc_console_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc_machine *pc = opaque;
 
+	/* With hvc0 (--console virtio) the guest's console is there: so is its input. */
+	if (pc->vcon)
+		return virtio_console_input(pc->vcon, buf, len);
 	return serial_input(pc->serial, buf, len);
 }
 
 int pc_console_room_fd(const struct pc_machine *pc)
 {
+	if (pc->vcon)
+		return virtio_console_room_fd(pc->vcon);
 	return serial_input_fd(pc->serial);
 }
 

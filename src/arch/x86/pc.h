@@ -100,8 +100,9 @@ void pc_destroy(struct pc_machine *pc);
 int pc_start_devices(struct pc_machine *pc);
 
 /*
- * Console input for the guest's serial port (a console_input_fn), and the
- * fd that says when the port has room for what it refused.
+ * Console input for the guest (a console_input_fn): its serial port, or
+ * hvc0 when there is one; and the fd that says when that device has room
+ * for what it refused.
  */
 size_t pc_console_input(void *pc, const uint8_t *buf, size_t len);
 int pc_console_room_fd(const struct pc_machine *pc);
