@@ -20,6 +20,8 @@
 FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts virtq vpci
 # The memory balloon behind the PCI transport (fuzz_balloon.c).
 FUZZ_NAMES += balloon
+# virtio-console both ways, console input included (fuzz_vconsole.c).
+FUZZ_NAMES += vconsole
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -71,6 +73,8 @@ FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqf
 	-Wl,--wrap=irq_ioeventfd
 FUZZ_SRCS_balloon := tests/fuzz/fuzz_balloon.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_balloon := $(FUZZ_LDFLAGS_vpci)
+FUZZ_SRCS_vconsole := tests/fuzz/fuzz_vconsole.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vconsole := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.

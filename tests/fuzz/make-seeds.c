@@ -1639,6 +1639,50 @@ static void balloon_seeds(void)
 	bl_done("config");
 }
 
+/* virtio-console seeds: the scripts fuzz_vconsole.c reads (same ops as the balloon's). */
+static void vcon_done(const char *name)
+{
+	write_file("vconsole", name, vq_buf, vq_len);
+}
+
+static void vconsole_seeds(void)
+{
+	static const char hello[] = "hello, hvc0\n";
+
+	/* Input into two receive buffers, more than they hold; then a transmit. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_desc(0, 0, 0x3000, 8, 3, 1);
+	bl_desc(0, 1, 0x3100, 16, 2, 0);
+	bl_avail(0, 0);
+	bl_op(6, 1);
+	bl_ram(0x4000, hello, sizeof(hello) - 1);
+	bl_desc(1, 0, 0x4000, sizeof(hello) - 1, 0, 0);
+	bl_avail(1, 0);
+	vcon_done("input-output");
+
+	/* Input before DRIVER_OK, then two chains and input in between. */
+	vq_start(3);
+	bl_op(6, 0);
+	bl_op(4, 0);
+	bl_desc(0, 0, 0x3000, 100, 2, 0);
+	bl_desc(0, 1, 0x3100, 100, 2, 0);
+	bl_avail(0, 0);
+	bl_op(6, 3);
+	bl_avail(0, 1);
+	bl_op(6, 7);
+	bl_op(6, 0);
+	vcon_done("input-waits");
+
+	/* A head out of range on the receive queue: NEEDS_RESET at the input. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_avail(0, 77);
+	bl_op(6, 2);
+	bl_op(7, 1);
+	vcon_done("bad-head");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1658,5 +1702,6 @@ int main(int argc, char **argv)
 	virtq_seeds();
 	vpci_seeds();
 	balloon_seeds();
+	vconsole_seeds();
 	return 0;
 }
