@@ -1649,7 +1649,10 @@ static void vconsole_seeds(void)
 {
 	static const char hello[] = "hello, hvc0\n";
 
-	/* Input into two receive buffers, more than they hold; then a transmit. */
+	/*
+	 * Input before the driver transmitted (not taken); a transmit; then
+	 * input into two receive buffers, more than they hold.
+	 */
 	vq_start(3);
 	bl_op(4, 0);
 	bl_desc(0, 0, 0x3000, 8, 3, 1);
@@ -1659,12 +1662,16 @@ static void vconsole_seeds(void)
 	bl_ram(0x4000, hello, sizeof(hello) - 1);
 	bl_desc(1, 0, 0x4000, sizeof(hello) - 1, 0, 0);
 	bl_avail(1, 0);
+	bl_op(6, 1);
 	vcon_done("input-output");
 
 	/* Input before DRIVER_OK, then two chains and input in between. */
 	vq_start(3);
 	bl_op(6, 0);
 	bl_op(4, 0);
+	bl_ram(0x4000, hello, 2);
+	bl_desc(1, 0, 0x4000, 2, 0, 0);
+	bl_avail(1, 0);
 	bl_desc(0, 0, 0x3000, 100, 2, 0);
 	bl_desc(0, 1, 0x3100, 100, 2, 0);
 	bl_avail(0, 0);
@@ -1677,6 +1684,9 @@ static void vconsole_seeds(void)
 	/* A head out of range on the receive queue: NEEDS_RESET at the input. */
 	vq_start(3);
 	bl_op(4, 0);
+	bl_ram(0x4000, hello, 2);
+	bl_desc(1, 0, 0x4000, 2, 0, 0);
+	bl_avail(1, 0);
 	bl_avail(0, 77);
 	bl_op(6, 2);
 	bl_op(7, 1);

@@ -4,8 +4,9 @@
  * writable ones and empty ones are skipped. On the receive path input
  * fills the writable buffers in order; then, behind the real PCI
  * transport, input goes into the buffers the driver made available, as
- * far as they take it, nothing before DRIVER_OK, and the driver's
- * notification of new buffers makes the room eventfd readable.
+ * far as they take it, nothing before DRIVER_OK nor before the driver
+ * first transmits, and the driver's notification of new buffers (or its
+ * first transmission) makes the room eventfd readable.
  */
 #include <poll.h>
 #include <setjmp.h>
@@ -126,6 +127,9 @@ static void test_input_without_device(void **state)
 #define AVAIL 0x11000u
 #define USED 0x12000u
 #define BUF 0x13000u
+#define TX_DESC 0x14000u
+#define TX_AVAIL 0x15000u
+#define TX_USED 0x16000u
 
 static struct fake_vm fv;
 static struct pci_bus *bus;
@@ -189,6 +193,12 @@ static void test_input_through_queue(void **state)
 	mmio_write(0x28, AVAIL, 4);
 	mmio_write(0x30, USED, 4);
 	mmio_write(0x1c, 1, 2);
+	mmio_write(0x16, VIRTIO_CONSOLE_TX, 2);
+	mmio_write(0x18, QSIZE, 2);
+	mmio_write(0x20, TX_DESC, 4);
+	mmio_write(0x28, TX_AVAIL, 4);
+	mmio_write(0x30, TX_USED, 4);
+	mmio_write(0x1c, 1, 2);
 	post(0, 5, &avail_idx);
 	post(1, 4, &avail_idx);
 	/* Not before DRIVER_OK. */
@@ -198,6 +208,20 @@ static void test_input_through_queue(void **state)
 	virtio_pci_serve(con->vp, VIRTIO_CONSOLE_RX);
 	assert_true(room(con));
 	assert_false(room(con));
+	/* Buffers, but no port yet: the driver has sent nothing. */
+	assert_int_equal(virtio_console_input(con, hello, 12), 0);
+	/* It sends "> ": that is the port in use, and the room for input. */
+	struct virtq_desc td = { TX_DESC + 0x800, 2, 0, 0 };
+	uint16_t zero = 0, one = 1;
+
+	memcpy(fv.ram + TX_DESC + 0x800, "> ", 2);
+	memcpy(fv.ram + TX_DESC, &td, sizeof(td));
+	memcpy(fv.ram + TX_AVAIL + 4, &zero, 2);
+	memcpy(fv.ram + TX_AVAIL + 2, &one, 2);
+	got_len = 0;
+	virtio_pci_serve(con->vp, VIRTIO_CONSOLE_TX);
+	assert_int_equal(got_len, 2);
+	assert_true(room(con));
 	assert_int_equal(virtio_console_input(con, hello, 12), 9);
 	assert_memory_equal(fv.ram + BUF, "hello", 5);
 	assert_memory_equal(fv.ram + BUF + 0x100, ", wo", 4);

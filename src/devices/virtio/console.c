@@ -68,7 +68,7 @@ size_t virtio_console_input(void *opaque, const uint8_t *buf, size_t len)
 	pthread_mutex_lock(&vp->lock);
 	vq = &vp->vq[VIRTIO_CONSOLE_RX];
 	if (!(vp->status & VIRTIO_STATUS_DRIVER_OK) || (vp->status & VIRTIO_STATUS_NEEDS_RESET) ||
-	    !vq->enabled)
+	    !vq->enabled || !con->tx_seen)
 		goto out;
 	/* At most a queue's worth of chains: the rest waits for the next room. */
 	for (unsigned i = 0; i < vq->size && done < len; i++) {
@@ -101,7 +101,14 @@ int virtio_console_room_fd(const struct virtio_console *con)
 
 static int64_t console_serve(void *opaque, const struct virtq_chain *c)
 {
-	virtio_console_transmit(opaque, c);
+	struct virtio_console *con = opaque;
+
+	virtio_console_transmit(con, c);
+	/* The port is up: input that waited for it is wanted now. */
+	if (!con->tx_seen && c->out_len) {
+		con->tx_seen = true;
+		signal_room(con);
+	}
 	return 0;
 }
 
@@ -124,6 +131,9 @@ static void console_config_read(struct virtio_pci *vp, unsigned off, uint8_t *da
 
 static void console_reset(struct virtio_pci *vp)
 {
+	struct virtio_console *con = vp->opaque;
+
+	con->tx_seen = false;
 }
 
 static const struct virtio_dev_ops console_ops = {

@@ -31,6 +31,7 @@ struct virtio_console {
 	void *out_opaque;
 	uint64_t bytes; /* sent by the guest so far */
 	uint64_t in_bytes; /* given to the guest so far (under vp->lock) */
+	bool tx_seen; /* the driver sent something since its reset (under vp->lock) */
 	int room_fd; /* eventfd: the driver made receive buffers available */
 	struct virtq_chain chain; /* the buffer being sent (I/O thread) */
 	struct virtq_chain rx_chain; /* the buffer being filled (the input's thread) */
@@ -53,8 +54,12 @@ void virtio_console_transmit(struct virtio_console *con, const struct virtq_chai
 /*
  * Console input (a console_input_fn): copies what the receive queue's
  * buffers take of buf[0, len) into them, in order, and returns how much.
- * Less (0 before the driver is ready) means: offer the rest again once
- * virtio_console_room_fd() is readable. Any thread; takes the device lock.
+ * Less means: offer the rest again once virtio_console_room_fd() is
+ * readable. Nothing is taken before the driver has sent something on the
+ * transmit queue: Linux's driver offers receive buffers before its port
+ * exists and drops what arrives in them meanwhile, so input waits for
+ * the first sign of a port in use (a prompt, a login banner, a console
+ * line). Any thread; takes the device lock.
  */
 size_t virtio_console_input(void *con, const uint8_t *buf, size_t len);
 int virtio_console_room_fd(const struct virtio_console *con);
