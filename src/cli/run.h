@@ -73,6 +73,7 @@ struct run_env {
 	uint64_t timeout_ns;
 	struct conout out;
 	struct ctl *ctl; /* NULL without --control */
+	uint64_t balloon_target; /* the last balloon target set, for the next boot's balloon */
 	struct vm_stats stats;
 	int status_fd; /* /proc/self/status for --stats, or -1 */
 

@@ -42,6 +42,7 @@ static int read_boot_file(void *dst, const uint8_t *src, size_t len, void *opaqu
 struct linux_ctl {
 	struct pc_machine *pc;
 	struct console *con;
+	uint64_t *balloon_target; /* the run's: a reboot keeps the target */
 };
 
 static int linux_shutdown(void *opaque, const char **why)
@@ -68,6 +69,7 @@ static int linux_balloon_target(void *opaque, uint64_t bytes, const char **why)
 		*why = "the balloon cannot be larger than guest RAM";
 		return -EINVAL;
 	}
+	*lc->balloon_target = bytes;
 	return 0;
 }
 
@@ -113,7 +115,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		     struct run_env *env, uint64_t start_ns, enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
-	struct linux_ctl lc = { &pc, env->con };
+	struct linux_ctl lc = { &pc, env->con, &env->balloon_target };
 	struct vm vm;
 	int ret;
 
@@ -121,6 +123,9 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 	vm.stats = &env->stats;
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
+	/* The guest after a reboot finds the target the host set before it. */
+	if (!ret && pc.balloon && env->balloon_target)
+		ret = virtio_balloon_set_target(pc.balloon, env->balloon_target);
 	if (!ret) {
 		const struct ctl_target target = {
 			.vm = &vm, .kind = "linux", .shutdown = linux_shutdown,

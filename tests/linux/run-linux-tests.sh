@@ -158,6 +158,30 @@ if only balloon; then
 		fail balloon-reporting "VmRSS ${r1:-?} kB held, ${r2:-?} kB freed; $(cat "$L/stats2" 2>/dev/null)"
 	fi
 	echo "balloon: VmRSS ${r1:-?} kB with 128 MiB in tmpfs, ${r2:-?} kB after reporting"
+
+	# A reboot keeps the host's target: the guest waits for its balloon to
+	# shrink it, reboots, and the next boot's balloon shrinks it again with
+	# no new request.
+	$BRUN --control "$L/ctl3" --balloon --kernel "$BZ" \
+		--cmdline "$BASE shale.test=balloon-reboot" </dev/null >"$L/out3" 2>"$L/err3" &
+	pid=$!
+	if wait_line "$L/out3" L2-BALLOON-UP 150; then
+		"$CTL" "$L/ctl3" '{"op":"balloon","target_mib":64}' >"$L/set3" 2>&1
+		i=0
+		while [ "$(grep -c L2-BALLOON-SHRUNK "$L/out3")" -lt 2 ] && [ $i -lt 150 ]; do
+			sleep 1
+			i=$((i + 1))
+		done
+		"$CTL" "$L/ctl3" '{"op":"stats"}' >"$L/stats3" 2>&1
+	fi
+	"$CTL" "$L/ctl3" '{"op":"kill"}' >/dev/null 2>&1
+	wait "$pid"
+	shrunk=$(grep -c '^L2-BALLOON-SHRUNK' "$L/out3")
+	if [ "$shrunk" -ge 2 ] && [ "$(bal "$L/stats3" target_bytes)" = $((64 << 20)) ]; then
+		ok balloon-reboot-keeps-target
+	else
+		fail balloon-reboot-keeps-target "shrunk in $shrunk boot(s); $(grep -a '^L2-BALLOON' "$L/out3" | tr '\r\n' '  ') $(cat "$L/set3" "$L/stats3" 2>/dev/null | head -c 400)"
+	fi
 fi
 
 # virtio-console input (shale.test=hvc-shell): piped input reaches a shell
