@@ -44,6 +44,8 @@ struct run_opts {
 	bool reboot_exit;
 	bool rng;
 	bool virtio_console; /* --console virtio */
+	/* --balloon [deflate-on-oom][,no-reporting] */
+	bool balloon, balloon_deflate_on_oom, balloon_no_reporting;
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;
@@ -71,6 +73,7 @@ struct run_env {
 	uint64_t timeout_ns;
 	struct conout out;
 	struct ctl *ctl; /* NULL without --control */
+	uint64_t balloon_target; /* the last balloon target set, for the next boot's balloon */
 	struct vm_stats stats;
 	int status_fd; /* /proc/self/status for --stats, or -1 */
 

@@ -11,6 +11,7 @@
 
 #include "arch/x86/pc.h"
 #include "backend/disk.h"
+#include "devices/virtio/balloon.h"
 #include "cli/run.h"
 #include "util/util.h"
 #include "vmm/console.h"
@@ -41,6 +42,7 @@ static int read_boot_file(void *dst, const uint8_t *src, size_t len, void *opaqu
 struct linux_ctl {
 	struct pc_machine *pc;
 	struct console *con;
+	uint64_t *balloon_target; /* the run's: a reboot keeps the target */
 };
 
 static int linux_shutdown(void *opaque, const char **why)
@@ -59,6 +61,52 @@ static void linux_console_input(void *opaque, const uint8_t *buf, size_t len)
 	console_feed(lc->con, buf, len);
 }
 
+static int linux_balloon_target(void *opaque, uint64_t bytes, const char **why)
+{
+	struct linux_ctl *lc = opaque;
+
+	if (virtio_balloon_set_target(lc->pc->balloon, bytes)) {
+		*why = "the balloon cannot be larger than guest RAM";
+		return -EINVAL;
+	}
+	*lc->balloon_target = bytes;
+	return 0;
+}
+
+static void linux_balloon_info(void *opaque, struct ctl_balloon *out)
+{
+	struct linux_ctl *lc = opaque;
+	struct virtio_balloon_info b;
+
+	_Static_assert(CTL_BALLOON_NR_STATS == VIRTIO_BALLOON_NR_STATS, "the same tags");
+	virtio_balloon_info(lc->pc->balloon, &b);
+	*out = (struct ctl_balloon){
+		.target_bytes = b.target_pages * VIRTIO_BALLOON_PAGE,
+		.actual_bytes = b.actual_pages * VIRTIO_BALLOON_PAGE,
+		.inflated_bytes = b.inflated_pages * VIRTIO_BALLOON_PAGE,
+		.deflated_bytes = b.deflated_pages * VIRTIO_BALLOON_PAGE,
+		.reported_bytes = b.reported_bytes,
+		.stats_updates = b.stats_updates,
+		.stat_valid = b.stat_valid,
+	};
+	memcpy(out->stat, b.stat, sizeof(out->stat));
+}
+
+/* --stats: the balloon's line, after the VMM's. */
+static void print_balloon_stats(struct virtio_balloon *bal)
+{
+	struct virtio_balloon_info b;
+
+	virtio_balloon_info(bal, &b);
+	fprintf(stderr,
+		"shale-stats-balloon: target_kib=%llu actual_kib=%llu inflated_kib=%llu "
+		"deflated_kib=%llu reported_kib=%llu\n",
+		(unsigned long long)(b.target_pages * 4), (unsigned long long)(b.actual_pages * 4),
+		(unsigned long long)(b.inflated_pages * 4),
+		(unsigned long long)(b.deflated_pages * 4),
+		(unsigned long long)(b.reported_bytes / 1024));
+}
+
 /*
  * One boot. The console lives across boots, with the input the guest has
  * not taken yet; so do env's loop, timer and control socket.
@@ -67,7 +115,7 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		     struct run_env *env, uint64_t start_ns, enum vm_stop_reason *reason)
 {
 	struct pc_machine pc = { 0 };
-	struct linux_ctl lc = { &pc, env->con };
+	struct linux_ctl lc = { &pc, env->con, &env->balloon_target };
 	struct vm vm;
 	int ret;
 
@@ -75,10 +123,15 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 	vm.stats = &env->stats;
 	if (!ret)
 		ret = pc_build(&vm, cfg, &pc);
+	/* The guest after a reboot finds the target the host set before it. */
+	if (!ret && pc.balloon && env->balloon_target)
+		ret = virtio_balloon_set_target(pc.balloon, env->balloon_target);
 	if (!ret) {
 		const struct ctl_target target = {
 			.vm = &vm, .kind = "linux", .shutdown = linux_shutdown,
 			.console_input = linux_console_input, .opaque = &lc,
+			.balloon_target = pc.balloon ? linux_balloon_target : NULL,
+			.balloon_info = pc.balloon ? linux_balloon_info : NULL,
 		};
 
 		console_attach(env->con, &pc, pc_console_room_fd(&pc));
@@ -99,8 +152,11 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 		for (unsigned i = 0; i < vm.nr_vcpus; i++)
 			vcpu_join(vm.vcpu[i]);
 		/* One line for the run: the last boot's (a restart is not the end). */
-		if (!ret && o->stats && (vm.reason != VM_STOP_RESET || o->reboot_exit))
+		if (!ret && o->stats && (vm.reason != VM_STOP_RESET || o->reboot_exit)) {
 			print_stats(&vm, env, start_ns);
+			if (pc.balloon)
+				print_balloon_stats(pc.balloon);
+		}
 		if (!ret)
 			ret = vm_exit_status(&vm);
 		*reason = vm.reason;
@@ -170,6 +226,9 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	cfg.nr_disks = nr_disks;
 	cfg.rng = o->rng;
 	cfg.virtio_console = o->virtio_console;
+	cfg.balloon = o->balloon;
+	cfg.balloon_deflate_on_oom = o->balloon_deflate_on_oom;
+	cfg.balloon_reporting = !o->balloon_no_reporting;
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)

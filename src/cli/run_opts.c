@@ -63,14 +63,22 @@ static void run_usage(FILE *f)
 		"      --rng               an entropy device (virtio-rng) fed by the host's\n"
 		"                          getrandom()\n"
 		"      --console virtio    also a virtio console (hvc0; console=hvc0 makes it\n"
-		"                          the kernel's), its output with the UART's; input\n"
-		"                          still goes to the UART (ttyS0). Default: serial\n"
+		"                          the kernel's), its output with the UART's; console\n"
+		"                          input goes to hvc0 instead of ttyS0. Default: serial\n"
 		"      --on-reboot WHAT    restart (default) or exit when the guest reboots\n"
+		"      --balloon [deflate-on-oom][,no-reporting]\n"
+		"                          a memory balloon (virtio-balloon): the control\n"
+		"                          socket's balloon op takes memory back from the\n"
+		"                          guest, and free memory the guest reports goes back\n"
+		"                          to the host too. deflate-on-oom: the guest may take\n"
+		"                          balloon pages back rather than run out of memory;\n"
+		"                          no-reporting: no free page reporting\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
 		"                          mode 0600): one JSON request per line, {\"op\":OP}\n"
-		"                          with OP info, stats, pause, resume, shutdown, kill\n"
-		"                          or console; one JSON reply line each\n"
+		"                          with OP info, stats, pause, resume, shutdown, kill,\n"
+		"                          console or balloon (with \"target_mib\"); one JSON\n"
+		"                          reply line each\n"
 		"      --console-log PATH  guest console output to PATH (appended) instead of\n"
 		"                          stdout; at 1 MiB PATH becomes PATH.1 and a new\n"
 		"                          PATH starts\n"
@@ -202,12 +210,40 @@ static int parse_memory(struct run_opts *o, const char *arg)
 	return 0;
 }
 
+/* SETTING[,SETTING]: deflate-on-oom, no-reporting. With o NULL: only whether it is one. */
+static int parse_balloon(struct run_opts *o, const char *arg)
+{
+	char buf[64];
+	char *save = NULL;
+
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "deflate-on-oom")) {
+			if (o)
+				o->balloon_deflate_on_oom = true;
+		} else if (!strcmp(tok, "no-reporting")) {
+			if (o)
+				o->balloon_no_reporting = true;
+		} else {
+			goto bad;
+		}
+	}
+	if (*arg && arg[strlen(arg) - 1] != ',' && *arg != ',')
+		return 0;
+bad:
+	if (o)
+		log_err("run: --balloon: want deflate-on-oom and/or no-reporting, not '%s'", arg);
+	return -EINVAL;
+}
+
 int run_parse_opts(struct run_opts *o, int argc, char **argv)
 {
 	enum {
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
-		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL, OPT_RNG, OPT_CONSOLE,
+		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL, OPT_RNG, OPT_CONSOLE, OPT_BALLOON,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -228,6 +264,7 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "jail", required_argument, NULL, OPT_JAIL },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "balloon", optional_argument, NULL, OPT_BALLOON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -318,6 +355,17 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case OPT_BALLOON: {
+			/* `--balloon deflate-on-oom` too: a word of settings is no GUEST. */
+			const char *arg = optarg;
+
+			if (!arg && optind < argc && !parse_balloon(NULL, argv[optind]))
+				arg = argv[optind++];
+			o->balloon = true;
+			if (arg && parse_balloon(o, arg))
+				return -EINVAL;
+			break;
+		}
 		case OPT_JAIL:
 			if (!strcmp(optarg, "auto")) {
 				o->jail = SANDBOX_JAIL_AUTO;
@@ -365,6 +413,10 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 	if (o->nr_disks > 1 || (o->nr_disks && o->disk[0].serial)) {
 		log_err("run: a para-virtual guest has one --disk, without serial= (several "
 			"disks and serials are for --kernel guests)");
+		return -EINVAL;
+	}
+	if (o->balloon) {
+		log_err("run: --balloon needs --kernel");
 		return -EINVAL;
 	}
 	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||

@@ -179,6 +179,32 @@ static uint64_t rss_bytes(const struct ctl *ctl)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The balloon's part of stats; the guest's numbers under the names Linux gives them. */
+static struct json_object *balloon_json(struct ctl *ctl)
+{
+	static const char *const stat_names[CTL_BALLOON_NR_STATS] = {
+		"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory",
+		"total_memory", "available_memory", "disk_caches", "hugetlb_allocations",
+		"hugetlb_failures", "oom_kills", "alloc_stalls", "async_scans", "direct_scans",
+		"async_reclaims", "direct_reclaims",
+	};
+	struct json_object *o = json_object_new_object(), *g = json_object_new_object();
+	struct ctl_balloon b = { 0 };
+
+	ctl->target.balloon_info(ctl->target.opaque, &b);
+	add_u64(o, "target_bytes", b.target_bytes);
+	add_u64(o, "actual_bytes", b.actual_bytes);
+	add_u64(o, "inflated_bytes", b.inflated_bytes);
+	add_u64(o, "deflated_bytes", b.deflated_bytes);
+	add_u64(o, "reported_bytes", b.reported_bytes);
+	add_u64(o, "stats_updates", b.stats_updates);
+	for (unsigned i = 0; i < CTL_BALLOON_NR_STATS; i++)
+		if (b.stat_valid & 1u << i)
+			add_u64(g, stat_names[i], b.stat[i]);
+	json_object_object_add(o, "guest", g);
+	return o;
+}
+
 static void op_stats(struct ctl_conn *c)
 {
 	static const char *const exit_names[VM_EXIT_NR] = {
@@ -223,7 +249,32 @@ static void op_stats(struct ctl_conn *c)
 	json_object_object_add(r, "net", o);
 
 	add_u64(r, "console_bytes", atomic_load(&ctl->con->bytes));
+	if (ctl->target.balloon_info)
+		json_object_object_add(r, "balloon", balloon_json(ctl));
 	conn_reply(c, r);
+}
+
+static void op_balloon(struct ctl_conn *c, const char *line, size_t len)
+{
+	struct ctl *ctl = c->ctl;
+	const char *reason = "the guest refused";
+	uint64_t mib;
+	char why[256];
+
+	if (!ctl->target.balloon_target) {
+		conn_error(c, "this VM has no balloon (shale run --balloon)");
+		return;
+	}
+	if (ctl_parse_uint(line, len, "target_mib", ctl->target.vm->ram_size / MiB, &mib, why,
+			   sizeof(why))) {
+		conn_error(c, why);
+		return;
+	}
+	if (ctl->target.balloon_target(ctl->target.opaque, mib * MiB, &reason)) {
+		conn_error(c, reason);
+		return;
+	}
+	conn_reply(c, reply_ok());
 }
 
 static void on_pause_done(void *opaque, int fd, uint32_t events);
@@ -342,6 +393,9 @@ static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 		break;
 	case CTL_OP_CONSOLE:
 		op_console(c);
+		break;
+	case CTL_OP_BALLOON:
+		op_balloon(c, line, len);
 		break;
 	case CTL_OP_NR:
 		break;

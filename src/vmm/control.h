@@ -22,6 +22,16 @@ struct conout;
 struct evloop;
 struct vm;
 
+/* What a memory balloon knows, for stats (devices/virtio/balloon.h has the meaning). */
+#define CTL_BALLOON_NR_STATS 16 /* the guest's statistics, by virtio tag (§5.5.6.3) */
+struct ctl_balloon {
+	uint64_t target_bytes, actual_bytes;
+	uint64_t inflated_bytes, deflated_bytes, reported_bytes;
+	uint64_t stats_updates;
+	uint64_t stat[CTL_BALLOON_NR_STATS];
+	uint32_t stat_valid; /* bit n: stat[n] was sent */
+};
+
 /* What the server manages: the VM plus what only its machine knows. */
 struct ctl_target {
 	struct vm *vm;
@@ -30,6 +40,13 @@ struct ctl_target {
 	int (*shutdown)(void *opaque, const char **why);
 	/* Console input from a client; NULL: input is read and dropped. */
 	void (*console_input)(void *opaque, const uint8_t *buf, size_t len);
+	/*
+	 * NULL without a balloon. balloon_target sets how much guest RAM the
+	 * balloon should take (0, or -errno with a reason in *why);
+	 * balloon_info says what it holds (and asks for fresh statistics).
+	 */
+	int (*balloon_target)(void *opaque, uint64_t bytes, const char **why);
+	void (*balloon_info)(void *opaque, struct ctl_balloon *out);
 	void *opaque;
 };
 

@@ -7,6 +7,7 @@
 #define SHALE_VMM_CTL_PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CTL_LINE_MAX 4096
 
@@ -18,6 +19,7 @@ enum ctl_op {
 	CTL_OP_SHUTDOWN,
 	CTL_OP_KILL,
 	CTL_OP_CONSOLE,
+	CTL_OP_BALLOON, /* {"op":"balloon","target_mib":N} */
 	CTL_OP_NR,
 };
 
@@ -35,6 +37,14 @@ enum ctl_parse {
  */
 enum ctl_parse ctl_parse_request(const char *line, size_t len, enum ctl_op *op, char *why,
 				 size_t why_size);
+
+/*
+ * An op's unsigned integer argument `key` (balloon's "target_mib") from
+ * a line: 0 and *value when it is a JSON integer from 0 to `max`; -1
+ * with why (a sentence for the error reply) when not.
+ */
+int ctl_parse_uint(const char *line, size_t len, const char *key, uint64_t max,
+		   uint64_t *value, char *why, size_t why_size);
 
 /* "info", "stats", ...: the op's name on the wire. */
 const char *ctl_op_name(enum ctl_op op);

@@ -1,7 +1,8 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices and PCI configuration space, the I/O queue rings of ABI v2,
-# virtio's split virtqueue and its PCI transport with virtio-blk, the
+# virtio's split virtqueue and its PCI transport with virtio-blk (and
+# with virtio-balloon and virtio-console, input included), the
 # decoder that names the port of a guest's refused in/out, the control
 # socket's request lines, `shale run`'s command line, the daemon's VM
 # definitions and API routing, the metrics it makes of a VMM's stats
@@ -19,6 +20,10 @@
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
 FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics exitrec http ctl opts virtq vpci
+# The memory balloon behind the PCI transport (fuzz_balloon.c).
+FUZZ_NAMES += balloon
+# virtio-console both ways, console input included (fuzz_vconsole.c).
+FUZZ_NAMES += vconsole
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -68,6 +73,10 @@ FUZZ_SRCS_virtq := tests/fuzz/fuzz_virtq.c src/devices/virtio/queue.c src/vmm/gm
 FUZZ_SRCS_vpci := tests/fuzz/fuzz_vpci.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
+FUZZ_SRCS_balloon := tests/fuzz/fuzz_balloon.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_balloon := $(FUZZ_LDFLAGS_vpci)
+FUZZ_SRCS_vconsole := tests/fuzz/fuzz_vconsole.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vconsole := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c src/util/json.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.

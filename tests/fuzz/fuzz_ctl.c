@@ -2,7 +2,8 @@
  * The control socket's request parser (vmm/ctl_proto.c) over any line a
  * client may send: it never crashes, never reads past `len` (the input is
  * copied to a buffer of exactly that size), always says why it refused,
- * and accepts a line only as one of the ops, which it then names back.
+ * and accepts a line only as one of the ops, which it then names back;
+ * an op's number only from a JSON object, and in range.
  */
 #include <string.h>
 
@@ -35,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		FUZZ_CHECK(0);
 	}
+	/* An op's number (balloon's target_mib): in range when taken, a reason when not. */
+	uint64_t v = 0;
+
+	why[0] = '\0';
+	if (!ctl_parse_uint(line, size, "target_mib", 1u << 20, &v, why, sizeof(why)))
+		FUZZ_CHECK(r != CTL_PARSE_BAD_JSON && v <= 1u << 20);
+	else
+		FUZZ_CHECK(why[0] != '\0');
 	free(line);
 	return 0;
 }

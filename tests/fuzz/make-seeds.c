@@ -1515,6 +1515,184 @@ static void vpci_seeds(void)
 	vp_done("registers");
 }
 
+/* Balloon seeds: the scripts fuzz_balloon.c reads (features byte, then ops). */
+static void bl_op(unsigned what, unsigned a)
+{
+	vq_byte((uint8_t)(what | a << 5));
+}
+
+/* n <= 29 RAM bytes at `gpa` (a multiple of 16). */
+static void bl_ram(uint32_t gpa, const void *src, size_t n)
+{
+	const uint8_t *p = src;
+	unsigned a = (unsigned)(n + 2) / 4;
+
+	if (n == 0 || n > 29 || gpa % 16)
+		abort();
+	bl_op(3, a);
+	vq_byte((uint8_t)(gpa / 16));
+	vq_byte((uint8_t)(gpa / 16 >> 8));
+	for (size_t i = 0; i < (size_t)a * 4 + 1; i++)
+		vq_byte(i < n ? p[i] : 0);
+}
+
+/* Descriptor i of queue q (at 0x1000 + 0x400 * q). */
+static void bl_desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		    uint16_t next)
+{
+	uint8_t d[16];
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+	bl_ram(0x1000 + 0x400 * q + 16 * i, d, 16);
+}
+
+static void bl_avail(unsigned q, uint8_t head)
+{
+	bl_op(5, q);
+	vq_byte(head);
+}
+
+static void bl_target(uint16_t pages)
+{
+	bl_op(6, 0);
+	vq_byte((uint8_t)pages);
+	vq_byte((uint8_t)(pages >> 8));
+}
+
+static void bl_done(const char *name)
+{
+	write_file("balloon", name, vq_buf, vq_len);
+}
+
+static void balloon_seeds(void)
+{
+	const uint32_t pfns[] = { 4, 5, 6, 12 }, bad[] = { 7, 0x12345 };
+	const uint8_t stats[20] = { 4, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
+
+	/* Target, then an inflate of four pages and a deflate of two. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_target(8);
+	bl_ram(0x3000, pfns, sizeof(pfns));
+	bl_desc(0, 0, 0x3000, sizeof(pfns), 0, 0);
+	bl_avail(0, 0);
+	bl_desc(1, 0, 0x3000, 8, 0, 0);
+	bl_avail(1, 0);
+	bl_target(0);
+	bl_done("inflate-deflate");
+
+	/* Statistics: a buffer, kept; handed back by the host; sent again. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_ram(0x3000, stats, sizeof(stats));
+	bl_desc(2, 0, 0x3000, sizeof(stats), 0, 0);
+	bl_avail(2, 0);
+	bl_target(1);
+	bl_avail(2, 0);
+	bl_done("stats");
+
+	/* Free page reporting: two writable ranges on queue 3. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_desc(3, 0, 0x4000, 0x2000, 1, 1);
+	bl_desc(3, 1, 0x8100, 0x3000, 2, 0);
+	bl_avail(3, 0);
+	bl_done("report");
+
+	/* Reporting without statistics: it is queue 2. */
+	vq_start(2);
+	bl_op(4, 0);
+	bl_desc(2, 0, 0x4000, 0x4000, 2, 0);
+	bl_avail(2, 0);
+	bl_done("report-no-stats");
+
+	/* A PFN outside RAM: NEEDS_RESET; then the driver starts again. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_ram(0x3000, bad, sizeof(bad));
+	bl_desc(0, 0, 0x3000, sizeof(bad), 0, 0);
+	bl_avail(0, 0);
+	bl_op(2, 0);
+	vq_byte(0x14);
+	vq_byte(0);
+	bl_op(4, 0);
+	bl_avail(0, 0);
+	bl_done("bad-pfn");
+
+	/* The device configuration, byte by byte and written. */
+	vq_start(0x1b);
+	bl_op(4, 0);
+	bl_target(12);
+	for (unsigned off = 0; off < 16; off++) {
+		bl_op(2, 0);
+		vq_byte((uint8_t)off);
+		vq_byte(0x20);
+	}
+	vq_byte(1 | 2 << 3);
+	vq_byte(4);
+	vq_byte(0x20);
+	for (unsigned i = 0; i < 8; i++)
+		vq_byte((uint8_t)(i + 1));
+	bl_done("config");
+}
+
+/* virtio-console seeds: the scripts fuzz_vconsole.c reads (same ops as the balloon's). */
+static void vcon_done(const char *name)
+{
+	write_file("vconsole", name, vq_buf, vq_len);
+}
+
+static void vconsole_seeds(void)
+{
+	static const char hello[] = "hello, hvc0\n";
+
+	/*
+	 * Input before the driver transmitted (not taken); a transmit; then
+	 * input into two receive buffers, more than they hold.
+	 */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_desc(0, 0, 0x3000, 8, 3, 1);
+	bl_desc(0, 1, 0x3100, 16, 2, 0);
+	bl_avail(0, 0);
+	bl_op(6, 1);
+	bl_ram(0x4000, hello, sizeof(hello) - 1);
+	bl_desc(1, 0, 0x4000, sizeof(hello) - 1, 0, 0);
+	bl_avail(1, 0);
+	bl_op(6, 1);
+	vcon_done("input-output");
+
+	/* Input before DRIVER_OK, then two chains and input in between. */
+	vq_start(3);
+	bl_op(6, 0);
+	bl_op(4, 0);
+	bl_ram(0x4000, hello, 2);
+	bl_desc(1, 0, 0x4000, 2, 0, 0);
+	bl_avail(1, 0);
+	bl_desc(0, 0, 0x3000, 100, 2, 0);
+	bl_desc(0, 1, 0x3100, 100, 2, 0);
+	bl_avail(0, 0);
+	bl_op(6, 3);
+	bl_avail(0, 1);
+	bl_op(6, 7);
+	bl_op(6, 0);
+	vcon_done("input-waits");
+
+	/* A head out of range on the receive queue: NEEDS_RESET at the input. */
+	vq_start(3);
+	bl_op(4, 0);
+	bl_ram(0x4000, hello, 2);
+	bl_desc(1, 0, 0x4000, 2, 0, 0);
+	bl_avail(1, 0);
+	bl_avail(0, 77);
+	bl_op(6, 2);
+	bl_op(7, 1);
+	vcon_done("bad-head");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1533,5 +1711,7 @@ int main(int argc, char **argv)
 	ctl_seeds();
 	virtq_seeds();
 	vpci_seeds();
+	balloon_seeds();
+	vconsole_seeds();
 	return 0;
 }

@@ -33,6 +33,9 @@ expect timeout-zero 125 '' '--timeout 0' "$SHALE" run --timeout 0 "$HELLO"
 expect net-junk 125 '' "unknown setting 'bridge=br0'" "$SHALE" run --net bridge=br0 "$HELLO"
 expect net-mac 125 '' 'bad MAC' "$SHALE" run --net tap=t0,mac=01:00:00:00:00:01 "$HELLO"
 expect rng-needs-kernel 125 '' '--rng and --console need --kernel' "$SHALE" run --rng "$HELLO"
+expect balloon-needs-kernel 125 '' '--balloon needs --kernel' "$SHALE" run --balloon "$HELLO"
+expect balloon-junk 125 '' "--balloon: want deflate-on-oom and/or no-reporting, not 'big'" \
+	"$SHALE" run --balloon=big --kernel /nonexistent
 # Closed standard streams: nothing shale writes may land in the files it opens.
 head -c 1000 /dev/urandom >"$W/odd.img"
 cp "$W/odd.img" "$W/odd.orig"

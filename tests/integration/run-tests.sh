@@ -337,6 +337,14 @@ if [ "$(grep -c '^{"ok":false,"error":"' "$T_OUT")" = 3 ] && grep -q 'unknown op
 else
 	fail ctl-bad-requests "$(cat "$T_OUT")"
 fi
+# A para-virtual VM has no balloon: the op is refused, the VM goes on.
+"$C" "$CS" '{"op":"balloon","target_mib":1}' '{"op":"info"}' >"$T_OUT"
+if grep -q '^{"ok":false,"error":"this VM has no balloon (shale run --balloon)"}$' "$T_OUT" &&
+	grep -q '"state":"running"' "$T_OUT"; then
+	ok ctl-no-balloon
+else
+	fail ctl-no-balloon "$(cat "$T_OUT")"
+fi
 "$C" -l 5000 "$CS" >"$T_OUT"
 if grep -q '^{"ok":false,"error":"request line longer than 4096 bytes"}$' "$T_OUT" && grep -q '^closed$' "$T_OUT"; then
 	ok ctl-overlong-line

@@ -29,6 +29,199 @@ acpi_clean() {
 
 CTL=$(dirname "$0")/ctl
 
+# virtio-balloon (tests/linux/init, shale.test=balloon): the guest writes
+# 128 MiB to a tmpfs and frees it; the VMM's RSS (VmRSS) then falls by
+# 64 MiB or more when the host sets a balloon target through the control
+# socket (reporting off, so that only the balloon gives memory back), and,
+# in a second VM, when the guest reports the freed memory (free page
+# reporting, after Linux's 2 s delay).
+# only NAME: whether SHALE_LINUX_ONLY (a list of names) asks for NAME, or is empty.
+only() {
+	case " ${SHALE_LINUX_ONLY:-} " in
+	"  " | *" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+if only balloon; then
+	L=$W/balloon
+	mkdir -p "$L"
+	BRUN="$SHALE run --memory 256M --initrd $INITRD --timeout 300s"
+	rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+	# wait_line FILE PATTERN SECONDS
+	wait_line() {
+		i=0
+		while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt "$3" ]; do sleep 1; i=$((i + 1)); done
+		grep -q "$2" "$1" 2>/dev/null
+	}
+	# bal FILE KEY: a number of stats' balloon object (before its "guest" part).
+	bal() { sed -n "s/.*\"balloon\":{[^}]*\"$2\":\([0-9]*\).*/\1/p" "$1"; }
+	# poll_actual CTL MIN MAX: stats into $L/stats until actual_bytes is in [MIN, MAX] (90 s).
+	poll_actual() {
+		i=0
+		while [ $i -lt 90 ]; do
+			"$CTL" "$1" '{"op":"stats"}' >"$L/stats" 2>&1
+			a=$(bal "$L/stats" actual_bytes)
+			[ "${a:-0}" -ge "$2" ] && [ "${a:-0}" -le "$3" ] && return 0
+			sleep 1
+			i=$((i + 1))
+		done
+		return 1
+	}
+	$BRUN --stats --control "$L/ctl" --balloon no-reporting --kernel "$BZ" \
+		--cmdline "$BASE shale.test=balloon" </dev/null >"$L/out" 2>"$L/err" &
+	pid=$!
+	r1= r2=
+	if wait_line "$L/out" L2-BALLOON-FREED 150; then
+		sleep 2
+		r1=$(rss_kib "$pid")
+		"$CTL" "$L/ctl" '{"op":"balloon","target_mib":160}' \
+			'{"op":"balloon","target_mib":257}' '{"op":"balloon"}' >"$L/set" 2>&1
+		poll_actual "$L/ctl" $((160 << 20)) $((160 << 20))
+		sleep 1
+		r2=$(rss_kib "$pid")
+		cp "$L/stats" "$L/inflated"
+		# The guest's numbers: the first stats handed its buffer back.
+		sleep 2
+		"$CTL" "$L/ctl" '{"op":"stats"}' >"$L/gstats" 2>&1
+		"$CTL" "$L/ctl" '{"op":"balloon","target_mib":0}' >>"$L/set" 2>&1
+		poll_actual "$L/ctl" 0 0
+	fi
+	"$CTL" "$L/ctl" '{"op":"kill"}' >/dev/null 2>&1
+	wait "$pid"
+	tr -d '\r' <"$L/out" >"$L/log"
+	why="$(grep -a '^L2-BALLOON' "$L/log" | tr '\n' ' ') $(tail -n 3 "$L/err" | tr '\n' ' ')"
+	grep -q '^L2-BALLOON-UP stats=1 oom=0 reporting=0$' "$L/log" && ok balloon-features ||
+		fail balloon-features "$why"
+	if [ "$(sed -n 1p "$L/set")" = '{"ok":true}' ] &&
+		sed -n 2p "$L/set" | grep -q '"target_mib\\" must be from 0 to 256' &&
+		sed -n 3p "$L/set" | grep -q 'no \\"target_mib\\" number'; then
+		ok balloon-op
+	else
+		fail balloon-op "$(cat "$L/set")"
+	fi
+	if [ "$(bal "$L/inflated" actual_bytes)" = $((160 << 20)) ] &&
+		[ "$(bal "$L/inflated" target_bytes)" = $((160 << 20)) ] &&
+		[ "$(bal "$L/inflated" inflated_bytes)" -ge $((160 << 20)) ]; then
+		ok balloon-inflate
+	else
+		fail balloon-inflate "$(cat "$L/inflated") $why"
+	fi
+	if [ -n "$r1" ] && [ -n "$r2" ] && [ $((r1 - r2)) -ge 65536 ]; then
+		ok balloon-rss
+	else
+		fail balloon-rss "VmRSS ${r1:-?} kB before, ${r2:-?} kB after the target"
+	fi
+	echo "balloon: VmRSS ${r1:-?} kB freed, ${r2:-?} kB with 160 MiB in the balloon"
+	if grep -Eq '"guest":\{.*"free_memory":[1-9][0-9]*.*\}' "$L/gstats" &&
+		grep -Eq '"total_memory":[1-9]' "$L/gstats"; then
+		ok balloon-guest-stats
+	else
+		fail balloon-guest-stats "$(cat "$L/gstats")"
+	fi
+	if [ "$(bal "$L/stats" actual_bytes)" = 0 ] && [ "$(bal "$L/stats" deflated_bytes)" -ge $((160 << 20)) ]; then
+		ok balloon-deflate
+	else
+		fail balloon-deflate "$(cat "$L/stats")"
+	fi
+	grep -Eq '^shale-stats-balloon: target_kib=0 actual_kib=0 inflated_kib=[1-9][0-9]* deflated_kib=[1-9][0-9]* reported_kib=0' "$L/err" &&
+		ok balloon-stats-at-exit || fail balloon-stats-at-exit "$(grep -a shale-stats "$L/err")"
+
+	# Free page reporting: the RSS with the 128 MiB in the guest's tmpfs,
+	# then after the guest freed them.
+	$BRUN --control "$L/ctl2" --balloon deflate-on-oom --kernel "$BZ" \
+		--cmdline "$BASE shale.test=balloon shale.balloon_hold=10" </dev/null >"$L/out2" 2>"$L/err2" &
+	pid=$!
+	r1= r2=
+	if wait_line "$L/out2" L2-BALLOON-TOUCHED 150; then
+		sleep 3
+		r1=$(rss_kib "$pid")
+		if wait_line "$L/out2" L2-BALLOON-FREED 60; then
+			i=0
+			while [ $i -lt 60 ]; do
+				r2=$(rss_kib "$pid")
+				[ $((r1 - r2)) -ge 65536 ] && break
+				sleep 1
+				i=$((i + 1))
+			done
+		fi
+		"$CTL" "$L/ctl2" '{"op":"stats"}' >"$L/stats2" 2>&1
+	fi
+	"$CTL" "$L/ctl2" '{"op":"kill"}' >/dev/null 2>&1
+	wait "$pid"
+	tr -d '\r' <"$L/out2" >"$L/log2"
+	grep -q '^L2-BALLOON-UP stats=1 oom=1 reporting=1$' "$L/log2" && ok balloon-features-oom ||
+		fail balloon-features-oom "$(grep -a '^L2-BALLOON' "$L/log2" | tr '\n' ' ') $(tail -n 3 "$L/err2" | tr '\n' ' ')"
+	if [ -n "$r1" ] && [ -n "$r2" ] && [ $((r1 - r2)) -ge 65536 ] &&
+		[ "$(bal "$L/stats2" reported_bytes)" -ge $((64 << 20)) ]; then
+		ok balloon-reporting
+	else
+		fail balloon-reporting "VmRSS ${r1:-?} kB held, ${r2:-?} kB freed; $(cat "$L/stats2" 2>/dev/null)"
+	fi
+	echo "balloon: VmRSS ${r1:-?} kB with 128 MiB in tmpfs, ${r2:-?} kB after reporting"
+
+	# A reboot keeps the host's target: the guest waits for its balloon to
+	# shrink it, reboots, and the next boot's balloon shrinks it again with
+	# no new request.
+	$BRUN --control "$L/ctl3" --balloon --kernel "$BZ" \
+		--cmdline "$BASE shale.test=balloon-reboot" </dev/null >"$L/out3" 2>"$L/err3" &
+	pid=$!
+	if wait_line "$L/out3" L2-BALLOON-UP 150; then
+		"$CTL" "$L/ctl3" '{"op":"balloon","target_mib":64}' >"$L/set3" 2>&1
+		i=0
+		while [ "$(grep -c L2-BALLOON-SHRUNK "$L/out3")" -lt 2 ] && [ $i -lt 150 ]; do
+			sleep 1
+			i=$((i + 1))
+		done
+		"$CTL" "$L/ctl3" '{"op":"stats"}' >"$L/stats3" 2>&1
+	fi
+	"$CTL" "$L/ctl3" '{"op":"kill"}' >/dev/null 2>&1
+	wait "$pid"
+	shrunk=$(grep -c '^L2-BALLOON-SHRUNK' "$L/out3")
+	if [ "$shrunk" -ge 2 ] && [ "$(bal "$L/stats3" target_bytes)" = $((64 << 20)) ]; then
+		ok balloon-reboot-keeps-target
+	else
+		fail balloon-reboot-keeps-target "shrunk in $shrunk boot(s); $(grep -a '^L2-BALLOON' "$L/out3" | tr '\r\n' '  ') $(cat "$L/set3" "$L/stats3" 2>/dev/null | head -c 400)"
+	fi
+fi
+
+# virtio-console input (shale.test=hvc-shell): piped input reaches a shell
+# on hvc0, an answer comes back, and 16 KiB more, all there before the
+# guest boots, arrive whole: the receive queue takes what its buffers hold,
+# the rest waits until the driver gives buffers back.
+if only hvc-input; then
+	i=0
+	while [ $i -lt 448 ]; do
+		printf 'hvc line %05d abcdefghijklmnopqrstu\n' $i
+		i=$((i + 1))
+	done >"$W/hvc-bulk"
+	size=$(wc -c <"$W/hvc-bulk")
+	sum=$(md5sum "$W/hvc-bulk" | cut -d' ' -f1)
+	{
+		echo "stty -echo; echo \"L2-HVC-ANSWER \$((6 * 7))\"; head -c $size >/bulk; echo L2-HVC-BULK \$(md5sum </bulk); poweroff -f"
+		cat "$W/hvc-bulk"
+	} >"$W/hvc-in"
+	$T_TIMEOUT "$T_LIMIT" $RUN --kernel "$BZ" --console virtio \
+		--cmdline "$BASE shale.test=hvc-shell" <"$W/hvc-in" >"$W/hvc.out" 2>"$W/hvc.err"
+	got=$?
+	tr -d '\r' <"$W/hvc.out" >"$W/hvc.log"
+	if [ "$got" = 0 ] && grep -q 'L2-HVC-ANSWER 42' "$W/hvc.log"; then
+		ok hvc-input
+	else
+		fail hvc-input "status $got; $(grep -a '^L2-HVC' "$W/hvc.log" | tr '\n' ' ') $(tail -n 3 "$W/hvc.err" | tr '\n' ' ')"
+	fi
+	if [ "$got" = 0 ] && grep -q "L2-HVC-BULK $sum" "$W/hvc.log"; then
+		ok hvc-input-bulk
+	else
+		fail hvc-input-bulk "status $got, $size bytes sent; $(grep -a L2-HVC-BULK "$W/hvc.log" | tail -n 1)"
+	fi
+fi
+case " ${SHALE_LINUX_ONLY:-} " in
+*" balloon "* | *" hvc-input "*)
+	summary
+	exit
+	;;
+esac
+
 # virtio-blk: three disks (tests/linux/init, shale.test=blk): vda filled by
 # the host and read by the guest, vdb read-only, vdc written by the guest
 # (fsync'ed), discarded in part, and written once more, flushed, before

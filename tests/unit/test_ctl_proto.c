@@ -22,7 +22,7 @@ static enum ctl_parse parse(const char *line, enum ctl_op *op, char *why)
 static void test_ops(void **state)
 {
 	static const char *const names[] = { "info", "stats", "pause", "resume",
-					     "shutdown", "kill", "console" };
+					     "shutdown", "kill", "console", "balloon" };
 	char line[64], why[256];
 	enum ctl_op op;
 
@@ -92,12 +92,42 @@ static void test_bad_json(void **state)
 	assert_non_null(strstr(why, "longer than 4096"));
 }
 
+/* An op's number: an integer from 0 to max, nothing else. */
+static void test_uint_arg(void **state)
+{
+	char why[256];
+	uint64_t v = 7;
+
+#define UINT(line, max) ctl_parse_uint(line, strlen(line), "target_mib", max, &v, why, sizeof(why))
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":256}", 512), 0);
+	assert_int_equal(v, 256);
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":0}", 512), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":512}", 512), 0);
+	assert_int_equal(v, 512);
+	v = 7;
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":513}", 512), -1);
+	assert_string_equal(why, "\"target_mib\" must be from 0 to 512");
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":-1}", 512), -1);
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":18446744073709551615}", 512),
+			 -1);
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":1.5}", 512), -1);
+	assert_string_equal(why, "the request has no \"target_mib\" number");
+	assert_int_equal(UINT("{\"op\":\"balloon\",\"target_mib\":\"64\"}", 512), -1);
+	assert_int_equal(UINT("{\"op\":\"balloon\"}", 512), -1);
+	assert_int_equal(UINT("[1]", 512), -1);
+	assert_int_equal(UINT("{\"target_mib\":", 512), -1);
+	assert_int_equal(v, 7);
+#undef UINT
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_bad_json),
+		cmocka_unit_test(test_uint_arg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

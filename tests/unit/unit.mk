@@ -4,7 +4,8 @@
 #   make B=build-asan SAN=1 unit-tests   the same under ASan+UBSan
 
 UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef api_req http evloop \
-	ctl_proto sandbox usernet virtq virtio_blk virtio_pci virtio_rng virtio_console vmmfile
+	ctl_proto sandbox usernet virtq virtio_blk virtio_pci virtio_rng virtio_console vmmfile \
+	virtio_balloon
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
@@ -27,6 +28,8 @@ UNIT_LIBS_test_vmmfile := -ljson-c
 # KVM's interrupt routing is recorded instead of set up (no /dev/kvm).
 UNIT_LIBS_test_virtio_pci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
+UNIT_LIBS_test_virtio_balloon := $(UNIT_LIBS_test_virtio_pci)
+UNIT_LIBS_test_virtio_console := $(UNIT_LIBS_test_virtio_pci)
 # The HTTP client is the CLI's, not the VMM library's.
 $(B)/tests/unit/test_http: $(B)/src/cli/http.o
 

@@ -14,6 +14,7 @@
 #include "devices/legacy/pm.h"
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/rng.h"
@@ -297,6 +298,11 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 		ret = virtio_rng_create(vm, pc->pci, PC_RNG_SLOT, &pc->rng);
 	if (!ret && cfg->virtio_console)
 		ret = virtio_console_create(vm, pc->pci, PC_CONSOLE_SLOT, hvc_output, pc, &pc->vcon);
+	if (!ret && cfg->balloon)
+		ret = virtio_balloon_create(vm, pc->pci, PC_BALLOON_SLOT,
+			(cfg->balloon_deflate_on_oom ? VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0) |
+			(cfg->balloon_reporting ? VIRTIO_BALLOON_F_PAGE_REPORTING : 0),
+			&pc->balloon);
 	return ret;
 }
 
@@ -310,6 +316,8 @@ int pc_start_devices(struct pc_machine *pc)
 		ret = virtio_rng_start(pc->rng);
 	if (!ret && pc->vcon)
 		ret = virtio_console_start(pc->vcon);
+	if (!ret && pc->balloon)
+		ret = virtio_balloon_start(pc->balloon);
 	return ret;
 }
 
@@ -371,6 +379,8 @@ void pc_destroy(struct pc_machine *pc)
 	pc->rng = NULL;
 	virtio_console_destroy(pc->vcon);
 	pc->vcon = NULL;
+	virtio_balloon_destroy(pc->balloon);
+	pc->balloon = NULL;
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)
@@ -386,11 +396,16 @@ size_t pc_console_input(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct pc_machine *pc = opaque;
 
+	/* With hvc0 (--console virtio) the guest's console is there: so is its input. */
+	if (pc->vcon)
+		return virtio_console_input(pc->vcon, buf, len);
 	return serial_input(pc->serial, buf, len);
 }
 
 int pc_console_room_fd(const struct pc_machine *pc)
 {
+	if (pc->vcon)
+		return virtio_console_room_fd(pc->vcon);
 	return serial_input_fd(pc->serial);
 }
 

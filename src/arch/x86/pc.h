@@ -33,11 +33,14 @@ struct conout;
 /* The entropy device (--rng) takes slot 17, whatever the disks; hvc0 18. */
 #define PC_RNG_SLOT (PC_MAX_DISKS + 1)
 #define PC_CONSOLE_SLOT (PC_MAX_DISKS + 2)
+/* The memory balloon (--balloon). */
+#define PC_BALLOON_SLOT 24u
 
 struct disk;
 struct virtio_blk;
 struct virtio_rng;
 struct virtio_console;
+struct virtio_balloon;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
@@ -53,6 +56,8 @@ struct pc_config {
 	unsigned nr_disks;
 	bool rng; /* virtio-rng */
 	bool virtio_console; /* hvc0 beside the UART */
+	bool balloon; /* virtio-balloon */
+	bool balloon_deflate_on_oom, balloon_reporting;
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -75,6 +80,7 @@ struct pc_machine {
 	unsigned nr_blk;
 	struct virtio_rng *rng;
 	struct virtio_console *vcon;
+	struct virtio_balloon *balloon;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
@@ -94,8 +100,9 @@ void pc_destroy(struct pc_machine *pc);
 int pc_start_devices(struct pc_machine *pc);
 
 /*
- * Console input for the guest's serial port (a console_input_fn), and the
- * fd that says when the port has room for what it refused.
+ * Console input for the guest (a console_input_fn): its serial port, or
+ * hvc0 when there is one; and the fd that says when that device has room
+ * for what it refused.
  */
 size_t pc_console_input(void *pc, const uint8_t *buf, size_t len);
 int pc_console_room_fd(const struct pc_machine *pc);

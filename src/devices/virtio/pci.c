@@ -224,6 +224,12 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
 	interrupt(vp, vp->config_vector, ISR_CONFIG);
 }
 
+void virtio_pci_config_changed(struct virtio_pci *vp)
+{
+	vp->config_generation++;
+	interrupt(vp, vp->config_vector, ISR_CONFIG);
+}
+
 void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned q)
 {
 	interrupt(vp, vp->queue_vector[q], ISR_QUEUE);

@@ -173,6 +173,12 @@ void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned q);
  */
 void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
 /*
+ * The device changed its configuration on its own (a balloon's target):
+ * a new configuration generation and a configuration-change interrupt
+ * (§4.1.4.3, §4.1.5.3). Lock held, any thread.
+ */
+void virtio_pci_config_changed(struct virtio_pci *vp);
+/*
  * The body of most queue_notify hooks: pops up to a queue's worth of
  * chains of queue `q` into `c` and hands each to `serve`, which returns the
  * used length, or -1 when the chain breaks the device's rules (`why`:
