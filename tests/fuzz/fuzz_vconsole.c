@@ -108,10 +108,7 @@ static void init(void)
 
 static bool guards_intact(void)
 {
-	for (unsigned i = 0; i < GUARD; i++)
-		if (map[i] != GUARD_BYTE || ram[RAM + i] != GUARD_BYTE)
-			return false;
-	return true;
+	return fuzz_all_bytes(map, GUARD, GUARD_BYTE) && fuzz_all_bytes(ram + RAM, GUARD, GUARD_BYTE);
 }
 
 struct script {
