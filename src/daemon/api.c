@@ -393,6 +393,9 @@ static enum MHD_Result serve(struct MHD_Connection *c, const struct api_req *req
 	case API_REBOOT:
 		ret = vms_reboot(d, req->name, err, sizeof(err));
 		break;
+	case API_BALLOON:
+		ret = vms_balloon(d, req->name, req->target_mib, err, sizeof(err));
+		break;
 	default:
 		die("API request kind %d", (int)req->op);
 	}

@@ -120,6 +120,16 @@ static void vm_action(const char *method, const char *action, const struct api_q
 	}
 	if (strcmp(method, "POST"))
 		return bad_method(req, "POST");
+	if (!strcmp(action, "balloon")) {
+		req->target_mib = UINT64_MAX;
+		if (!action_body(body, len, "target_mib", API_BALLOON_MAX_MIB, &req->target_mib,
+				 req))
+			return;
+		if (req->target_mib == UINT64_MAX)
+			return refuse(req, 400, "target_mib: missing (the balloon's size, MiB)");
+		req->op = API_BALLOON;
+		return;
+	}
 	req->timeout_ms = API_SHUTDOWN_DEFAULT_MS;
 	if (!action_body(body, len, !strcmp(action, "shutdown") ? "timeout_ms" : NULL,
 			 API_SHUTDOWN_MAX_MS, &req->timeout_ms, req))

@@ -16,6 +16,7 @@
 #define API_LOGS_MAX (4 * 1024 * 1024)
 #define API_SHUTDOWN_DEFAULT_MS 10000
 #define API_SHUTDOWN_MAX_MS (3600 * 1000)
+#define API_BALLOON_MAX_MIB (1ull << 22) /* 4 TiB: the VMM checks it against the VM's RAM */
 
 enum api_op {
 	API_ERROR,      /* answer `status` (4xx; 500 out of memory) with `error` */
@@ -36,6 +37,7 @@ enum api_op {
 	API_SHUTDOWN, /* ... or {"timeout_ms":N} for shutdown */
 	API_KILL,
 	API_REBOOT,
+	API_BALLOON, /* POST /v1/vms/NAME/balloon {"target_mib":N} */
 };
 
 /* The query arguments the API reads; NULL when absent. */
@@ -52,6 +54,7 @@ struct api_req {
 	char error[256];               /* API_ERROR */
 	const char *allow;             /* API_BAD_METHOD: a static string */
 	uint64_t timeout_ms;           /* API_SHUTDOWN */
+	uint64_t target_mib;           /* API_BALLOON */
 	size_t log_bytes;              /* API_LOGS */
 	bool force;                    /* API_DELETE */
 	bool has_since;                /* API_EVENTS */

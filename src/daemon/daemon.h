@@ -127,6 +127,9 @@ int vms_shutdown(struct shaled *d, const char *name, uint64_t timeout_ns, char *
 		 size_t errlen);
 int vms_kill(struct shaled *d, const char *name, char *err, size_t errlen);
 int vms_reboot(struct shaled *d, const char *name, char *err, size_t errlen);
+/* Sets a running or paused VM's balloon target (its VMM's balloon op). */
+int vms_balloon(struct shaled *d, const char *name, uint64_t target_mib, char *err,
+		size_t errlen);
 int vms_delete(struct shaled *d, const char *name, bool force, char *err, size_t errlen);
 /* NULL when there is no such VM. */
 struct json_object *vms_info(struct shaled *d, const char *name);
@@ -154,8 +157,11 @@ bool events_wait(struct shaled *d, uint64_t seq, int timeout_ms, struct event *o
  * vmmctl_connect() gives the connected descriptor, or -errno.
  */
 int vmmctl_connect(const char *dir, pid_t pid, char *err, size_t errlen);
-/* One request, one reply. */
-int vmmctl_call(const char *dir, pid_t pid, const char *op, int timeout_ms,
+/*
+ * One request, one reply: {"op":OP} with `args` (NULL, or JSON members
+ * such as "\"target_mib\":64") after the op.
+ */
+int vmmctl_call(const char *dir, pid_t pid, const char *op, const char *args, int timeout_ms,
 		struct json_object **reply, char *err, size_t errlen);
 /* Opens a console connection: the fd after the VMM's ok, or -errno. */
 int vmmctl_console(const char *dir, pid_t pid, char *err, size_t errlen);

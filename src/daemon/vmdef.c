@@ -308,6 +308,38 @@ static int parse_limits(json_object *v, struct vmdef_limits *l, char *err, size_
 	return 0;
 }
 
+static int parse_balloon(json_object *v, struct vmdef_devices *d, char *err, size_t errlen)
+{
+	bool reporting = true;
+	int ret = 0;
+
+	if (!json_object_is_type(v, json_type_object))
+		return fail(err, errlen, "balloon: want an object ({} for the defaults)");
+	d->balloon = true;
+	json_object_object_foreach(v, key, val) {
+		if (!strcmp(key, "deflate_on_oom"))
+			ret = get_bool(val, "balloon.deflate_on_oom", &d->deflate_on_oom, err, errlen);
+		else if (!strcmp(key, "free_page_reporting"))
+			ret = get_bool(val, "balloon.free_page_reporting", &reporting, err, errlen);
+		else
+			ret = fail(err, errlen, "balloon: unknown field '%s'", key);
+		if (ret)
+			return ret;
+	}
+	d->no_reporting = !reporting;
+	return 0;
+}
+
+static int parse_console(json_object *v, struct vmdef_devices *d, char *err, size_t errlen)
+{
+	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+
+	if (strcmp(s, "serial") && strcmp(s, "virtio"))
+		return fail(err, errlen, "console: want \"serial\" (ttyS0) or \"virtio\" (hvc0)");
+	d->virtio_console = !strcmp(s, "virtio");
+	return 0;
+}
+
 static int parse_args(json_object *v, struct vm_def *def, char *err, size_t errlen)
 {
 	size_t n;
@@ -329,7 +361,7 @@ static int parse_args(json_object *v, struct vm_def *def, char *err, size_t errl
 
 static int parse_object(json_object *root, struct vm_def *def, char *err, size_t errlen)
 {
-	bool has_cpus = false, has_memory = false;
+	bool has_cpus = false, has_memory = false, has_devices = false;
 	char *name = NULL;
 	uint64_t n;
 	int ret = 0;
@@ -374,6 +406,15 @@ static int parse_object(json_object *root, struct vm_def *def, char *err, size_t
 			ret = parse_nets(val, def, err, errlen);
 		} else if (!strcmp(key, "limits")) {
 			ret = parse_limits(val, &def->limits, err, errlen);
+		} else if (!strcmp(key, "rng")) {
+			ret = get_bool(val, "rng", &def->dev.rng, err, errlen);
+			has_devices |= def->dev.rng;
+		} else if (!strcmp(key, "console")) {
+			ret = parse_console(val, &def->dev, err, errlen);
+			has_devices |= def->dev.virtio_console;
+		} else if (!strcmp(key, "balloon")) {
+			ret = parse_balloon(val, &def->dev, err, errlen);
+			has_devices = true;
 		} else {
 			ret = fail(err, errlen, "unknown field '%s'", key);
 		}
@@ -387,6 +428,8 @@ static int parse_object(json_object *root, struct vm_def *def, char *err, size_t
 					 "kernel (a Linux kernel)");
 	if (def->guest && (def->initrd || def->cmdline || has_cpus))
 		return fail(err, errlen, "initrd, cmdline and cpus need kernel");
+	if (def->guest && has_devices)
+		return fail(err, errlen, "rng, console and balloon are virtio devices: they need kernel");
 	if (def->kernel && def->nr_args)
 		return fail(err, errlen, "args: with kernel, pass arguments in cmdline");
 	if (def->guest && def->nr_disks > 1)
@@ -541,6 +584,19 @@ json_object *vmdef_to_json(const struct vm_def *def)
 		}
 		json_object_object_add(o, "nets", a);
 	}
+	if (def->dev.rng)
+		json_object_object_add(o, "rng", json_object_new_boolean(true));
+	if (def->dev.virtio_console)
+		json_object_object_add(o, "console", json_object_new_string("virtio"));
+	if (def->dev.balloon) {
+		json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "deflate_on_oom",
+				       json_object_new_boolean(def->dev.deflate_on_oom));
+		json_object_object_add(b, "free_page_reporting",
+				       json_object_new_boolean(!def->dev.no_reporting));
+		json_object_object_add(o, "balloon", b);
+	}
 	if (def->limits.cpu_max_percent || def->limits.cpu_weight ||
 	    def->limits.memory_max_mib || def->limits.cpus) {
 		const struct vmdef_limits *l = &def->limits;
@@ -637,6 +693,16 @@ char **vmdef_argv(const struct vm_def *def, const char *vmm, const char *dir,
 		if (def->cmdline)
 			add(&a, "--cmdline=%s", def->cmdline);
 		add(&a, "--cpus=%u", def->cpus);
+		if (def->dev.rng)
+			add(&a, "--rng");
+		if (def->dev.virtio_console)
+			add(&a, "--console=virtio");
+		if (def->dev.balloon && !def->dev.deflate_on_oom && !def->dev.no_reporting)
+			add(&a, "--balloon");
+		else if (def->dev.balloon)
+			add(&a, "--balloon=%s%s%s", def->dev.deflate_on_oom ? "deflate-on-oom" : "",
+			    def->dev.deflate_on_oom && def->dev.no_reporting ? "," : "",
+			    def->dev.no_reporting ? "no-reporting" : "");
 	} else {
 		add(&a, "--");
 		add(&a, "%s", def->guest);

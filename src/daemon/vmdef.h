@@ -48,6 +48,15 @@ struct vmdef_limits {
 	char *cpus;               /* CPU list for pinning, "0-1,3" */
 };
 
+/* A Linux guest's para-virtual devices besides its disks and networks. */
+struct vmdef_devices {
+	bool rng;            /* "rng": true: virtio-rng */
+	bool virtio_console; /* "console": "virtio" (hvc0), not "serial" (ttyS0) */
+	bool balloon;        /* "balloon": {...}: virtio-balloon, with: */
+	bool deflate_on_oom;
+	bool no_reporting;   /* "free_page_reporting": false */
+};
+
 struct vm_def {
 	char name[VMDEF_NAME_MAX + 1];
 	char *guest;  /* para-virtual guest ELF, or */
@@ -63,6 +72,7 @@ struct vm_def {
 	struct vmdef_net net[VMDEF_MAX_NETS];
 	unsigned nr_nets;
 	struct vmdef_limits limits;
+	struct vmdef_devices dev;
 };
 
 /*

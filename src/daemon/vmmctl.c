@@ -134,15 +134,17 @@ static int recv_line(int fd, char *buf, size_t size, uint64_t deadline)
 }
 
 /* Sends {"op":op} on fd and parses the reply; 0 when it says ok. */
-static int call_on(int fd, const char *op, int timeout_ms, json_object **reply, char *err,
-		   size_t errlen)
+static int call_on(int fd, const char *op, const char *args, int timeout_ms,
+		   json_object **reply, char *err, size_t errlen)
 {
 	uint64_t deadline = clock_monotonic_ns() + (uint64_t)timeout_ms * 1000000;
-	char req[64], buf[REPLY_MAX];
+	char req[128], buf[REPLY_MAX];
 	json_object *r, *ok, *msg;
 	int ret;
 
-	snprintf(req, sizeof(req), "{\"op\":\"%s\"}\n", op);
+	if ((size_t)snprintf(req, sizeof(req), "{\"op\":\"%s\"%s%s}\n", op, args ? "," : "",
+			     args ? args : "") >= sizeof(req))
+		die("control request for %s too long", op);
 	ret = send_all(fd, req, strlen(req), deadline);
 	if (ret) {
 		snprintf(err, errlen, "the VMM's control socket: %s", strerror(-ret));
@@ -174,14 +176,14 @@ static int call_on(int fd, const char *op, int timeout_ms, json_object **reply, 
 	return 0;
 }
 
-int vmmctl_call(const char *dir, pid_t pid, const char *op, int timeout_ms,
+int vmmctl_call(const char *dir, pid_t pid, const char *op, const char *args, int timeout_ms,
 		json_object **reply, char *err, size_t errlen)
 {
 	int fd = vmmctl_connect(dir, pid, err, errlen), ret;
 
 	if (fd < 0)
 		return fd;
-	ret = call_on(fd, op, timeout_ms, reply, err, errlen);
+	ret = call_on(fd, op, args, timeout_ms, reply, err, errlen);
 	close(fd);
 	return ret;
 }
@@ -192,7 +194,7 @@ int vmmctl_console(const char *dir, pid_t pid, char *err, size_t errlen)
 
 	if (fd < 0)
 		return fd;
-	ret = call_on(fd, "console", 2000, NULL, err, errlen);
+	ret = call_on(fd, "console", NULL, 2000, NULL, err, errlen);
 	if (ret) {
 		close(fd);
 		return ret;

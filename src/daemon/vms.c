@@ -1040,7 +1040,7 @@ static bool adopt(struct shaled *d, struct managed_vm *vm, json_object *st)
 		vm->pid = 0;
 		goto not_adopted;
 	}
-	if (!vmmctl_call(vm->run, pid, "info", 1000, &info, err, sizeof(err))) {
+	if (!vmmctl_call(vm->run, pid, "info", NULL, 1000, &info, err, sizeof(err))) {
 		const char *s = jstr(info, "state");
 
 		vm->state = s && !strcmp(s, "paused") ? VMS_PAUSED : VMS_RUNNING;
@@ -1326,12 +1326,16 @@ unlock:
 	return ret;
 }
 
+/* As `to` below: the op changes no state (the balloon's target). */
+#define VMS_KEEP ((enum vm_state)-1)
+
 /*
- * A control request to a live VM, made without the lock. On success the
- * state becomes `to` (if the VM still runs the same VMM).
+ * A control request to a live VM, made without the lock, with `args` for
+ * the op (vmmctl_call()). On success the state becomes `to` (if the VM
+ * still runs the same VMM).
  */
-static int control(struct shaled *d, const char *name, const char *op, enum vm_state to,
-		   char *err, size_t errlen)
+static int control(struct shaled *d, const char *name, const char *op, const char *args,
+		   enum vm_state to, char *err, size_t errlen)
 {
 	struct managed_vm *vm;
 	char dir[VM_RUN_MAX];
@@ -1355,12 +1359,12 @@ static int control(struct shaled *d, const char *name, const char *op, enum vm_s
 	snprintf(dir, sizeof(dir), "%s", vm->run);
 	pthread_mutex_unlock(&d->lock);
 
-	ret = vmmctl_call(dir, pid, op, 5000, NULL, err, errlen);
+	ret = vmmctl_call(dir, pid, op, args, 5000, NULL, err, errlen);
 	if (ret)
 		return ret == -EBUSY ? -EBUSY : -EIO;
 	pthread_mutex_lock(&d->lock);
 	vm = find_serial(d, serial);
-	if (vm && is_live(vm->state) && vm->state != to)
+	if (vm && to != VMS_KEEP && is_live(vm->state) && vm->state != to)
 		set_state(d, vm, to);
 	pthread_mutex_unlock(&d->lock);
 	return 0;
@@ -1368,8 +1372,18 @@ static int control(struct shaled *d, const char *name, const char *op, enum vm_s
 
 int vms_pause(struct shaled *d, const char *name, bool pause, char *err, size_t errlen)
 {
-	return control(d, name, pause ? "pause" : "resume", pause ? VMS_PAUSED : VMS_RUNNING,
-		       err, errlen);
+	return control(d, name, pause ? "pause" : "resume", NULL,
+		       pause ? VMS_PAUSED : VMS_RUNNING, err, errlen);
+}
+
+int vms_balloon(struct shaled *d, const char *name, uint64_t target_mib, char *err,
+		size_t errlen)
+{
+	char args[48];
+
+	snprintf(args, sizeof(args), "\"target_mib\":%llu", (unsigned long long)target_mib);
+	/* The VM's state stays what it is: a paused guest sees the target when it runs. */
+	return control(d, name, "balloon", args, VMS_KEEP, err, errlen);
 }
 
 int vms_shutdown(struct shaled *d, const char *name, uint64_t timeout_ns, char *err,
@@ -1395,7 +1409,7 @@ int vms_shutdown(struct shaled *d, const char *name, uint64_t timeout_ns, char *
 	/* A paused guest cannot see the request: let it run to answer. */
 	ret = paused ? vms_pause(d, name, false, err, errlen) : 0;
 	if (!ret)
-		ret = control(d, name, "shutdown", VMS_RUNNING, err, errlen);
+		ret = control(d, name, "shutdown", NULL, VMS_RUNNING, err, errlen);
 	pthread_mutex_lock(&d->lock);
 	vm = serial ? find_serial(d, serial) : NULL;
 	if (vm && vm->pidfd >= 0) {
@@ -1605,7 +1619,7 @@ json_object *vms_stats(struct shaled *d, const char *name, char *err, size_t err
 	snprintf(dir, sizeof(dir), "%s", vm->run);
 	pthread_mutex_unlock(&d->lock);
 
-	if (is_live(state) && vmmctl_call(dir, pid, "stats", 2000, &o, err, errlen))
+	if (is_live(state) && vmmctl_call(dir, pid, "stats", NULL, 2000, &o, err, errlen))
 		o = NULL;
 	if (!o)
 		o = json_object_new_object();
@@ -1668,7 +1682,7 @@ static void metric_vm(struct metrics_text *t, const struct vm_sample *s)
 		       (double)cpu_ns / 1e9);
 	metrics_printf(t, "shale_vm_rss_bytes{vm=\"%s\"} %llu\n", s->name,
 		       (unsigned long long)rss);
-	if (vmmctl_call(s->run, s->pid, "stats", 1000, &st, err, sizeof(err)))
+	if (vmmctl_call(s->run, s->pid, "stats", NULL, 1000, &st, err, sizeof(err)))
 		return;
 	metrics_vm_stats(t, s->name, st);
 	json_object_put(st);

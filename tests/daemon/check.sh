@@ -259,6 +259,10 @@ check start-twice 409 'idle is running' POST /v1/vms/idle/start
 check delete-running 409 'stop it first' DELETE /v1/vms/idle
 check stats 200 '"cpu_ns":[1-9][0-9]*,"rss_bytes":[1-9].*"exits":\{"io":[0-9]+' GET /v1/vms/idle/stats
 check metrics-vm 200 'shale_vm_rss_bytes\{vm="idle"\} [1-9]' GET /v1/metrics
+# The balloon's target goes to the VMM, which refuses it without a balloon.
+check balloon-none 409 'has no balloon' POST /v1/vms/idle/balloon '{"target_mib":4}'
+check balloon-bad 400 'target_mib: missing' POST /v1/vms/idle/balloon '{}'
+check balloon-none-running 200 '"state":"running"' GET /v1/vms/idle
 check pause 200 '"state":"paused"' POST /v1/vms/idle/pause
 check paused-stats 200 '"state":"paused"' GET /v1/vms/idle/stats
 check resume 200 '"state":"running"' POST /v1/vms/idle/resume

@@ -111,6 +111,19 @@ static void test_bodies(void **state)
 	refused("POST", "/v1/vms/web/start", "{", 400, "bad JSON body");
 	refused("POST", "/v1/vms/web/start", "{} {}", 400, "bad JSON body");
 	refused("POST", "/v1/vms/web/start", "[[[[[[[[[[]]]]]]]]]]", 400, "bad JSON body");
+	/* The balloon's target: required, a number of MiB. */
+	parse("POST", "/v1/vms/web/balloon", NULL, "{\"target_mib\":128}");
+	assert_int_equal(req.op, API_BALLOON);
+	assert_int_equal(req.target_mib, 128);
+	parse("POST", "/v1/vms/web/balloon", NULL, "{\"target_mib\":0}");
+	assert_int_equal(req.target_mib, 0);
+	refused("POST", "/v1/vms/web/balloon", "{}", 400, "target_mib: missing");
+	refused("POST", "/v1/vms/web/balloon", NULL, 400, "target_mib: missing");
+	refused("POST", "/v1/vms/web/balloon", "{\"target_mib\":-1}", 400, "target_mib: want");
+	refused("POST", "/v1/vms/web/balloon", "{\"target_mib\":4194305}", 400, "want");
+	refused("POST", "/v1/vms/web/balloon", "{\"timeout_ms\":5}", 400, "unknown field");
+	parse("GET", "/v1/vms/web/balloon", NULL, NULL);
+	assert_int_equal(req.op, API_BAD_METHOD);
 	/* The body's length counts, not a NUL after it. */
 	api_req_parse("POST", "/v1/vms/web/start", NULL, "{}x", 2, &req);
 	assert_int_equal(req.op, API_START);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -239,6 +240,59 @@ static void test_linux_disks(void **state)
 	vmdef_free(&def);
 }
 
+/* Whether argv holds the argument `want`. */
+static bool has_arg(char **argv, const char *want)
+{
+	for (int i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], want))
+			return true;
+	return false;
+}
+
+/* A Linux guest's rng, console and balloon: parsed, kept, passed on; refused for PV. */
+static void test_linux_devices(void **state)
+{
+	struct vm_def def, again;
+	json_object *o;
+	char **argv;
+
+	assert_int_equal(parse("{\"name\":\"l\",\"kernel\":\"/k\",\"rng\":true,"
+			       "\"console\":\"virtio\",\"balloon\":{\"deflate_on_oom\":true,"
+			       "\"free_page_reporting\":false}}", &def), 0);
+	assert_true(def.dev.rng && def.dev.virtio_console && def.dev.balloon);
+	assert_true(def.dev.deflate_on_oom && def.dev.no_reporting);
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/l", NULL);
+	assert_non_null(argv);
+	assert_true(has_arg(argv, "--rng"));
+	assert_true(has_arg(argv, "--console=virtio"));
+	assert_true(has_arg(argv, "--balloon=deflate-on-oom,no-reporting"));
+	vmdef_argv_free(argv);
+	o = vmdef_to_json(&def);
+	assert_int_equal(parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), &again), 0);
+	assert_true(again.dev.rng && again.dev.virtio_console && again.dev.deflate_on_oom &&
+		    again.dev.no_reporting);
+	json_object_put(o);
+	vmdef_free(&again);
+	vmdef_free(&def);
+
+	/* The defaults: a balloon with reporting, the serial console, no rng. */
+	assert_int_equal(parse("{\"name\":\"l\",\"kernel\":\"/k\",\"console\":\"serial\","
+			       "\"rng\":false,\"balloon\":{}}", &def), 0);
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/l", NULL);
+	assert_true(has_arg(argv, "--balloon"));
+	assert_false(has_arg(argv, "--rng") || has_arg(argv, "--console=virtio"));
+	vmdef_argv_free(argv);
+	vmdef_free(&def);
+
+	refused("{\"name\":\"p\",\"guest\":\"/g\",\"rng\":true}", "need kernel");
+	refused("{\"name\":\"p\",\"guest\":\"/g\",\"balloon\":{}}", "need kernel");
+	refused("{\"name\":\"l\",\"kernel\":\"/k\",\"console\":\"hvc0\"}", "console: want");
+	refused("{\"name\":\"l\",\"kernel\":\"/k\",\"balloon\":true}", "balloon: want an object");
+	refused("{\"name\":\"l\",\"kernel\":\"/k\",\"balloon\":{\"size\":1}}",
+		"balloon: unknown field");
+	refused("{\"name\":\"l\",\"kernel\":\"/k\",\"rng\":1}", "rng: want true or false");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_linux_disks),
 		cmocka_unit_test(test_full_round_trip),
 		cmocka_unit_test(test_argv),
+		cmocka_unit_test(test_linux_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -573,9 +573,12 @@ static void build_config_space(struct virtio_pci *vp)
 	vendor_cap(c, CAP_NOTIFY_AT, CAP_ISR_AT, 20, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_OFF,
 		   VIRTIO_PCI_NOTIFY_MULT * vp->cfg.nr_queues);
 	put32(c + CAP_NOTIFY_AT + 16, VIRTIO_PCI_NOTIFY_MULT);
-	vendor_cap(c, CAP_ISR_AT, CAP_DEVICE_AT, 16, CAP_ISR, VIRTIO_PCI_ISR_OFF, 4);
-	vendor_cap(c, CAP_DEVICE_AT, CAP_MSIX_AT, 16, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF,
-		   vp->cfg.config_size);
+	/* Only a device with a configuration has its capability (§4.1.4.6). */
+	vendor_cap(c, CAP_ISR_AT, vp->cfg.config_size ? CAP_DEVICE_AT : CAP_MSIX_AT, 16, CAP_ISR,
+		   VIRTIO_PCI_ISR_OFF, 4);
+	if (vp->cfg.config_size)
+		vendor_cap(c, CAP_DEVICE_AT, CAP_MSIX_AT, 16, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF,
+			   vp->cfg.config_size);
 	c[CAP_MSIX_AT] = PCI_CAP_MSIX;
 	c[CAP_MSIX_AT + 1] = CAP_PCI_CFG_AT;
 	put16(c + MSIX_CTRL_AT, (uint16_t)(vp->nr_vectors - 1));

@@ -89,8 +89,8 @@ int virtio_rng_create(struct vm *vm, struct pci_bus *bus, unsigned devnum,
 		.features = VIRTIO_F_RING_INDIRECT_DESC,
 		.nr_queues = 1,
 		.queue_size = VIRTIO_RNG_QUEUE_SIZE,
-		/* Nothing is defined (§5.4.4); Linux wants the structure all the same. */
-		.config_size = 4,
+		/* Nothing is defined (§5.4.4): no device configuration capability. */
+		.config_size = 0,
 	};
 
 	*out = rng;
