@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ enum arg_rule {
 	EMPTY_PATH,   /* newfstatat: fstat() of a descriptor (AT_EMPTY_PATH) */
 	FILTER,       /* seccomp: only to add a filter */
 	ENOSYS_RULE,  /* clone3: ENOSYS, so that the C library uses clone */
+	UNIX_SOCKET,  /* socket: AF_UNIX only (virtio-vsock's host side) */
 };
 
 static const struct rule {
@@ -88,6 +90,11 @@ static const struct rule {
 	{ SCMP_SYS(recvfrom), M, ANY },
 	{ SCMP_SYS(setsockopt), M, ANY },
 	{ SCMP_SYS(shutdown), M | V | I, ANY },
+	/* virtio-vsock: the I/O thread accepts at PATH and connects to PATH_P. */
+	{ SCMP_SYS(accept4), I, ANY },
+	{ SCMP_SYS(socket), I, UNIX_SOCKET },
+	{ SCMP_SYS(connect), I, ANY },
+	{ SCMP_SYS(readv), I, ANY },
 	/* New VMs (a Linux guest's reboot) and the PV I/O queues' set-up. */
 	{ SCMP_SYS(eventfd2), M | V, ANY },
 	{ SCMP_SYS(epoll_create1), V, ANY },
@@ -176,6 +183,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 					SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
 	case ENOSYS_RULE:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), r->nr, 0);
+	case UNIX_SOCKET:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	}
 	return -EINVAL;
 }

@@ -17,6 +17,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock.h"
 #include "util/util.h"
 #include "vmm/conout.h"
 #include "vmm/vcpu.h"
@@ -297,6 +298,9 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 		ret = virtio_rng_create(vm, pc->pci, PC_RNG_SLOT, &pc->rng);
 	if (!ret && cfg->virtio_console)
 		ret = virtio_console_create(vm, pc->pci, PC_CONSOLE_SLOT, hvc_output, pc, &pc->vcon);
+	if (!ret && cfg->vsock)
+		ret = virtio_vsock_create(vm, pc->pci, PC_VSOCK_SLOT, cfg->vsock_cid, cfg->vsock,
+					  &pc->vsock);
 	return ret;
 }
 
@@ -310,6 +314,8 @@ int pc_start_devices(struct pc_machine *pc)
 		ret = virtio_rng_start(pc->rng);
 	if (!ret && pc->vcon)
 		ret = virtio_console_start(pc->vcon);
+	if (!ret && pc->vsock)
+		ret = virtio_vsock_start(pc->vsock);
 	return ret;
 }
 
@@ -371,6 +377,8 @@ void pc_destroy(struct pc_machine *pc)
 	pc->rng = NULL;
 	virtio_console_destroy(pc->vcon);
 	pc->vcon = NULL;
+	virtio_vsock_destroy(pc->vsock);
+	pc->vsock = NULL;
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

@@ -33,11 +33,15 @@ struct conout;
 /* The entropy device (--rng) takes slot 17, whatever the disks; hvc0 18. */
 #define PC_RNG_SLOT (PC_MAX_DISKS + 1)
 #define PC_CONSOLE_SLOT (PC_MAX_DISKS + 2)
+/* virtio-vsock (--vsock) takes slot 23. */
+#define PC_VSOCK_SLOT 23u
 
 struct disk;
 struct virtio_blk;
 struct virtio_rng;
 struct virtio_console;
+struct virtio_vsock;
+struct vsock_unix;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
@@ -53,6 +57,9 @@ struct pc_config {
 	unsigned nr_disks;
 	bool rng; /* virtio-rng */
 	bool virtio_console; /* hvc0 beside the UART */
+	/* virtio-vsock: the guest's CID and the host side (open; the caller's), or NULL. */
+	struct vsock_unix *vsock;
+	uint64_t vsock_cid;
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -75,6 +82,7 @@ struct pc_machine {
 	unsigned nr_blk;
 	struct virtio_rng *rng;
 	struct virtio_console *vcon;
+	struct virtio_vsock *vsock;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
