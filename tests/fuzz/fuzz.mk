@@ -19,6 +19,8 @@
 
 FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts virtq vpci
 FUZZ_MUTATIONS ?= 2000
+# virtio-vsock's packets and host sockets (make-seeds writes its seeds).
+FUZZ_NAMES += vsock
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
 # The legacy devices read the harness's clock instead of the host's.
@@ -67,6 +69,8 @@ FUZZ_SRCS_virtq := tests/fuzz/fuzz_virtq.c src/devices/virtio/queue.c src/vmm/gm
 FUZZ_SRCS_vpci := tests/fuzz/fuzz_vpci.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
+FUZZ_SRCS_vsock := tests/fuzz/fuzz_vsock.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vsock := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.
