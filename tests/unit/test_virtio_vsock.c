@@ -457,6 +457,15 @@ static void test_host_connect(void **state)
 	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
 	close(fd);
 
+	/* The program gives up before the guest answers: the guest gets an RST. */
+	fd = unix_connect(F->path);
+	assert_int_equal(write(fd, "CONNECT 79\n", 11), 11);
+	assert_true(rx_next(&p, 5000));
+	assert_int_equal(p.h.op, VIRTIO_VSOCK_OP_REQUEST);
+	port = p.h.src_port;
+	close(fd);
+	rx_expect(&p, VIRTIO_VSOCK_OP_RST, port, 79);
+
 	/* Not a CONNECT line: closed, and the guest hears nothing. */
 	fd = unix_connect(F->path);
 	assert_int_equal(write(fd, "HELLO 1\n", 8), 8);

@@ -74,6 +74,8 @@ static void conn_watch(struct virtio_vsock *vs, struct vsock_conn *c)
 
 	if (c->state == VSOCK_LINE) {
 		ev = POLLIN;
+	} else if (c->state == VSOCK_REQUESTED) {
+		ev = POLLRDHUP; /* the program gave up waiting for the guest */
 	} else if (c->state == VSOCK_CONNECTED) {
 		if (!c->host_eof && !c->peer_no_rcv && !vs->rx_starved &&
 		    !(c->pending & VSOCK_PEND_RESPONSE) && credit(c))
@@ -155,7 +157,8 @@ static void rst_queue(struct virtio_vsock *vs, uint32_t local, uint32_t peer)
 /* The device ends connection c: the socket is closed, the guest told. */
 static void conn_reset(struct virtio_vsock *vs, struct vsock_conn *c)
 {
-	if (c->state >= VSOCK_REQUESTED)
+	/* A REQUEST the guest never got needs no RST. */
+	if (c->state >= VSOCK_REQUESTED && !(c->pending & VSOCK_PEND_REQUEST))
 		rst_queue(vs, c->local_port, c->peer_port);
 	conn_free(vs, c);
 }
@@ -358,8 +361,11 @@ static void conn_read(struct virtio_vsock *vs, struct vsock_conn *c)
 		if (!ch || c->state != VSOCK_CONNECTED)
 			break;
 		want = (uint32_t)MIN((uint64_t)MIN(cr, VSOCK_MAX_PAYLOAD), ch->in_len - HDR);
-		if (!want)
-			break; /* a buffer with room for a header only: kept for control packets */
+		if (!want) {
+			/* Room for a header only: a credit update fills it, the next may hold data. */
+			rx_put(vs, c, c->local_port, c->peer_port, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
+			continue;
+		}
 		nr = virtq_iov_slice(&ch->iov[ch->nr_out], ch->nr_in, HDR, want, iov, VIRTQ_MAX_SIZE);
 		if (nr <= 0)
 			break;
@@ -487,6 +493,11 @@ static void vsock_host_event(struct virtio_pci *vp, int fd, short revents)
 				continue;
 			if (c->state == VSOCK_LINE) {
 				conn_line(vs, c);
+				break;
+			}
+			if (c->state == VSOCK_REQUESTED) {
+				if (revents & (POLLRDHUP | POLLHUP | POLLERR))
+					conn_reset(vs, c);
 				break;
 			}
 			rx_kick(vs);
