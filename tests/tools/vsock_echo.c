@@ -3,7 +3,10 @@
  * runs in the guest's initramfs and in the lab.
  *
  *   vsock_echo cid                        the guest's CID (/dev/vsock)
- *   vsock_echo vsock-listen PORT          guest: one connection on PORT echoed
+ *   vsock_echo vsock-listen PORT [TAG]    guest: one connection on PORT echoed;
+ *                                         "TAG LISTENING PORT" once it listens,
+ *                                         "TAG SERVED" after (a pipe to sed
+ *                                         would hold the first line back)
  *   vsock_echo vsock-connect CID PORT MSG guest: MSG to CID:PORT, its echo read
  *   vsock_echo unix-serve PATH            host: echoes every connection at PATH
  *   vsock_echo unix-connect PATH PORT MSG host: "CONNECT PORT" through the
@@ -143,20 +146,21 @@ int main(int argc, char **argv)
 		printf("%u\n", cid);
 		return 0;
 	}
-	if (argc == 3 && !strcmp(argv[1], "vsock-listen")) {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "vsock-listen")) {
+		const char *tag = argc == 4 ? argv[3] : "";
 		struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
 					 .svm_port = (unsigned)atoi(argv[2]) };
 		int l = socket(AF_VSOCK, SOCK_STREAM, 0), fd;
 
 		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
 			fail("vsock listen");
-		printf("LISTENING %s\n", argv[2]);
+		printf("%s%sLISTENING %s\n", tag, *tag ? " " : "", argv[2]);
 		fd = accept(l, NULL, NULL);
 		if (fd < 0)
 			fail("accept");
 		echo(fd);
 		close(fd);
-		printf("SERVED\n");
+		printf("%s%sSERVED\n", tag, *tag ? " " : "");
 		return 0;
 	}
 	if (argc == 5 && !strcmp(argv[1], "vsock-connect")) {
