@@ -424,10 +424,14 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 			"disks and serials are for --kernel guests)");
 		return -EINVAL;
 	}
+	if (o->vsock_socket) {
+		log_err("run: --vsock needs --kernel");
+		return -EINVAL;
+	}
 	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||
-	    o->virtio_console || o->vsock_socket) {
-		log_err("run: --initrd, --cmdline, --cpus, --on-reboot, --rng, --console and "
-			"--vsock need --kernel");
+	    o->virtio_console) {
+		log_err("run: --initrd, --cmdline, --cpus, --on-reboot, --rng and --console need "
+			"--kernel");
 		return -EINVAL;
 	}
 	if (optind < argc && strcmp(argv[optind], "--"))
