@@ -381,23 +381,26 @@ static void test_guest_connect(void **state)
 	assert_memory_equal(p.data, "world!", 6);
 	assert_int_equal(p.h.fwd_cnt, 5); /* the guest's 5 bytes reached the socket */
 
-	/* The guest is done sending: the host sees EOF, and can still answer. */
+	/* The host's half-close: SHUTDOWN SEND only, and the guest may still send. */
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	rx_expect(&p, VIRTIO_VSOCK_OP_SHUTDOWN, HOST_PORT, 5000);
+	assert_int_equal(p.h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	tx(VIRTIO_VSOCK_OP_RW, 5000, HOST_PORT, "more", 4, 65536, 6);
+	assert_true(readable(fd, 5000));
+	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "more", 4);
+	/* The guest is done sending: the host sees EOF. */
 	tx_flags(VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 5000, HOST_PORT, NULL, 0,
 		 65536, 6);
 	assert_true(readable(fd, 5000));
 	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
-	assert_int_equal(write(fd, "bye", 3), 3);
-	rx_expect(&p, VIRTIO_VSOCK_OP_RW, HOST_PORT, 5000);
-	assert_memory_equal(p.data, "bye", 3);
-	/* The host closes: SHUTDOWN both ways; the guest's SHUTDOWN both ways gets RST. */
-	close(fd);
-	rx_expect(&p, VIRTIO_VSOCK_OP_SHUTDOWN, HOST_PORT, 5000);
-	assert_int_equal(p.h.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	/* Both ways: the device closes the socket and answers RST, as Linux waits for. */
 	tx_flags(VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND,
-		 5000, HOST_PORT, NULL, 0, 65536, 9);
+		 5000, HOST_PORT, NULL, 0, 65536, 6);
 	rx_expect(&p, VIRTIO_VSOCK_OP_RST, HOST_PORT, 5000);
+	close(fd);
 	/* Gone: data for it now gets an RST. */
-	tx(VIRTIO_VSOCK_OP_RW, 5000, HOST_PORT, "x", 1, 65536, 9);
+	tx(VIRTIO_VSOCK_OP_RW, 5000, HOST_PORT, "x", 1, 65536, 6);
 	rx_expect(&p, VIRTIO_VSOCK_OP_RST, HOST_PORT, 5000);
 	assert_false(rx_next(&p, 100));
 }
@@ -441,8 +444,21 @@ static void test_host_connect(void **state)
 	assert_true(readable(fd, 5000));
 	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "pong", 4);
-	/* The guest resets it: the host sees EOF. */
+	/* The program hangs up: SHUTDOWN both ways (POLLHUP); the guest's RST ends it. */
+	close(fd);
+	rx_expect(&p, VIRTIO_VSOCK_OP_SHUTDOWN, port, 77);
+	assert_int_equal(p.h.flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 	tx(VIRTIO_VSOCK_OP_RST, 77, port, NULL, 0, 65536, 4);
+	/* Another; the guest resets it: the host sees EOF. */
+	fd = unix_connect(F->path);
+	assert_int_equal(write(fd, "CONNECT 77\n", 11), 11);
+	assert_true(rx_next(&p, 5000));
+	port = p.h.src_port;
+	tx(VIRTIO_VSOCK_OP_RESPONSE, 77, port, NULL, 0, 65536, 0);
+	assert_true(readable(fd, 5000));
+	n = snprintf(want, sizeof(want), "OK %u\n", port);
+	assert_int_equal(read(fd, buf, (size_t)n), n);
+	tx(VIRTIO_VSOCK_OP_RST, 77, port, NULL, 0, 65536, 0);
 	assert_true(readable(fd, 5000));
 	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
 	close(fd);

@@ -280,7 +280,7 @@ static void rx_kick(struct virtio_vsock *vs)
 			if (!(c->pending & pend_ops[k].bit))
 				continue;
 			if (pend_ops[k].op == VIRTIO_VSOCK_OP_SHUTDOWN)
-				flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
+				flags = c->host_shut;
 			if (!send_ctl(vs, c, c->local_port, c->peer_port, pend_ops[k].op, flags))
 				return;
 			c->pending &= ~pend_ops[k].bit;
@@ -340,8 +340,12 @@ static void conn_flush(struct virtio_vsock *vs, struct vsock_conn *c)
 	conn_watch(vs, c);
 }
 
-/* Host to guest: reads c's socket into receive buffers, within the guest's credit. */
-static void conn_read(struct virtio_vsock *vs, struct vsock_conn *c)
+/*
+ * Host to guest: reads c's socket into receive buffers, within the guest's
+ * credit. EOF is the host's SHUTDOWN of its sending side; with POLLHUP the
+ * program is gone altogether, and it receives nothing more either.
+ */
+static void conn_read(struct virtio_vsock *vs, struct vsock_conn *c, short revents)
 {
 	struct iovec iov[VIRTQ_MAX_SIZE];
 
@@ -378,6 +382,9 @@ static void conn_read(struct virtio_vsock *vs, struct vsock_conn *c)
 		}
 		if (n == 0) {
 			c->host_eof = true;
+			c->host_shut = VIRTIO_VSOCK_SHUTDOWN_SEND;
+			if (revents & POLLHUP)
+				c->host_shut |= VIRTIO_VSOCK_SHUTDOWN_RCV;
 			c->pending |= VSOCK_PEND_SHUTDOWN;
 			break;
 		}
@@ -505,7 +512,7 @@ static void vsock_host_event(struct virtio_pci *vp, int fd, short revents)
 				conn_flush(vs, c);
 			if (c->state == VSOCK_CONNECTED && (revents & (POLLIN | POLLERR | POLLHUP)) &&
 			    !(c->pending & VSOCK_PEND_RESPONSE))
-				conn_read(vs, c);
+				conn_read(vs, c, revents);
 			break;
 		}
 	}

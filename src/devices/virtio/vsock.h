@@ -97,6 +97,7 @@ struct vsock_conn {
 	uint32_t fwd_cnt_told; /* fwd_cnt in the last packet the guest got */
 	unsigned pending;      /* control packets owed to the guest (VSOCK_PEND_*) */
 	bool host_eof;         /* the host socket said EOF */
+	uint32_t host_shut;    /* SHUTDOWN flags owed: SEND at EOF, RCV too if it hung up */
 	bool peer_no_send, peer_no_rcv; /* the guest's SHUTDOWN flags */
 	bool credit_asked;     /* CREDIT_REQUEST sent since the credit ran out */
 	short events;          /* what the I/O thread watches the fd for */
