@@ -83,6 +83,19 @@ if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "$SHALE_LINUX_ONLY" = vsock ]; then
 		fi
 		vsock_run mount
 	fi
+	# A reboot builds the device again on the socket opened once (the
+	# sandbox would let nothing bind PATH again).
+	VS=$W/vsock-reboot
+	mkdir -p "$VS"
+	"$VSOCK_ECHO" unix-serve "$VS/v.sock_5000" >"$VS/echo" 2>&1 &
+	echo_pid=$!
+	expect vsock-reboot 124 'L2-VSOCK-G2H' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
+		--timeout 40s --kernel "$BZ" --vsock "cid=43,socket=$VS/v.sock" \
+		--cmdline "$BASE shale.test=vsock-reboot"
+	kill "$echo_pid" 2>/dev/null
+	wait "$echo_pid" 2>/dev/null
+	echoes=$(grep -c '^L2-VSOCK-G2H ECHO-OK n=4096' "$T_OUT")
+	[ "$echoes" -ge 2 ] && ok vsock-reboot-echo || fail vsock-reboot-echo "echoed in $echoes boot(s)"
 	expect vsock-bad-cid 125 '' 'cid=2: want a number from 3' $RUN --kernel "$BZ" \
 		--vsock cid=2,socket="$W/x.sock"
 	if [ "${SHALE_LINUX_ONLY:-}" = vsock ]; then
