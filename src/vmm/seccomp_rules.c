@@ -29,6 +29,12 @@
 #define M (1u << SANDBOX_MAIN)
 #define V (1u << SANDBOX_VCPU)
 #define I (1u << SANDBOX_IO)
+/*
+ * A virtio device's I/O thread only (virtio-vsock's sockets): in the I/O
+ * filter, not in the para-virtual vCPU's, so that the para-virtual I/O
+ * thread, which runs both, cannot make these calls either.
+ */
+#define S (1u << 8)
 
 enum arg_rule {
 	ANY,
@@ -91,10 +97,10 @@ static const struct rule {
 	{ SCMP_SYS(setsockopt), M, ANY },
 	{ SCMP_SYS(shutdown), M | V | I, ANY },
 	/* virtio-vsock: the I/O thread accepts at PATH and connects to PATH_P. */
-	{ SCMP_SYS(accept4), I, ANY },
-	{ SCMP_SYS(socket), I, UNIX_SOCKET },
-	{ SCMP_SYS(connect), I, ANY },
-	{ SCMP_SYS(readv), I, ANY },
+	{ SCMP_SYS(accept4), S, ANY },
+	{ SCMP_SYS(socket), S, UNIX_SOCKET },
+	{ SCMP_SYS(connect), S, ANY },
+	{ SCMP_SYS(readv), S, ANY },
 	/* New VMs (a Linux guest's reboot) and the PV I/O queues' set-up. */
 	{ SCMP_SYS(eventfd2), M | V, ANY },
 	{ SCMP_SYS(epoll_create1), V, ANY },
@@ -213,10 +219,10 @@ static const struct {
 	const char *name;
 	unsigned mask;
 } filters[SANDBOX_NR_FILTERS] = {
-	[SANDBOX_FILTER_MAIN] = { "main", M | V | I },
+	[SANDBOX_FILTER_MAIN] = { "main", M | V | I | S },
 	[SANDBOX_FILTER_VCPU] = { "vcpu", V },
 	[SANDBOX_FILTER_VCPU_PV] = { "vcpu_pv", V | I },
-	[SANDBOX_FILTER_IO] = { "io", I },
+	[SANDBOX_FILTER_IO] = { "io", I | S },
 };
 
 /* Filter `f` as a C array; every directory mark must be in it. */
