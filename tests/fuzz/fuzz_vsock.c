@@ -105,7 +105,7 @@ static uint16_t avail_idx[2];
 
 static void init(void)
 {
-	char path[80];
+	static char path[80]; /* kept by `host` */
 
 	vm.kvm_fd = vm.vm_fd = -1;
 	pthread_mutex_init(&vm.lock, NULL);
