@@ -69,6 +69,14 @@ vsock_run() { # JAIL
 	else
 		fail "vsock-host-to-guest-$1" "$why"
 	fi
+	# The cap (32 connections): some refused, no more than 32 at once, then room again.
+	many=$(sed -n 's/^L2-VSOCK-MANY ok=\([0-9]*\) refused=\([0-9]*\)$/\1 \2/p' "$VS/log")
+	if [ -n "$many" ] && [ "${many% *}" -le 32 ] && [ "${many% *}" -ge 28 ] &&
+		[ "${many#* }" -ge 8 ] && grep -q '^L2-VSOCK-AGAIN ECHO-OK n=5$' "$VS/log"; then
+		ok "vsock-cap-$1"
+	else
+		fail "vsock-cap-$1" "$why"
+	fi
 	[ "$status" = 0 ] && [ ! -e "$VS/v.sock" ] && ok "vsock-exit-$1" ||
 		fail "vsock-exit-$1" "status $status (want 0), PATH removed: $([ -e "$VS/v.sock" ] && echo no || echo yes)"
 }

@@ -8,6 +8,9 @@
  *                                         "TAG SERVED" after (a pipe to sed
  *                                         would hold the first line back)
  *   vsock_echo vsock-connect CID PORT MSG guest: MSG to CID:PORT, its echo read
+ *   vsock_echo vsock-many CID PORT N      guest: N connections to CID:PORT held
+ *                                         at once ("MANY ok=X refused=Y"), closed,
+ *                                         then one more echo ("AGAIN ECHO-OK ...")
  *   vsock_echo unix-serve PATH            host: echoes every connection at PATH
  *   vsock_echo unix-connect PATH PORT MSG host: "CONNECT PORT" through the
  *                                         VMM's socket PATH, then MSG, its echo read
@@ -173,6 +176,37 @@ int main(int argc, char **argv)
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
 			fail("vsock connect");
 		return exchange(fd, msg, len);
+	}
+	if (argc == 5 && !strcmp(argv[1], "vsock-many")) {
+		struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = (unsigned)atoi(argv[2]),
+					 .svm_port = (unsigned)atoi(argv[3]) };
+		int n = atoi(argv[4]), ok = 0, refused = 0, fd;
+		int *fds = calloc((size_t)n, sizeof(int));
+
+		if (!fds)
+			fail("calloc");
+		for (int i = 0; i < n; i++) {
+			fds[i] = socket(AF_VSOCK, SOCK_STREAM, 0);
+			if (fds[i] < 0)
+				fail("socket");
+			if (connect(fds[i], (struct sockaddr *)&a, sizeof(a))) {
+				refused++;
+				close(fds[i]);
+				fds[i] = -1;
+			} else {
+				ok++;
+			}
+		}
+		printf("MANY ok=%d refused=%d\n", ok, refused);
+		for (int i = 0; i < n; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		usleep(500000); /* the device's RSTs for them */
+		fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			fail("AGAIN vsock connect");
+		printf("AGAIN ");
+		return exchange(fd, "again", 5);
 	}
 	if (argc == 3 && !strcmp(argv[1], "unix-serve")) {
 		struct sockaddr_un a;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -105,10 +106,9 @@ static struct vsock_conn *conn_new(struct virtio_vsock *vs, int fd, enum vsock_c
 
 		if (c->state != VSOCK_FREE)
 			continue;
-		c->buf = malloc(VSOCK_CONN_BUF);
-		if (!c->buf)
-			return NULL;
-		*c = (struct vsock_conn){ .state = state, .fd = fd, .buf = c->buf };
+		*c = (struct vsock_conn){
+			.state = state, .fd = fd, .buf = vs->bufs + (size_t)i * VSOCK_CONN_BUF,
+		};
 		return c;
 	}
 	return NULL;
@@ -121,7 +121,8 @@ static void conn_free(struct virtio_vsock *vs, struct vsock_conn *c)
 	if (c->events)
 		virtio_pci_watch(vs->vp, c->fd, 0);
 	close(c->fd);
-	free(c->buf);
+	/* Its pages go back; the range stays, for the next connection in this slot. */
+	madvise(c->buf, VSOCK_CONN_BUF, MADV_DONTNEED);
 	*c = (struct vsock_conn){ .state = VSOCK_FREE, .fd = -1 };
 }
 
@@ -752,6 +753,18 @@ int virtio_vsock_create(struct vm *vm, struct pci_bus *bus, unsigned devnum, uin
 	vs->next_port = VSOCK_FIRST_LOCAL_PORT;
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
 		vs->conn[i].fd = -1;
+	/*
+	 * Every connection's buffer, made once (pages on first use): the I/O
+	 * thread allocates and frees nothing, since glibc trimming a thread's
+	 * heap reads /proc/sys/vm/overcommit_memory, which the sandbox forbids.
+	 */
+	vs->bufs = mmap(NULL, (size_t)VSOCK_MAX_CONNS * VSOCK_CONN_BUF, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vs->bufs == MAP_FAILED) {
+		vs->bufs = NULL;
+		log_err("virtio-vsock: connection buffers: %s", strerror(errno));
+		return -ENOMEM;
+	}
 	ret = virtio_pci_create(vm, bus, devnum, &cfg, &vsock_ops, vs, &vs->vp);
 	if (ret)
 		return ret;
@@ -773,11 +786,10 @@ void virtio_vsock_destroy(struct virtio_vsock *vs)
 	/* The I/O thread first: then nothing watches the sockets any more. */
 	if (vs->vp)
 		virtio_pci_destroy(vs->vp);
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
-		if (vs->conn[i].state == VSOCK_FREE)
-			continue;
-		close(vs->conn[i].fd);
-		free(vs->conn[i].buf);
-	}
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (vs->conn[i].state != VSOCK_FREE)
+			close(vs->conn[i].fd);
+	if (vs->bufs)
+		munmap(vs->bufs, (size_t)VSOCK_MAX_CONNS * VSOCK_CONN_BUF);
 	free(vs);
 }

@@ -101,7 +101,7 @@ struct vsock_conn {
 	bool peer_no_send, peer_no_rcv; /* the guest's SHUTDOWN flags */
 	bool credit_asked;     /* CREDIT_REQUEST sent since the credit ran out */
 	short events;          /* what the I/O thread watches the fd for */
-	uint8_t *buf;          /* VSOCK_CONN_BUF: guest bytes not yet on the socket */
+	uint8_t *buf;          /* VSOCK_CONN_BUF in bufs: guest bytes not yet on the socket */
 	uint32_t buf_start, buf_len;
 	char line[VSOCK_LINE_MAX];
 	unsigned line_len;
@@ -128,6 +128,7 @@ struct virtio_vsock {
 	bool rx_held;       /* rx_chain was taken from the queue, not yet used */
 	bool rx_pushed;     /* buffers returned since the last interrupt decision */
 	struct virtio_vsock_stats stats;
+	uint8_t *bufs; /* the connections' buffers, one mapping */
 	struct virtq_chain rx_chain, tx_chain;
 };
 
