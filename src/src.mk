@@ -14,6 +14,8 @@ VMM_SRCS := src/util/util.c src/util/json.c \
 	src/devices/virtio/queue.c src/devices/virtio/pci.c src/devices/virtio/blk.c \
 	src/devices/virtio/rng.c src/devices/virtio/console.c \
 	src/devices/virtio/balloon.c
+# virtio-vsock and its Unix-socket host side.
+VMM_SRCS += src/devices/virtio/vsock.c src/backend/vsock_unix.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 # The seccomp allow-lists, compiled to BPF by libseccomp at build time

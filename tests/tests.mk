@@ -69,3 +69,13 @@ $(B)/tests/tools/stallpty: tests/tools/stallpty.c
 		-o $@ $< -lutil
 
 guests: $(B)/tests/tools/stallpty
+
+# Both ends of the virtio-vsock tests: AF_VSOCK in the guest's initramfs,
+# AF_UNIX on the host (also in the lab): static, like ptyrun.
+$(B)/tests/tools/vsock_echo: tests/tools/vsock_echo.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
+		-o $@ $<
+
+guests: $(B)/tests/tools/vsock_echo

@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "arch/x86/pc.h"
+#include "backend/vsock_unix.h"
 #include "cli/run.h"
 #include "loader/elf.h"
 #include "pv/pv.h"
@@ -408,6 +409,9 @@ int run_sandbox(struct run_env *env, struct vm *vm)
 		cfg->dirfd[cfg->nr_dirs++] = env->exit_dirfd;
 	if (env->ctl)
 		cfg->dirfd[cfg->nr_dirs++] = ctl_dirfd(env->ctl);
+	/* --vsock: the host sockets PATH_P are connected to there. */
+	if (env->vsock)
+		cfg->dirfd[cfg->nr_dirs++] = env->vsock->dir_fd;
 	ret = sandbox_apply(cfg);
 	if (ret)
 		return ret;

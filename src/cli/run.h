@@ -16,6 +16,7 @@
 
 struct console;
 struct ctl;
+struct vsock_unix;
 
 #define RUN_MAX_DISKS 16
 
@@ -46,6 +47,9 @@ struct run_opts {
 	bool virtio_console; /* --console virtio */
 	/* --balloon [deflate-on-oom][,no-reporting] */
 	bool balloon, balloon_deflate_on_oom, balloon_no_reporting;
+	/* --vsock cid=N,socket=PATH (vsock_socket NULL: none) */
+	uint64_t vsock_cid;
+	const char *vsock_socket;
 	/* Managed mode (shaled): */
 	const char *control;
 	const char *console_log;
@@ -85,6 +89,8 @@ struct run_env {
 	/* --exit-file: its directory, opened before the sandbox. */
 	int exit_dirfd;
 	const char *exit_name;
+	/* --vsock's host side, whose directory the jail keeps (NULL: none). */
+	struct vsock_unix *vsock;
 
 	/* While a VM runs: */
 	struct vm *vm;

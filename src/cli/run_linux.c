@@ -11,8 +11,9 @@
 
 #include "arch/x86/pc.h"
 #include "backend/disk.h"
-#include "devices/virtio/balloon.h"
+#include "backend/vsock_unix.h"
 #include "cli/run.h"
+#include "devices/virtio/balloon.h"
 #include "util/util.h"
 #include "vmm/console.h"
 #include "vmm/control.h"
@@ -136,6 +137,9 @@ static int boot_once(const struct run_opts *o, const struct pc_config *cfg,
 
 		console_attach(env->con, &pc, pc_console_room_fd(&pc));
 		ret = run_sandbox(env, &vm);
+		/* Once: PATH_P is named from PATH's directory from now on. */
+		if (!ret && env->vsock && !env->vsock->relative)
+			ret = vsock_unix_enter(env->vsock);
 		if (!ret)
 			ret = pc_start_devices(&pc);
 		for (unsigned i = 0; !ret && i < vm.nr_vcpus; i++)
@@ -175,6 +179,7 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	struct console con;
 	struct pc_config cfg;
 	struct host_info host;
+	struct vsock_unix vsock = { .listen_fd = -1, .dir_fd = -1 };
 	int ret;
 
 	/*
@@ -229,6 +234,14 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	cfg.balloon = o->balloon;
 	cfg.balloon_deflate_on_oom = o->balloon_deflate_on_oom;
 	cfg.balloon_reporting = !o->balloon_no_reporting;
+	if (o->vsock_socket) {
+		ret = vsock_unix_open(&vsock, o->vsock_socket, "--vsock");
+		if (ret)
+			goto out;
+		cfg.vsock = &vsock;
+		cfg.vsock_cid = o->vsock_cid;
+		env->vsock = &vsock;
+	}
 
 	ret = run_env_open(env, o, start_ns);
 	if (ret)
@@ -256,6 +269,8 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 	console_close(&con);
 	env->con = NULL;
 out:
+	env->vsock = NULL;
+	vsock_unix_close(&vsock);
 	while (nr_disks)
 		disk_close(&disks[--nr_disks]);
 	image_unmap(&files.kernel);

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "arch/x86/pc.h"
+#include "backend/vsock_unix.h"
 #include "cli/run.h"
+#include "devices/virtio/vsock.h"
 #include "util/util.h"
 
 #define DEFAULT_MEMORY (64 * MiB)
@@ -73,6 +75,13 @@ static void run_usage(FILE *f)
 		"                          to the host too. deflate-on-oom: the guest may take\n"
 		"                          balloon pages back rather than run out of memory;\n"
 		"                          no-reporting: no free page reporting\n"
+		"      --vsock cid=N,socket=PATH\n"
+		"                          a virtio-vsock device, the guest's CID N (3 or\n"
+		"                          more); host side on Unix sockets: a guest's\n"
+		"                          connection to host port P reaches the socket\n"
+		"                          PATH_P; a program connecting to PATH and writing\n"
+		"                          \"CONNECT P\\n\" reaches guest port P (answer:\n"
+		"                          \"OK HOSTPORT\\n\")\n"
 		"Managed mode (used by shaled):\n"
 		"      --control PATH      serve the control socket at PATH (a Unix socket,\n"
 		"                          mode 0600): one JSON request per line, {\"op\":OP}\n"
@@ -152,6 +161,44 @@ static int parse_net(struct run_opts *o, char *arg)
  * PATH[,ro|,readonly][,serial=ID]: the settings are taken from the end, so
  * a path may hold commas as long as no part after one looks like a setting.
  */
+/* cid=N,socket=PATH, in either order; the path may not hold a comma. */
+static int parse_vsock(struct run_opts *o, char *arg)
+{
+	char *save = NULL;
+	bool has_cid = false;
+
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "cid=", 4)) {
+			char *end;
+			unsigned long long n = strtoull(tok + 4, &end, 10);
+
+			if (!isdigit((unsigned char)tok[4]) || *end || n < VSOCK_MIN_GUEST_CID ||
+			    n > VSOCK_MAX_GUEST_CID) {
+				log_err("--vsock: cid=%s: want a number from %u to %u", tok + 4,
+					VSOCK_MIN_GUEST_CID, VSOCK_MAX_GUEST_CID);
+				return -EINVAL;
+			}
+			o->vsock_cid = n;
+			has_cid = true;
+		} else if (!strncmp(tok, "socket=", 7) && tok[7]) {
+			if (strlen(tok + 7) > VSOCK_UNIX_PATH_MAX) {
+				log_err("--vsock: socket=%s: longer than %u bytes", tok + 7,
+					VSOCK_UNIX_PATH_MAX);
+				return -EINVAL;
+			}
+			o->vsock_socket = tok + 7;
+		} else {
+			log_err("--vsock: unknown setting '%s' (want cid=N,socket=PATH)", tok);
+			return -EINVAL;
+		}
+	}
+	if (!has_cid || !o->vsock_socket) {
+		log_err("--vsock: want cid=N and socket=PATH");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_disk(struct run_opts *o, char *arg)
 {
 	struct run_disk *d;
@@ -244,6 +291,7 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		OPT_DISK = 256, OPT_NET, OPT_TIMEOUT, OPT_STATS, OPT_KERNEL, OPT_INITRD,
 		OPT_CMDLINE, OPT_CPUS, OPT_ON_REBOOT, OPT_CONTROL, OPT_CONSOLE_LOG, OPT_EXIT_FILE,
 		OPT_USER, OPT_NO_SANDBOX, OPT_JAIL, OPT_RNG, OPT_CONSOLE, OPT_BALLOON,
+		OPT_VSOCK,
 	};
 	static const struct option longopts[] = {
 		{ "memory", required_argument, NULL, 'm' },
@@ -265,6 +313,7 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "balloon", optional_argument, NULL, OPT_BALLOON },
+		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -347,6 +396,14 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 		case OPT_RNG:
 			o->rng = true;
 			break;
+		case OPT_VSOCK:
+			if (o->vsock_socket) {
+				log_err("--vsock: one vsock device per VM");
+				return -EINVAL;
+			}
+			if (parse_vsock(o, optarg))
+				return -EINVAL;
+			break;
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "virtio")) {
 				o->virtio_console = true;
@@ -417,6 +474,10 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 	}
 	if (o->balloon) {
 		log_err("run: --balloon needs --kernel");
+		return -EINVAL;
+	}
+	if (o->vsock_socket) {
+		log_err("run: --vsock needs --kernel");
 		return -EINVAL;
 	}
 	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -28,6 +29,12 @@
 #define M (1u << SANDBOX_MAIN)
 #define V (1u << SANDBOX_VCPU)
 #define I (1u << SANDBOX_IO)
+/*
+ * A virtio device's I/O thread only (virtio-vsock's sockets): in the I/O
+ * filter, not in the para-virtual vCPU's, so that the para-virtual I/O
+ * thread, which runs both, cannot make these calls either.
+ */
+#define S (1u << 8)
 
 enum arg_rule {
 	ANY,
@@ -40,6 +47,7 @@ enum arg_rule {
 	EMPTY_PATH,   /* newfstatat: fstat() of a descriptor (AT_EMPTY_PATH) */
 	FILTER,       /* seccomp: only to add a filter */
 	ENOSYS_RULE,  /* clone3: ENOSYS, so that the C library uses clone */
+	UNIX_SOCKET,  /* socket: AF_UNIX only (virtio-vsock's host side) */
 };
 
 static const struct rule {
@@ -88,6 +96,11 @@ static const struct rule {
 	{ SCMP_SYS(recvfrom), M, ANY },
 	{ SCMP_SYS(setsockopt), M, ANY },
 	{ SCMP_SYS(shutdown), M | V | I, ANY },
+	/* virtio-vsock: the I/O thread accepts at PATH and connects to PATH_P. */
+	{ SCMP_SYS(accept4), S, ANY },
+	{ SCMP_SYS(socket), S, UNIX_SOCKET },
+	{ SCMP_SYS(connect), S, ANY },
+	{ SCMP_SYS(readv), S, ANY },
 	/* New VMs (a Linux guest's reboot) and the PV I/O queues' set-up. */
 	{ SCMP_SYS(eventfd2), M | V, ANY },
 	{ SCMP_SYS(epoll_create1), V, ANY },
@@ -176,6 +189,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r)
 					SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
 	case ENOSYS_RULE:
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), r->nr, 0);
+	case UNIX_SOCKET:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, r->nr, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	}
 	return -EINVAL;
 }
@@ -204,10 +219,10 @@ static const struct {
 	const char *name;
 	unsigned mask;
 } filters[SANDBOX_NR_FILTERS] = {
-	[SANDBOX_FILTER_MAIN] = { "main", M | V | I },
+	[SANDBOX_FILTER_MAIN] = { "main", M | V | I | S },
 	[SANDBOX_FILTER_VCPU] = { "vcpu", V },
 	[SANDBOX_FILTER_VCPU_PV] = { "vcpu_pv", V | I },
-	[SANDBOX_FILTER_IO] = { "io", I },
+	[SANDBOX_FILTER_IO] = { "io", I | S },
 };
 
 /* Filter `f` as a C array; every directory mark must be in it. */

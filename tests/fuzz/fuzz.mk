@@ -25,6 +25,8 @@ FUZZ_NAMES += balloon
 # virtio-console both ways, console input included (fuzz_vconsole.c).
 FUZZ_NAMES += vconsole
 FUZZ_MUTATIONS ?= 2000
+# virtio-vsock's packets and host sockets (make-seeds writes its seeds).
+FUZZ_NAMES += vsock
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
 # The legacy devices read the harness's clock instead of the host's.
@@ -77,6 +79,8 @@ FUZZ_SRCS_balloon := tests/fuzz/fuzz_balloon.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_balloon := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vconsole := tests/fuzz/fuzz_vconsole.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vconsole := $(FUZZ_LDFLAGS_vpci)
+FUZZ_SRCS_vsock := tests/fuzz/fuzz_vsock.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vsock := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c src/util/json.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.

@@ -1390,6 +1390,134 @@ static void virtq_seeds(void)
 	vq_done("event-idx");
 }
 
+/* virtio-vsock seeds: the scripts fuzz_vsock.c reads. */
+struct vs_hdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+
+#define VS_FIX 3u /* the CIDs right, type STREAM and len = the payload's */
+#define VS_HOST_PORT0 (1u << 30)
+
+static void vs_tx(unsigned a, uint16_t op, uint32_t src, uint32_t dst, uint32_t flags,
+		  uint32_t buf_alloc, uint32_t fwd_cnt, const char *payload)
+{
+	/* Without VS_FIX: another guest's CID and a datagram type, for the harness to keep. */
+	struct vs_hdr h = { (a & 1) ? 3 : 4, 2, src, dst, 0, (a & 2) ? 1 : 2, op, flags, buf_alloc,
+			    fwd_cnt };
+	size_t n = payload ? strlen(payload) : 0;
+	const uint8_t *p = (const uint8_t *)&h;
+
+	vq_byte((uint8_t)(a << 3));
+	for (size_t i = 0; i < sizeof(h); i++)
+		vq_byte(p[i]);
+	vq_byte((uint8_t)n);
+	for (size_t i = 0; i < n; i++)
+		vq_byte((uint8_t)payload[i]);
+}
+
+static void vs_rx(unsigned count, uint8_t size16)
+{
+	vq_byte((uint8_t)((count - 1) << 3 | 1));
+	vq_byte(size16);
+}
+
+static void vs_rounds(unsigned n)
+{
+	vq_byte((uint8_t)((n - 1) << 3 | 3));
+}
+
+static void vs_done(const char *name)
+{
+	write_file("vsock", name, vq_buf, vq_len);
+}
+
+static void vsock_seeds(void)
+{
+	/* The guest connects to the echo server at PATH_1024, sends, reads back, shuts down. */
+	vq_len = 0;
+	vs_rx(8, 0xff);
+	vs_tx(VS_FIX, 1, 5000, 1024, 0, 65536, 0, NULL);
+	vs_rounds(4);
+	vs_tx(VS_FIX, 5, 5000, 1024, 0, 65536, 0, "hello");
+	vs_rounds(4);
+	vs_rx(8, 0xff);
+	vs_rounds(4);
+	vs_tx(VS_FIX, 6, 5000, 1024, 0, 65536, 5, NULL);
+	vs_tx(VS_FIX, 7, 5000, 1024, 0, 65536, 5, NULL);
+	vs_tx(VS_FIX, 4, 5000, 1024, 3, 65536, 5, NULL);
+	vs_rounds(4);
+	vs_done("guest-echo");
+
+	/* A host program's CONNECT 77; the guest accepts; data both ways; the host closes. */
+	vq_len = 0;
+	vs_rx(8, 0xff);
+	vq_byte(2);
+	vq_byte(77);
+	vq_byte(0);
+	vs_rounds(4);
+	vs_tx(VS_FIX, 2, 77, VS_HOST_PORT0, 0, 65536, 0, NULL);
+	vs_rounds(2);
+	vq_byte(2 << 3 | 6);
+	vq_byte(0);
+	vs_rounds(4);
+	vs_tx(VS_FIX, 5, 77, VS_HOST_PORT0, 0, 65536, 128, "from the guest");
+	vs_rounds(2);
+	vq_byte(6);
+	vq_byte(0);
+	vs_rounds(4);
+	vs_tx(VS_FIX, 3, 77, VS_HOST_PORT0, 0, 65536, 128, NULL);
+	vs_done("host-connect");
+
+	/* A tiny credit: the echo's answer comes 10 bytes at a time. */
+	vq_len = 0;
+	vs_rx(8, 0xff);
+	vs_tx(VS_FIX, 1, 5001, 1024, 0, 10, 0, NULL);
+	vs_rounds(2);
+	vs_tx(VS_FIX, 5, 5001, 1024, 0, 10, 0, "0123456789abcdefghijklmnopqrstuvwxyz");
+	vs_rounds(4);
+	vs_tx(VS_FIX, 6, 5001, 1024, 0, 10, 10, NULL);
+	vs_rounds(4);
+	vs_done("credit");
+
+	/* Refused and bad: no listener, a wrong CID, a bad type and op, too long a length. */
+	vq_len = 0;
+	vs_rx(8, 0xff);
+	vs_tx(VS_FIX, 1, 5002, 999, 0, 65536, 0, NULL);
+	vs_tx(2, 1, 5003, 1024, 0, 65536, 0, NULL);
+	vs_tx(1, 1, 5004, 1024, 0, 65536, 0, "xx");
+	vs_tx(VS_FIX, 42, 5005, 1024, 0, 65536, 0, NULL);
+	vs_tx(VS_FIX | 4, 1, 5006, 1024, 0, 65536, 0, NULL);
+	vs_rounds(2);
+	vs_done("bad-headers");
+
+	/* Breaking the device: a chain shorter than a header; then a buffer too small for one. */
+	vq_len = 0;
+	vs_rx(2, 0xff);
+	vs_tx(VS_FIX | 4 | 8, 1, 5007, 1024, 0, 65536, 0, NULL);
+	vs_rounds(2);
+	vq_byte(5);
+	vs_rx(1, 1);
+	vs_tx(VS_FIX, 1, 5008, 999, 0, 65536, 0, NULL);
+	vs_rounds(2);
+	vs_done("needs-reset");
+
+	/* More connections than the cap. */
+	vq_len = 0;
+	vs_rx(8, 0xff);
+	for (unsigned i = 0; i < 40; i++) {
+		vs_tx(VS_FIX, 1, 6000 + i, 1024, 0, 65536, 0, NULL);
+		if (i % 8 == 7) {
+			vs_rx(8, 0xff);
+			vs_rounds(1);
+		}
+	}
+	vs_rounds(2);
+	vs_done("many");
+}
+
 /* virtio PCI seeds: the scripts fuzz_vpci.c reads. */
 static void vp_op(unsigned what, unsigned width_log2, unsigned a)
 {
@@ -1713,5 +1841,6 @@ int main(int argc, char **argv)
 	vpci_seeds();
 	balloon_seeds();
 	vconsole_seeds();
+	vsock_seeds();
 	return 0;
 }

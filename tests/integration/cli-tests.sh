@@ -36,6 +36,16 @@ expect rng-needs-kernel 125 '' '--rng and --console need --kernel' "$SHALE" run 
 expect balloon-needs-kernel 125 '' '--balloon needs --kernel' "$SHALE" run --balloon "$HELLO"
 expect balloon-junk 125 '' "--balloon: want deflate-on-oom and/or no-reporting, not 'big'" \
 	"$SHALE" run --balloon=big --kernel /nonexistent
+# --vsock: checked before anything is opened.
+expect vsock-needs-kernel 125 '' '--vsock needs --kernel' "$SHALE" run --vsock cid=3,socket="$W/v" "$HELLO"
+expect vsock-cid-low 125 '' 'cid=2: want a number from 3 to 4294967294' \
+	"$SHALE" run --kernel /nonexistent --vsock cid=2,socket="$W/v"
+expect vsock-no-socket 125 '' '--vsock: want cid=N and socket=PATH' \
+	"$SHALE" run --kernel /nonexistent --vsock cid=3
+expect vsock-unknown 125 '' "--vsock: unknown setting 'port=1'" \
+	"$SHALE" run --kernel /nonexistent --vsock cid=3,socket="$W/v",port=1
+expect vsock-twice 125 '' 'one vsock device per VM' \
+	"$SHALE" run --kernel /nonexistent --vsock cid=3,socket="$W/v" --vsock cid=4,socket="$W/w"
 # Closed standard streams: nothing shale writes may land in the files it opens.
 head -c 1000 /dev/urandom >"$W/odd.img"
 cp "$W/odd.img" "$W/odd.orig"

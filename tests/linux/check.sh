@@ -7,6 +7,7 @@
 #
 # usage: check.sh BUILD_DIR
 #   SHALE_LINUX_ONLY=blk: only the virtio-blk tests
+#   SHALE_LINUX_ONLY=vsock: only the virtio-vsock tests
 set -u
 B=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,10 +28,12 @@ stage=$B/tests/linux-stage
 rm -rf "$stage"
 mkdir -p "$stage"
 cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/run-linux-tests.sh" \
+	"$B/tests/tools/vsock_echo" \
 	"$top/tests/integration/lib.sh" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
-"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"
+SHALE_INITRD_TOOLS="$B/tests/tools/vsock_echo" \
+	"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"
 
 # guest_place
 . "$top/scripts/host-kind.sh"

@@ -7,6 +7,8 @@
 # at their /lib/modules paths (the init's shale.test=blk loads them), and
 # the virtio entropy driver (shale.test=rng), and the balloon driver
 # (shale.test=balloon).
+# With SHALE_INITRD_TOOLS (static programs, blank-separated), also those
+# in /bin, and the kernel's vsock modules (shale.test=vsock).
 # usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
 set -eu
 out=$1
@@ -29,6 +31,16 @@ if [ $# -ge 3 ]; then
 		if [ -f "$mods/$ko.ko" ]; then
 			mkdir -p "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/${ko%/*}"
 			cp "$mods/$ko.ko" "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/$ko.ko"
+		fi
+	done
+fi
+for tool in ${SHALE_INITRD_TOOLS:-}; do cp "$tool" "$tmp/bin/"; done
+if [ $# -ge 3 ]; then
+	net=/lib/modules/${3##*/vmlinuz-}/kernel/net/vmw_vsock
+	for ko in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
+		if [ -f "$net/$ko.ko" ]; then
+			mkdir -p "$tmp/${net#/}"
+			cp "$net/$ko.ko" "$tmp/${net#/}/"
 		fi
 	done
 fi

@@ -221,6 +221,88 @@ case " ${SHALE_LINUX_ONLY:-} " in
 	exit
 	;;
 esac
+# virtio-vsock (tests/linux/init, shale.test=vsock), sandboxed, in each
+# jail this host has: the guest (CID 42) echoes 256 KiB through the host's
+# echo server at PATH_5000, then serves one for the host, which connects
+# through PATH with "CONNECT 6000". The jail must let the VMM reach PATH_P.
+VSOCK_ECHO=$(dirname "$0")/vsock_echo
+VSOCK_BYTES=262144
+vsock_run() { # JAIL
+	VS=$W/vsock-$1
+	mkdir -p "$VS"
+	"$VSOCK_ECHO" unix-serve "$VS/v.sock_5000" >"$VS/echo" 2>&1 &
+	echo_pid=$!
+	$RUN --kernel "$BZ" --jail "$1" --vsock "cid=42,socket=$VS/v.sock" \
+		--cmdline "$BASE shale.test=vsock shale.vsock_bytes=$VSOCK_BYTES" \
+		</dev/null >"$VS/out" 2>"$VS/err" &
+	pid=$!
+	i=0
+	while ! grep -q 'L2-VSOCK-H2G LISTENING' "$VS/out" && kill -0 "$pid" 2>/dev/null &&
+		[ $i -lt 150 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	$T_TIMEOUT 120 "$VSOCK_ECHO" unix-connect "$VS/v.sock" 6000 "@$VSOCK_BYTES" >"$VS/h2g" 2>&1
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	status=$?
+	kill "$echo_pid" 2>/dev/null
+	wait "$echo_pid" 2>/dev/null
+	tr -d '\r' <"$VS/out" >"$VS/log"
+	why="$(grep -a '^L2-VSOCK' "$VS/log" | tr '\n' ' ') host: $(tr '\n' ' ' <"$VS/h2g") $(tail -n 3 "$VS/err" | tr '\n' ' ')"
+	grep -q '^L2-VSOCK-CID 42$' "$VS/log" && ok "vsock-cid-$1" || fail "vsock-cid-$1" "$why"
+	grep -q "^L2-VSOCK-G2H ECHO-OK n=$VSOCK_BYTES " "$VS/log" && ok "vsock-guest-to-host-$1" ||
+		fail "vsock-guest-to-host-$1" "$why"
+	if grep -Eq '^OK [0-9]+$' "$VS/h2g" && grep -q "^ECHO-OK n=$VSOCK_BYTES\$" "$VS/h2g" &&
+		grep -q '^L2-VSOCK-H2G SERVED' "$VS/log"; then
+		ok "vsock-host-to-guest-$1"
+	else
+		fail "vsock-host-to-guest-$1" "$why"
+	fi
+	# The cap (32 connections): some refused, no more than 32 at once, then room again.
+	many=$(sed -n 's/^L2-VSOCK-MANY ok=\([0-9]*\) refused=\([0-9]*\)$/\1 \2/p' "$VS/log")
+	if [ -n "$many" ] && [ "${many% *}" -le 32 ] && [ "${many% *}" -ge 28 ] &&
+		[ "${many#* }" -ge 8 ] && grep -q '^L2-VSOCK-AGAIN ECHO-OK n=5$' "$VS/log"; then
+		ok "vsock-cap-$1"
+	else
+		fail "vsock-cap-$1" "$why"
+	fi
+	[ "$status" = 0 ] && [ ! -e "$VS/v.sock" ] && ok "vsock-exit-$1" ||
+		fail "vsock-exit-$1" "status $status (want 0), PATH removed: $([ -e "$VS/v.sock" ] && echo no || echo yes)"
+}
+if only vsock; then
+	if [ ! -x "$VSOCK_ECHO" ]; then
+		skip vsock "no tests/tools/vsock_echo next to this script"
+	else
+		if "$SHALE" host --json 2>/dev/null | grep -q '"jail":"landlock"'; then
+			vsock_run landlock
+		else
+			skip vsock-landlock "this kernel has no Landlock"
+		fi
+		vsock_run mount
+	fi
+	# A reboot builds the device again on the socket opened once (the
+	# sandbox would let nothing bind PATH again).
+	VS=$W/vsock-reboot
+	mkdir -p "$VS"
+	"$VSOCK_ECHO" unix-serve "$VS/v.sock_5000" >"$VS/echo" 2>&1 &
+	echo_pid=$!
+	expect vsock-reboot 124 'L2-VSOCK-G2H' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
+		--timeout 40s --kernel "$BZ" --vsock "cid=43,socket=$VS/v.sock" \
+		--cmdline "$BASE shale.test=vsock-reboot"
+	kill "$echo_pid" 2>/dev/null
+	wait "$echo_pid" 2>/dev/null
+	echoes=$(grep -c '^L2-VSOCK-G2H ECHO-OK n=4096' "$T_OUT")
+	[ "$echoes" -ge 2 ] && ok vsock-reboot-echo || fail vsock-reboot-echo "echoed in $echoes boot(s)"
+	expect vsock-bad-cid 125 '' 'cid=2: want a number from 3' $RUN --kernel "$BZ" \
+		--vsock cid=2,socket="$W/x.sock"
+	if [ "${SHALE_LINUX_ONLY:-}" = vsock ]; then
+		summary
+		exit
+	fi
+fi
 
 # virtio-blk: three disks (tests/linux/init, shale.test=blk): vda filled by
 # the host and read by the guest, vdb read-only, vdc written by the guest

@@ -144,8 +144,13 @@ static int open_cwd(int allowed, int other)
 
 static int make_socket(int allowed, int other)
 {
-	socket(AF_UNIX, SOCK_STREAM, 0);
+	socket(AF_INET, SOCK_STREAM, 0);
 	return 0;
+}
+
+static int make_unix_socket(int allowed, int other)
+{
+	return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) < 0 ? 1 : 0;
 }
 
 static int new_process(int allowed, int other)
@@ -201,6 +206,17 @@ static void test_forbidden_calls(void **state)
 		assert_int_equal(run_filtered(id, 1, make_socket), KILLED(SIGSYS));
 		assert_int_equal(run_filtered(id, 1, new_process), KILLED(SIGSYS));
 	}
+}
+
+/* virtio-vsock's I/O thread makes Unix sockets (and the process list has them); a vCPU does not. */
+static void test_unix_sockets(void **state)
+{
+	assert_int_equal(run_filtered(SANDBOX_FILTER_VCPU, 1, make_unix_socket), KILLED(SIGSYS));
+	/* Nor the para-virtual vCPU, whose list its I/O thread runs too. */
+	assert_int_equal(run_filtered(SANDBOX_FILTER_VCPU_PV, 1, make_unix_socket), KILLED(SIGSYS));
+	SKIP_ALLOWED();
+	assert_int_equal(run_filtered(SANDBOX_FILTER_IO, 1, make_unix_socket), 0);
+	assert_int_equal(run_filtered(SANDBOX_FILTER_MAIN, 1, make_unix_socket), 0);
 }
 
 static void test_io_thread_narrower(void **state)
@@ -263,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_other_directory_killed),
 		cmocka_unit_test(test_no_directories),
 		cmocka_unit_test(test_forbidden_calls),
+		cmocka_unit_test(test_unix_sockets),
 		cmocka_unit_test(test_io_thread_narrower),
 		cmocka_unit_test(test_vcpu_ioctls),
 		cmocka_unit_test(test_every_mark_replaced),

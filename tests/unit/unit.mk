@@ -6,6 +6,10 @@
 UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef api_req http evloop \
 	ctl_proto sandbox usernet virtq virtio_blk virtio_pci virtio_rng virtio_console vmmfile \
 	virtio_balloon
+# virtio-vsock, with KVM's routing recorded as for virtio_pci.
+UNIT_NAMES += virtio_vsock
+UNIT_LIBS_test_virtio_vsock := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
+	-Wl,--wrap=irq_ioeventfd
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o

@@ -18,6 +18,7 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock.h"
 #include "util/util.h"
 #include "vmm/conout.h"
 #include "vmm/vcpu.h"
@@ -303,6 +304,9 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 			(cfg->balloon_deflate_on_oom ? VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0) |
 			(cfg->balloon_reporting ? VIRTIO_BALLOON_F_PAGE_REPORTING : 0),
 			&pc->balloon);
+	if (!ret && cfg->vsock)
+		ret = virtio_vsock_create(vm, pc->pci, PC_VSOCK_SLOT, cfg->vsock_cid, cfg->vsock,
+					  &pc->vsock);
 	return ret;
 }
 
@@ -318,6 +322,8 @@ int pc_start_devices(struct pc_machine *pc)
 		ret = virtio_console_start(pc->vcon);
 	if (!ret && pc->balloon)
 		ret = virtio_balloon_start(pc->balloon);
+	if (!ret && pc->vsock)
+		ret = virtio_vsock_start(pc->vsock);
 	return ret;
 }
 
@@ -381,6 +387,8 @@ void pc_destroy(struct pc_machine *pc)
 	pc->vcon = NULL;
 	virtio_balloon_destroy(pc->balloon);
 	pc->balloon = NULL;
+	virtio_vsock_destroy(pc->vsock);
+	pc->vsock = NULL;
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

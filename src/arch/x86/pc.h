@@ -33,7 +33,8 @@ struct conout;
 /* The entropy device (--rng) takes slot 17, whatever the disks; hvc0 18. */
 #define PC_RNG_SLOT (PC_MAX_DISKS + 1)
 #define PC_CONSOLE_SLOT (PC_MAX_DISKS + 2)
-/* The memory balloon (--balloon). */
+/* virtio-vsock (--vsock) takes slot 23, the memory balloon (--balloon) 24. */
+#define PC_VSOCK_SLOT 23u
 #define PC_BALLOON_SLOT 24u
 
 struct disk;
@@ -41,6 +42,8 @@ struct virtio_blk;
 struct virtio_rng;
 struct virtio_console;
 struct virtio_balloon;
+struct virtio_vsock;
+struct vsock_unix;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
@@ -58,6 +61,9 @@ struct pc_config {
 	bool virtio_console; /* hvc0 beside the UART */
 	bool balloon; /* virtio-balloon */
 	bool balloon_deflate_on_oom, balloon_reporting;
+	/* virtio-vsock: the guest's CID and the host side (open; the caller's), or NULL. */
+	struct vsock_unix *vsock;
+	uint64_t vsock_cid;
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -81,6 +87,7 @@ struct pc_machine {
 	struct virtio_rng *rng;
 	struct virtio_console *vcon;
 	struct virtio_balloon *balloon;
+	struct virtio_vsock *vsock;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
