@@ -13,6 +13,7 @@ VMM_SRCS := src/util/util.c \
 	src/backend/disk.c src/vmm/irq.c \
 	src/devices/virtio/queue.c src/devices/virtio/pci.c src/devices/virtio/blk.c \
 	src/devices/virtio/rng.c src/devices/virtio/console.c
+VMM_SRCS += src/backend/tap.c src/devices/virtio/net.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 # The seccomp allow-lists, compiled to BPF by libseccomp at build time

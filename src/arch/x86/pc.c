@@ -16,6 +16,7 @@
 #include "devices/legacy/serial.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "util/util.h"
 #include "vmm/conout.h"
@@ -297,6 +298,11 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 		ret = virtio_rng_create(vm, pc->pci, PC_RNG_SLOT, &pc->rng);
 	if (!ret && cfg->virtio_console)
 		ret = virtio_console_create(vm, pc->pci, PC_CONSOLE_SLOT, hvc_output, pc, &pc->vcon);
+	for (unsigned i = 0; !ret && i < cfg->nr_nets; i++) {
+		ret = virtio_net_create(vm, pc->pci, PC_NET_SLOT + i, cfg->net[i].fd, cfg->net[i].mac,
+					&pc->net[i]);
+		pc->nr_net = i + 1;
+	}
 	return ret;
 }
 
@@ -310,6 +316,8 @@ int pc_start_devices(struct pc_machine *pc)
 		ret = virtio_rng_start(pc->rng);
 	if (!ret && pc->vcon)
 		ret = virtio_console_start(pc->vcon);
+	for (unsigned i = 0; !ret && i < pc->nr_net; i++)
+		ret = virtio_net_start(pc->net[i]);
 	return ret;
 }
 
@@ -371,6 +379,8 @@ void pc_destroy(struct pc_machine *pc)
 	pc->rng = NULL;
 	virtio_console_destroy(pc->vcon);
 	pc->vcon = NULL;
+	for (unsigned i = 0; i < pc->nr_net; i++)
+		virtio_net_destroy(pc->net[i]);
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

@@ -33,15 +33,24 @@ struct conout;
 /* The entropy device (--rng) takes slot 17, whatever the disks; hvc0 18. */
 #define PC_RNG_SLOT (PC_MAX_DISKS + 1)
 #define PC_CONSOLE_SLOT (PC_MAX_DISKS + 2)
+/* virtio-net devices take slots 19-22 in --net order. */
+#define PC_MAX_NETS 4u
+#define PC_NET_SLOT (PC_MAX_DISKS + 3)
 
 struct disk;
 struct virtio_blk;
 struct virtio_rng;
 struct virtio_console;
+struct virtio_net;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
 	const char *serial; /* GET_ID's answer, or NULL */
+};
+
+struct pc_net {
+	int fd; /* the back end (backend/tap.h); the caller's, across reboots */
+	uint8_t mac[6];
 };
 
 struct pc_config {
@@ -53,6 +62,8 @@ struct pc_config {
 	unsigned nr_disks;
 	bool rng; /* virtio-rng */
 	bool virtio_console; /* hvc0 beside the UART */
+	struct pc_net net[PC_MAX_NETS];
+	unsigned nr_nets;
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -75,6 +86,8 @@ struct pc_machine {
 	unsigned nr_blk;
 	struct virtio_rng *rng;
 	struct virtio_console *vcon;
+	struct virtio_net *net[PC_MAX_NETS];
+	unsigned nr_net;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
