@@ -18,6 +18,7 @@
 #                       a bzImage also writes corpus/linux/bzimage-head)
 
 FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics http ctl opts virtq vpci
+FUZZ_NAMES += vnet
 FUZZ_MUTATIONS ?= 2000
 FUZZ_STANDALONE := $(patsubst %,$(B)/tests/fuzz/fuzz_%-standalone,$(FUZZ_NAMES))
 
@@ -67,6 +68,9 @@ FUZZ_SRCS_virtq := tests/fuzz/fuzz_virtq.c src/devices/virtio/queue.c src/vmm/gm
 FUZZ_SRCS_vpci := tests/fuzz/fuzz_vpci.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vpci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
+# virtio-net on a socket-pair back end, the same way.
+FUZZ_SRCS_vnet := tests/fuzz/fuzz_vnet.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vnet := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.
