@@ -6,7 +6,7 @@
 # Debian cloud kernel from /boot and an initramfs made from busybox-static.
 #
 # usage: check.sh BUILD_DIR
-#   SHALE_LINUX_ONLY=blk: only the virtio-blk tests
+#   SHALE_LINUX_ONLY=blk: only the virtio-blk tests; =net: only virtio-net's
 set -u
 B=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +28,8 @@ rm -rf "$stage"
 mkdir -p "$stage"
 cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/run-linux-tests.sh" \
 	"$top/tests/integration/lib.sh" "$stage/"
+# --net user's helper, found next to shale (the lab adds its libraries).
+cp "$B/shale-net" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
 "$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"

@@ -5,7 +5,8 @@
 # driver and the input event interface (button.ko, evdev.ko), so that a
 # guest can answer the power button, and the virtio PCI and block drivers
 # at their /lib/modules paths (the init's shale.test=blk loads them), and
-# the virtio entropy driver (shale.test=rng).
+# the virtio entropy driver (shale.test=rng) and the virtio network driver
+# (shale.test=net).
 # usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
 set -eu
 out=$1
@@ -24,12 +25,18 @@ if [ $# -ge 3 ]; then
 	done
 	for ko in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev \
 		virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk \
-		char/hw_random/virtio-rng char/virtio_console; do
+		char/hw_random/virtio-rng char/virtio_console net/net_failover net/virtio_net; do
 		if [ -f "$mods/$ko.ko" ]; then
 			mkdir -p "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/${ko%/*}"
 			cp "$mods/$ko.ko" "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/$ko.ko"
 		fi
 	done
+	# virtio_net needs net_failover, which needs failover (shale.test=net).
+	core=/lib/modules/${3##*/vmlinuz-}/kernel/net/core
+	if [ -f "$core/failover.ko" ]; then
+		mkdir -p "$tmp$core"
+		cp "$core/failover.ko" "$tmp$core/"
+	fi
 fi
 head -c 1048576 /dev/urandom >"$tmp/payload.bin"
 md5sum "$tmp/payload.bin" | cut -d' ' -f1 >"$sum"
