@@ -2,7 +2,8 @@
 # the SDK's generic rules (sdk/sdk.mk), and `make bench`, which runs them
 # with bench/run.sh on this host's /dev/kvm or, without one, in the lab.
 # `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh);
-# `make bench-io` the block I/O one, full against para-virtual (bench/io.sh).
+# `make bench-io` the block I/O one, full against para-virtual (bench/io.sh);
+# `make bench-net` a Linux guest's network throughput (bench/net.sh).
 
 BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime $(B)/bench/apiload
 BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
@@ -28,3 +29,9 @@ bench-io: all $(B)/g/examples/blockread.elf
 	$(Q)bench/io.sh $(B)
 
 .PHONY: bench-build bench-boot bench-daemon bench-io
+
+# Linux guests' network throughput on the user-mode network, shale against QEMU.
+bench-net: all
+	$(Q)bench/net.sh $(B)
+
+.PHONY: bench-net

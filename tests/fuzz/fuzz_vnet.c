@@ -255,7 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(ram, 0, sizeof(ram));
 	next_gsi = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) ||
+	    fcntl(sp[0], F_SETFL, O_NONBLOCK))
 		abort();
 	if (flags & 1) {
 		close(sp[1]);

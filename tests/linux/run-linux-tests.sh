@@ -115,6 +115,13 @@ if [ "$ONLY" != blk ]; then
 		net_check user net-two-devices '^L2-NET-DEV eth1 mac=.* carrier=1 ' "no second device"
 		net_check user net-two-devices-ping '^L2-NET-PING 10.78.0.1 status=0$' "no answer on eth1"
 	fi
+	# A reboot builds the device again on the back end opened once (the
+	# sandbox lets nothing be opened, nor fcntl() called, by then).
+	expect net-reboot 124 'L2-NET-FETCH' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
+		--timeout 60s --kernel "$BZ" --net user --cmdline "$BASE shale.test=net shale.net0=dhcp \
+		shale.fetch=http://10.0.2.2:18081/f.bin shale.net_reboot=1"
+	fetches=$(grep -c "^L2-NET-FETCH $f_sum" "$T_OUT")
+	[ "$fetches" -ge 2 ] && ok net-reboot-fetch || fail net-reboot-fetch "fetched in $fetches boot(s)"
 	kill "$httpd_pid" 2>/dev/null
 	wait "$httpd_pid" 2>/dev/null
 	[ -n "$tap" ] && "$IP" link del shtap0 2>/dev/null

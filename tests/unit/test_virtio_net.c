@@ -15,6 +15,7 @@
  * back end that closes is said once and no longer watched.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -187,6 +188,8 @@ static int setup(void **state)
 	assert_int_equal(pci_create(&F->fv.vm, NULL, &F->bus), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
 	F->host = sp[1];
+	/* As tap_open() and usernet_start() leave theirs. */
+	assert_int_equal(fcntl(sp[0], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(virtio_net_create(&F->fv.vm, F->bus, DEVNUM, sp[0], mac, &F->net), 0);
 	assert_int_equal(virtio_net_start(F->net), 0);
 	for (unsigned i = 0; i < 2; i++) {

@@ -17,7 +17,6 @@
 #include "devices/virtio/net.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,7 +270,6 @@ int virtio_net_create(struct vm *vm, struct pci_bus *bus, unsigned devnum, int f
 		.config_size = VIRTIO_NET_CFG_SIZE,
 	};
 	uint16_t status = VIRTIO_NET_S_LINK_UP, pairs = 1;
-	int flags;
 
 	*out = net;
 	if (!net)
@@ -285,14 +283,6 @@ int virtio_net_create(struct vm *vm, struct pci_bus *bus, unsigned devnum, int f
 	net->overflow = malloc(VIRTIO_NET_MAX_FRAME);
 	if (!net->overflow)
 		return -ENOMEM;
-	/* A blocking back end would hold the I/O thread, and with it the device. */
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		int ret = -errno;
-
-		log_err("virtio-net: its back end: %s", strerror(errno));
-		return ret;
-	}
 	return virtio_pci_create(vm, bus, devnum, &cfg, &net_ops, net, &net->vp);
 }
 

@@ -63,9 +63,12 @@ struct virtio_net {
 };
 
 /*
- * The device at 00:devnum.0 of `bus` on back end `fd` (made non-blocking
- * here) with address `mac`. 0 or -errno with a message;
- * virtio_net_destroy() also undoes a partial one.
+ * The device at 00:devnum.0 of `bus` on back end `fd` with address `mac`.
+ * fd must be non-blocking (a blocking one would hold the I/O thread, and
+ * with it the device): tap_open() and usernet_start() make it so, before
+ * the sandbox, which lets a rebooting guest's devices be built again
+ * without fcntl(). 0 or -errno with a message; virtio_net_destroy() also
+ * undoes a partial one.
  */
 int virtio_net_create(struct vm *vm, struct pci_bus *bus, unsigned devnum, int fd,
 		      const uint8_t mac[6], struct virtio_net **out);
