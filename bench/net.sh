@@ -30,6 +30,15 @@ now() { cut -d' ' -f1 /proc/uptime; }
 # for shale, exits; 1 on failure.
 one() {
 	cl="console=ttyS0 quiet panic=-1 shale.test=netbench shale.netbench=$MIB"
+	# The last run's forward (its VMM, or shale-net after it) may still hold the port.
+	k=0
+	while busybox netstat -ltn 2>/dev/null | grep -q ":$HOST_PORT " && [ $k -lt 50 ]; do
+		sleep 0.2
+		k=$((k + 1))
+	done
+	# Emptied here, not by the VMM's redirection, which may come after the first look.
+	: >"$OUT"
+	: >"$ERR"
 	if [ "$1" = shale ]; then
 		"$SHALE" run --stats --memory 512M --kernel "$D/bzImage" --initrd "$D/initrd.cpio" \
 			--cmdline "$cl" --net "user,hostfwd=tcp::$HOST_PORT-:80" >"$OUT" 2>"$ERR" </dev/null &
@@ -41,10 +50,10 @@ one() {
 			>"$OUT" 2>"$ERR" </dev/null &
 	fi
 	vmm=$!
-	i=0
-	while ! grep -q L2-NETBENCH-READY "$OUT" && kill -0 "$vmm" 2>/dev/null && [ $i -lt "$LIMIT" ]; do
+	k=0
+	while ! grep -q L2-NETBENCH-READY "$OUT" && kill -0 "$vmm" 2>/dev/null && [ $k -lt "$LIMIT" ]; do
 		sleep 1
-		i=$((i + 1))
+		k=$((k + 1))
 	done
 	line=$(grep -a '^L2-NETBENCH-RX' "$OUT" | tr -d '\r' | head -n 1)
 	t0=$(now)
@@ -58,8 +67,8 @@ one() {
 	case $line in *" status=0 "*) ;; *)
 		FAILED=$((FAILED + 1))
 		echo "  FAILED: $1: ${line:-no L2-NETBENCH-RX line}"
-		tail -n 5 "$OUT" | sed 's/^/    stdout: /'
-		tail -n 5 "$ERR" | sed 's/^/    stderr: /'
+		tail -n 5 "$OUT" | tr -d '\r' | sed 's/^/    stdout: /'
+		tail -n 5 "$ERR" | tr -d '\r' | sed 's/^/    stderr: /'
 		return 1 ;;
 	esac
 	if [ "$st" != 0 ]; then
