@@ -1,7 +1,8 @@
 # Fuzz harnesses for what a guest or a user can feed the VMM: ELF images,
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices and PCI configuration space, the I/O queue rings of ABI v2,
-# virtio's split virtqueue and its PCI transport with virtio-blk, the
+# virtio's split virtqueue and its PCI transport with virtio-blk and with
+# virtio-net (frames from its back end too), the
 # decoder that names the port of a guest's refused in/out, the control
 # socket's request lines, `shale run`'s command line, the daemon's VM
 # definitions and API routing, the metrics it makes of a VMM's stats

@@ -14,7 +14,7 @@ top=$(cd "$here/../.." && pwd)
 secs=${1:-${FUZZ_SMOKE_TIME:-10}}
 cc=${FUZZ_CC:-clang}
 out=$top/build-fuzz/smoke
-names=$(sed -n 's/^FUZZ_NAMES := //p' "$here/fuzz.mk")
+names=$(sed -n 's/^FUZZ_NAMES [:+]= //p' "$here/fuzz.mk")
 P=0 F=0 S=0
 
 skip_all() {
