@@ -104,6 +104,12 @@ static int64_t net_transmit(void *opaque, const struct virtq_chain *c)
 	while (n < 0 && errno == EINTR);
 	/* Full (EAGAIN), gone (EPIPE, ECONNREFUSED), or refused (EINVAL): dropped. */
 	if (n != (ssize_t)len) {
+		if (n < 0 && errno != EAGAIN && !net->said_tx_error) {
+			log_err("virtio-net at 00:%02x.0: the back end refused a frame of %llu bytes (%s); "
+				"dropped (said once)", net->vp->devnum, (unsigned long long)len,
+				strerror(errno));
+			net->said_tx_error = true;
+		}
 		net->tx_dropped++;
 		return 0;
 	}
@@ -179,6 +185,13 @@ static int rx_one(struct virtio_net *net, short revents)
 	}
 	/* A tap says how long a frame was even when it did not fit. */
 	if ((uint64_t)n > room || n < VIRTIO_NET_MIN_FRAME) {
+		/* A host side with a larger MTU than the guest's, most likely. */
+		if ((uint64_t)n > room && !net->said_rx_long) {
+			log_err("virtio-net at 00:%02x.0: a frame of %zd bytes does not fit the guest's "
+				"receive buffer of %llu; dropped (said once)", net->vp->devnum, n,
+				(unsigned long long)room);
+			net->said_rx_long = true;
+		}
 		net->rx_dropped++;
 		return -1;
 	}

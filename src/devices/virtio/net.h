@@ -59,6 +59,7 @@ struct virtio_net {
 	struct virtq_chain rx_chain, tx_chain;
 	/* Frames dropped: the back end could not take them, or they did not fit. */
 	uint64_t tx_dropped, rx_dropped;
+	bool said_rx_long, said_tx_error; /* the first of those drops that needs a word */
 	uint8_t *overflow; /* what a frame has past its buffer (VIRTIO_NET_MAX_FRAME) */
 };
 
