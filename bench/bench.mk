@@ -4,6 +4,7 @@
 # `make bench-boot` runs only the Linux boot benchmark (bench/boot.sh);
 # `make bench-io` the block I/O one, full against para-virtual (bench/io.sh);
 # `make plot` draws docs/full-vs-para.png from its results (bench/plot.sh).
+# `make bench-net` a Linux guest's network throughput (bench/net.sh).
 
 BENCH_TOOLS := $(B)/bench/spawn $(B)/bench/hcloop $(B)/bench/boottime $(B)/bench/apiload
 BENCH_GUESTS := $(B)/g/bench/guests/nop.elf $(B)/g/bench/guests/touch.elf
@@ -34,3 +35,9 @@ plot:
 	$(Q)bench/plot.sh $(B)/bench/io-results.log docs/full-vs-para.png
 
 .PHONY: bench-build bench-boot bench-daemon bench-io plot
+
+# Linux guests' network throughput on the user-mode network, shale against QEMU.
+bench-net: all
+	$(Q)bench/net.sh $(B)
+
+.PHONY: bench-net

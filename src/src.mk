@@ -16,6 +16,7 @@ VMM_SRCS := src/util/util.c src/util/json.c \
 	src/devices/virtio/balloon.c
 # virtio-vsock and its Unix-socket host side.
 VMM_SRCS += src/devices/virtio/vsock.c src/backend/vsock_unix.c
+VMM_SRCS += src/backend/tap.c src/devices/virtio/net.c
 include src/devices/legacy/legacy.mk
 -include src/arch/x86/acpi.mk
 # The seccomp allow-lists, compiled to BPF by libseccomp at build time

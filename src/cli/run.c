@@ -293,18 +293,15 @@ static int setup_signals(void)
 	return fd;
 }
 
-/* --net user: the helper's socket is the device's tap. */
-static int start_usernet(const struct run_opts *o, struct pv_net *net)
+int run_start_usernet(const struct run_opts *o, const struct run_net *n)
 {
 	pid_t pid;
-	int fd = usernet_start(&o->usernet_cfg, o->user_set ? (int)o->uid : -1,
+	int fd = usernet_start(&n->usernet_cfg, o->user_set ? (int)o->uid : -1,
 			       o->user_set ? (int)o->gid : -1, &pid);
 
-	if (fd < 0)
-		return fd;
-	log_info("--net user: shale-net is pid %d", (int)pid);
-	pv_net_attach(net, fd, o->has_mac ? o->mac : NULL);
-	return 0;
+	if (fd >= 0)
+		log_info("--net user: shale-net is pid %d", (int)pid);
+	return fd;
 }
 
 static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
@@ -325,10 +322,17 @@ static int run_pv(const struct run_opts *o, struct run_env *env, uint64_t start_
 				     o->memory, &elf);
 	if (!ret && o->nr_disks)
 		ret = pv_block_open(&pv.block, o->disk[0].path, o->disk[0].readonly);
-	if (!ret && o->tap)
-		ret = pv_net_open(&pv.net, o->tap, o->has_mac ? o->mac : NULL);
-	if (!ret && o->usernet)
-		ret = start_usernet(o, &pv.net);
+	if (!ret && o->nr_nets && o->net[0].tap)
+		ret = pv_net_open(&pv.net, o->net[0].tap, o->net[0].has_mac ? o->net[0].mac : NULL);
+	if (!ret && o->nr_nets && o->net[0].usernet) {
+		/* The helper's socket is the device's tap. */
+		int fd = run_start_usernet(o, &o->net[0]);
+
+		if (fd < 0)
+			ret = fd;
+		else
+			pv_net_attach(&pv.net, fd, o->net[0].has_mac ? o->net[0].mac : NULL);
+	}
 	if (!ret)
 		ret = run_env_open(env, o, start_ns);
 	if (!ret) {

@@ -19,6 +19,7 @@ struct ctl;
 struct vsock_unix;
 
 #define RUN_MAX_DISKS 16
+#define RUN_MAX_NETS 4
 
 struct run_opts {
 	uint64_t memory;
@@ -31,11 +32,15 @@ struct run_opts {
 		const char *serial;
 	} disk[RUN_MAX_DISKS];
 	unsigned nr_disks;
-	const char *tap;
-	bool usernet; /* --net user */
-	struct usernet_config usernet_cfg;
-	uint8_t mac[6];
-	bool has_mac;
+	/* --net, in order: one for a para-virtual guest, virtio-net for Linux. */
+	struct run_net {
+		const char *tap;
+		bool usernet; /* --net user */
+		struct usernet_config usernet_cfg;
+		uint8_t mac[6];
+		bool has_mac;
+	} net[RUN_MAX_NETS];
+	unsigned nr_nets;
 	bool stats;
 	/* Full virtualization: */
 	const char *kernel;
@@ -133,6 +138,12 @@ void print_stats(const struct vm *vm, const struct run_env *env, uint64_t start_
  * 0 or -errno with a message.
  */
 int run_sandbox(struct run_env *env, struct vm *vm);
+
+/*
+ * --net user: starts its helper (usernet_start(), as the VMM's --user).
+ * The VMM's end of its socket, or -errno with a message.
+ */
+int run_start_usernet(const struct run_opts *o, const struct run_net *n);
 
 /*
  * `shale run --kernel ...`: returns the exit status or -errno. It opens

@@ -11,6 +11,7 @@
 
 #include "arch/x86/pc.h"
 #include "backend/disk.h"
+#include "backend/tap.h"
 #include "backend/vsock_unix.h"
 #include "cli/run.h"
 #include "devices/virtio/balloon.h"
@@ -174,7 +175,7 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 {
 	struct boot_files files = { 0 };
 	struct disk disks[RUN_MAX_DISKS];
-	unsigned nr_disks = 0;
+	unsigned nr_disks = 0, nr_nets = 0;
 	enum vm_stop_reason reason;
 	struct console con;
 	struct pc_config cfg;
@@ -229,6 +230,23 @@ int run_linux(const struct run_opts *o, struct run_env *env, uint64_t start_ns)
 		cfg.disk[nr_disks] = (struct pc_disk){ &disks[nr_disks], o->disk[nr_disks].serial };
 	}
 	cfg.nr_disks = nr_disks;
+	/* The networks too: a tap opened, a user-mode network's helper started. */
+	_Static_assert(RUN_MAX_NETS <= PC_MAX_NETS, "a slot for every network");
+	for (; nr_nets < o->nr_nets; nr_nets++) {
+		const struct run_net *n = &o->net[nr_nets];
+		int fd = n->tap ? tap_open(n->tap, "--net") : run_start_usernet(o, n);
+
+		if (fd < 0) {
+			ret = fd;
+			goto out;
+		}
+		cfg.net[nr_nets].fd = fd;
+		if (n->has_mac)
+			memcpy(cfg.net[nr_nets].mac, n->mac, 6);
+		else
+			tap_random_mac(cfg.net[nr_nets].mac);
+	}
+	cfg.nr_nets = nr_nets;
 	cfg.rng = o->rng;
 	cfg.virtio_console = o->virtio_console;
 	cfg.balloon = o->balloon;
@@ -273,6 +291,8 @@ out:
 	vsock_unix_close(&vsock);
 	while (nr_disks)
 		disk_close(&disks[--nr_disks]);
+	while (nr_nets)
+		close(cfg.net[--nr_nets].fd);
 	image_unmap(&files.kernel);
 	image_unmap(&files.initrd);
 	return ret;

@@ -46,8 +46,10 @@ static void run_usage(FILE *f)
 		"                          ... in order, up to 16), serial= its ID (up to 20\n"
 		"                          characters, /sys/block/vdX/serial)\n"
 		"      --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX]\n"
-		"                          network device on the existing tap device NAME;\n"
-		"                          para-virtual guests only, so far\n"
+		"                          network device on the existing tap device NAME. A\n"
+		"                          para-virtual guest takes one; a Linux guest one\n"
+		"                          virtio-net device per --net (eth0, eth1, ... in\n"
+		"                          order, up to %d; module virtio_net)\n"
 		"      --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=...]\n"
 		"                          user-mode network (libslirp in the shale-net helper,\n"
 		"                          no root): guest 10.0.2.15, host and gateway 10.0.2.2,\n"
@@ -112,19 +114,28 @@ static void run_usage(FILE *f)
 		"  125  shale failed (bad option, bad guest image, no KVM, host error)\n"
 		"  126  the guest crashed (exception, triple fault, kernel panic, ABI violation)\n"
 		"  130  stopped by SIGINT;  143  stopped by SIGTERM\n"
-		"  137  killed through the control socket\n", PC_MAX_CPUS);
+		"  137  killed through the control socket\n", RUN_MAX_NETS, PC_MAX_CPUS);
 }
 
 static int parse_net(struct run_opts *o, char *arg)
 {
-	struct usernet_config *u = &o->usernet_cfg;
+	struct run_net *n;
+	struct usernet_config *u;
 	char *save = NULL;
+
+	if (o->nr_nets == RUN_MAX_NETS) {
+		log_err("--net: at most %d network devices", RUN_MAX_NETS);
+		return -EINVAL;
+	}
+	n = &o->net[o->nr_nets];
+	*n = (struct run_net){ 0 };
+	u = &n->usernet_cfg;
 
 	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "tap=", 4) && tok[4]) {
-			o->tap = tok + 4;
+			n->tap = tok + 4;
 		} else if (!strcmp(tok, "user")) {
-			o->usernet = true;
+			n->usernet = true;
 		} else if (!strncmp(tok, "hostfwd=", 8)) {
 			if (u->nr_fwds == USERNET_MAX_FWDS) {
 				log_err("--net: at most %d hostfwd= settings", USERNET_MAX_FWDS);
@@ -134,26 +145,27 @@ static int parse_net(struct run_opts *o, char *arg)
 				return -EINVAL;
 			u->nr_fwds++;
 		} else if (!strncmp(tok, "mac=", 4)) {
-			if (parse_mac(tok + 4, o->mac)) {
+			if (parse_mac(tok + 4, n->mac)) {
 				log_err("--net: bad MAC address '%s' (want a unicast XX:XX:XX:XX:XX:XX)",
 					tok + 4);
 				return -EINVAL;
 			}
-			o->has_mac = true;
+			n->has_mac = true;
 		} else {
 			log_err("--net: unknown setting '%s' (want tap=NAME or user, "
 				"[hostfwd=...], [mac=...])", tok);
 			return -EINVAL;
 		}
 	}
-	if (!o->tap == !o->usernet) {
+	if (!n->tap == !n->usernet) {
 		log_err("--net: want one of tap=NAME and user");
 		return -EINVAL;
 	}
-	if (u->nr_fwds && !o->usernet) {
+	if (u->nr_fwds && !n->usernet) {
 		log_err("--net: hostfwd= is for --net user");
 		return -EINVAL;
 	}
+	o->nr_nets++;
 	return 0;
 }
 
@@ -461,10 +473,6 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 			log_err("run: with --kernel, pass guest arguments with --cmdline");
 			return -EINVAL;
 		}
-		if (o->tap || o->usernet) {
-			log_err("run: --net is for para-virtual guests so far");
-			return -EINVAL;
-		}
 		return 0;
 	}
 	if (o->nr_disks > 1 || (o->nr_disks && o->disk[0].serial)) {
@@ -478,6 +486,10 @@ int run_parse_opts(struct run_opts *o, int argc, char **argv)
 	}
 	if (o->vsock_socket) {
 		log_err("run: --vsock needs --kernel");
+		return -EINVAL;
+	}
+	if (o->nr_nets > 1) {
+		log_err("run: a para-virtual guest has one --net (several are for --kernel guests)");
 		return -EINVAL;
 	}
 	if (o->initrd || o->cmdline || o->cpus != 1 || o->reboot_exit || o->rng ||

@@ -234,7 +234,7 @@ static int parse_nets(json_object *v, struct vm_def *def, char *err, size_t errl
 		return fail(err, errlen, "nets: want an array");
 	n = json_object_array_length(v);
 	if (n > VMDEF_MAX_NETS - def->nr_nets)
-		return fail(err, errlen, "nets: at most %u network device(s) so far",
+		return fail(err, errlen, "nets: at most %u network devices",
 			    VMDEF_MAX_NETS);
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(v, i);
@@ -436,8 +436,8 @@ static int parse_object(json_object *root, struct vm_def *def, char *err, size_t
 		return fail(err, errlen, "disks: a para-virtual guest takes one disk");
 	if (def->guest && def->nr_disks && def->disk[0].serial)
 		return fail(err, errlen, "disks[].serial: for Linux guests (kernel)");
-	if (def->kernel && def->nr_nets)
-		return fail(err, errlen, "nets are for para-virtual guests so far");
+	if (def->guest && def->nr_nets > 1)
+		return fail(err, errlen, "nets: a para-virtual guest takes one network device");
 	if (!has_cpus)
 		def->cpus = 1;
 	if (!has_memory)

@@ -21,7 +21,7 @@ struct json_object;
 #define VMDEF_TEXT_MAX 4096 /* cmdline, one argument */
 #define VMDEF_MAX_ARGS 64
 #define VMDEF_MAX_DISKS 16  /* what `shale run --kernel` takes; a PV guest one */
-#define VMDEF_MAX_NETS 1
+#define VMDEF_MAX_NETS 4   /* what `shale run --kernel` takes; a PV guest one */
 #define VMDEF_MAX_BODY (64 * 1024)
 
 #define VMDEF_SERIAL_MAX 20 /* virtio-blk's GET_ID */

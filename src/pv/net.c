@@ -5,16 +5,12 @@
  * carries one frame per message as a tap does.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <shale/abi/hypercall.h>
 
+#include "backend/tap.h"
 #include "pv/pv.h"
 #include "util/util.h"
 #include "vmm/vm.h"
@@ -24,42 +20,20 @@
 
 void pv_net_attach(struct pv_net *net, int fd, const uint8_t *mac)
 {
-	if (mac) {
+	if (mac)
 		memcpy(net->mac, mac, 6);
-	} else {
-		/* A random locally administered unicast address. */
-		if (getrandom(net->mac, 6, 0) != 6)
-			die("getrandom: %s", strerror(errno));
-		net->mac[0] = (uint8_t)((net->mac[0] & 0xfe) | 0x02);
-	}
+	else
+		tap_random_mac(net->mac);
 	net->fd = fd;
 	net->mtu = NET_MTU;
 }
 
 int pv_net_open(struct pv_net *net, const char *name, const uint8_t *mac)
 {
-	struct ifreq ifr;
-	int fd, ret;
+	int fd = tap_open(name, "--net");
 
-	if (strlen(name) >= IFNAMSIZ || !*name) {
-		log_err("--net tap=%s: bad interface name", name);
-		return -EINVAL;
-	}
-	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("--net: /dev/net/tun: %s", strerror(errno));
-		return ret;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	memcpy(ifr.ifr_name, name, strlen(name));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		ret = -errno;
-		log_err("--net tap=%s: %s", name, strerror(errno));
-		close(fd);
-		return ret;
-	}
+	if (fd < 0)
+		return fd;
 	pv_net_attach(net, fd, mac);
 	return 0;
 }

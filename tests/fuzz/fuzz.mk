@@ -2,7 +2,8 @@
 # hypercalls, Linux kernels (bzImage and PVH), port I/O to the legacy
 # PC devices and PCI configuration space, the I/O queue rings of ABI v2,
 # virtio's split virtqueue and its PCI transport with virtio-blk (and
-# with virtio-balloon and virtio-console, input included), the
+# with virtio-balloon, virtio-console, input included, and virtio-net,
+# frames from its back end too), the
 # decoder that names the port of a guest's refused in/out, the control
 # socket's request lines, `shale run`'s command line, the daemon's VM
 # definitions and API routing, the metrics it makes of a VMM's stats
@@ -24,6 +25,7 @@ FUZZ_NAMES := elf hypercall linux pcdev queue insn vmdef api metrics exitrec htt
 FUZZ_NAMES += balloon
 # virtio-console both ways, console input included (fuzz_vconsole.c).
 FUZZ_NAMES += vconsole
+FUZZ_NAMES += vnet
 FUZZ_MUTATIONS ?= 2000
 # virtio-vsock's packets and host sockets (make-seeds writes its seeds).
 FUZZ_NAMES += vsock
@@ -81,6 +83,9 @@ FUZZ_SRCS_vconsole := tests/fuzz/fuzz_vconsole.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vconsole := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vsock := tests/fuzz/fuzz_vsock.c $(VMM_SRCS) $(VMM_GEN_SRCS)
 FUZZ_LDFLAGS_vsock := $(FUZZ_LDFLAGS_vpci)
+# virtio-net on a socket-pair back end, the same way.
+FUZZ_SRCS_vnet := tests/fuzz/fuzz_vnet.c $(VMM_SRCS) $(VMM_GEN_SRCS)
+FUZZ_LDFLAGS_vnet := $(FUZZ_LDFLAGS_vpci)
 FUZZ_SRCS_vmdef := tests/fuzz/fuzz_vmdef.c src/daemon/vmdef.c src/util/util.c src/util/json.c \
 	src/usernet/usernet.c
 # The daemon's request parser uses json-c.

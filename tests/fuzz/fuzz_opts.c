@@ -126,21 +126,26 @@ static void check_accepted(const struct run_opts *o, int argc, char **argv)
 
 	FUZZ_CHECK(o->memory % (2 * MiB) == 0 && o->memory >= min && o->memory <= max);
 	FUZZ_CHECK(o->cpus >= 1 && o->cpus <= PC_MAX_CPUS);
-	FUZZ_CHECK(!o->has_mac || o->tap || o->usernet);
-	FUZZ_CHECK(!o->tap || !o->usernet);
-	FUZZ_CHECK(!o->usernet_cfg.nr_fwds || o->usernet);
-	FUZZ_CHECK(!o->has_mac || !(o->mac[0] & 1));
-	FUZZ_CHECK(!o->tap || o->tap[0]);
+	FUZZ_CHECK(o->nr_nets <= RUN_MAX_NETS);
+	for (unsigned i = 0; i < o->nr_nets; i++) {
+		const struct run_net *n = &o->net[i];
+
+		FUZZ_CHECK(!n->tap != !n->usernet);
+		FUZZ_CHECK(!n->usernet_cfg.nr_fwds || n->usernet);
+		FUZZ_CHECK(!n->has_mac || !(n->mac[0] & 1));
+		FUZZ_CHECK(!n->tap || n->tap[0]);
+	}
 	FUZZ_CHECK(o->nr_disks <= RUN_MAX_DISKS);
 	for (unsigned i = 0; i < o->nr_disks; i++)
 		FUZZ_CHECK(o->disk[i].path && o->disk[i].path[0] &&
 			   (!o->disk[i].serial || strlen(o->disk[i].serial) <= 20));
 	FUZZ_CHECK(!o->user_set || (!o->no_sandbox && geteuid() == 0));
 	if (o->kernel) {
-		FUZZ_CHECK(!o->guest && !o->tap && !o->usernet);
+		FUZZ_CHECK(!o->guest);
 		return;
 	}
 	FUZZ_CHECK(o->nr_disks <= 1 && (!o->nr_disks || !o->disk[0].serial));
+	FUZZ_CHECK(o->nr_nets <= 1);
 	FUZZ_CHECK(o->cpus == 1 && !o->initrd && !o->cmdline && !o->reboot_exit);
 	FUZZ_CHECK(o->argc >= 0 && o->argv + o->argc == argv + argc);
 	if (o->guest) {

@@ -16,7 +16,7 @@
  *   make-seeds DIR [BZIMAGE]   writes DIR/elf/..., DIR/hypercall/...,
  *                              DIR/linux/..., DIR/pcdev/...,
  *                              DIR/queue/..., DIR/insn/... and
- *                              DIR/ctl/..., DIR/virtq/..., DIR/vpci/...;
+ *                              DIR/ctl/..., DIR/virtq/..., DIR/vpci/..., DIR/vnet/...;
  *                              with a
  *                              real bzImage, also DIR/linux/bzimage-head:
  *                              its first BZ_HEAD_SIZE bytes, with syssize
@@ -1821,6 +1821,115 @@ static void vconsole_seeds(void)
 	vcon_done("bad-head");
 }
 
+/* virtio-net seeds: the scripts fuzz_vnet.c reads (rx ring at 0x1000, tx ring at 0x4000). */
+static void vn_desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		    uint16_t next)
+{
+	uint8_t d[16];
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+	vp_ram(0x1000 + 0x3000 * q + 16 * i, d, 16);
+}
+
+static void vn_frame(unsigned extra, uint16_t len)
+{
+	vp_op(5, 0, 2 | extra);
+	vq_byte((uint8_t)len);
+	vq_byte((uint8_t)(len >> 8));
+}
+
+static void vn_done(const char *name)
+{
+	write_file("vnet", name, vq_buf, vq_len);
+}
+
+static void vnet_seeds(void)
+{
+	/* Transmit: header and frame in one descriptor, then split in two. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	vn_desc(1, 0, 0x8000, 12 + 60, 0, 0);
+	vp_op(7, 0, 1);
+	vq_byte(0);
+	vn_desc(1, 1, 0x8100, 12, VQ_NEXT, 2);
+	vn_desc(1, 2, 0x8200, 1514, 0, 0);
+	vp_op(7, 0, 1);
+	vq_byte(1);
+	vn_done("transmit");
+
+	/* Receive: a buffer, a frame that fits, one too long, one that fits again. */
+	vq_start(0);
+	vp_op(6, 0, 1);
+	vn_desc(0, 0, 0x9000, 12 + 1518, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vn_frame(0, 60);
+	vn_desc(0, 1, 0xa000, 12 + 100, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(1);
+	vn_frame(0, 1514);
+	vn_frame(0, 64);
+	vn_frame(1, 60000);
+	vn_done("receive");
+
+	/* Receive into a header descriptor and a data descriptor; frames wait, no buffer. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	vn_desc(0, 0, 0x9000, 12, VQ_WRITE | VQ_NEXT, 1);
+	vn_desc(0, 1, 0x9100, 1518, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vn_frame(0, 100);
+	vn_frame(0, 100);
+	vn_frame(0, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vn_frame(0, 13);
+	vn_done("receive-split");
+
+	/* Broken: a readable receive chain; a transmit chain shorter than its header. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	vn_desc(0, 0, 0x9000, 1530, 0, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vn_frame(0, 60);
+	vp_op(5, 0, 0);
+	vp_op(6, 0, 0);
+	vn_desc(1, 0, 0x8000, 11, 0, 0);
+	vp_op(7, 0, 1);
+	vq_byte(0);
+	vp_op(5, 0, 1);
+	vp_op(6, 0, 0);
+	vn_done("needs-reset");
+
+	/* The back end closed from the start. */
+	vq_start(1);
+	vp_op(6, 0, 0);
+	vn_desc(0, 0, 0x9000, 12 + 1518, VQ_WRITE, 0);
+	vp_op(7, 0, 0);
+	vq_byte(0);
+	vn_frame(0, 60);
+	vn_desc(1, 0, 0x8000, 12 + 60, 0, 0);
+	vp_op(7, 0, 1);
+	vq_byte(0);
+	vn_done("backend-closed");
+
+	/* The device configuration read in each width. */
+	vq_start(0);
+	vp_op(6, 0, 0);
+	for (unsigned off = 0; off < 16; off++)
+		for (unsigned w = 0; w < 4; w++) {
+			vp_op(3, w, 0);
+			vq_byte((uint8_t)off);
+			vq_byte(0x20);
+		}
+	vn_done("config");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
@@ -1839,6 +1948,7 @@ int main(int argc, char **argv)
 	ctl_seeds();
 	virtq_seeds();
 	vpci_seeds();
+	vnet_seeds();
 	balloon_seeds();
 	vconsole_seeds();
 	vsock_seeds();

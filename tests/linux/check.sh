@@ -6,8 +6,8 @@
 # Debian cloud kernel from /boot and an initramfs made from busybox-static.
 #
 # usage: check.sh BUILD_DIR
-#   SHALE_LINUX_ONLY=blk: only the virtio-blk tests
-#   SHALE_LINUX_ONLY=vsock: only the virtio-vsock tests
+#   SHALE_LINUX_ONLY=blk: only the virtio-blk tests; =net: only virtio-net's;
+#   =vsock: only virtio-vsock's
 set -u
 B=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +30,8 @@ mkdir -p "$stage"
 cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/run-linux-tests.sh" \
 	"$B/tests/tools/vsock_echo" \
 	"$top/tests/integration/lib.sh" "$stage/"
+# --net user's helper, found next to shale (the lab adds its libraries).
+cp "$B/shale-net" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
 SHALE_INITRD_TOOLS="$B/tests/tools/vsock_echo" \

@@ -5,8 +5,8 @@
 # driver and the input event interface (button.ko, evdev.ko), so that a
 # guest can answer the power button, and the virtio PCI and block drivers
 # at their /lib/modules paths (the init's shale.test=blk loads them), and
-# the virtio entropy driver (shale.test=rng), and the balloon driver
-# (shale.test=balloon).
+# the virtio entropy driver (shale.test=rng), the balloon driver
+# (shale.test=balloon) and the virtio network driver (shale.test=net).
 # With SHALE_INITRD_TOOLS (static programs, blank-separated), also those
 # in /bin, and the kernel's vsock modules (shale.test=vsock).
 # usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
@@ -27,12 +27,19 @@ if [ $# -ge 3 ]; then
 	done
 	for ko in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev \
 		virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk \
-		char/hw_random/virtio-rng char/virtio_console virtio/virtio_balloon; do
+		char/hw_random/virtio-rng char/virtio_console virtio/virtio_balloon \
+		net/net_failover net/virtio_net; do
 		if [ -f "$mods/$ko.ko" ]; then
 			mkdir -p "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/${ko%/*}"
 			cp "$mods/$ko.ko" "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/$ko.ko"
 		fi
 	done
+	# virtio_net needs net_failover, which needs failover (shale.test=net).
+	core=/lib/modules/${3##*/vmlinuz-}/kernel/net/core
+	if [ -f "$core/failover.ko" ]; then
+		mkdir -p "$tmp$core"
+		cp "$core/failover.ko" "$tmp$core/"
+	fi
 fi
 for tool in ${SHALE_INITRD_TOOLS:-}; do cp "$tool" "$tmp/bin/"; done
 if [ $# -ge 3 ]; then

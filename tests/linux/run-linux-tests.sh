@@ -302,6 +302,107 @@ if only vsock; then
 		summary
 		exit
 	fi
+# virtio-net (SHALE_LINUX_ONLY=net: only these): a tap device made here,
+# 10.78.0.1/24 on this side; the guest (shale.test=net in tests/linux/init)
+# configures eth0 statically, pings this side, fetches 1 MiB from an HTTP
+# server here and serves its own files, which this side fetches and pings.
+# Then --net user (shale-net, next to shale) with a port forward and, on a
+# second device, the same tap: DHCP from libslirp, 1 MiB from this side's
+# server through slirp's 10.0.2.2, the guest's server through the forward.
+if only net; then
+	N=$W/net
+	mkdir -p "$N/www"
+	head -c 1048576 /dev/urandom >"$N/www/f.bin"
+	f_sum=$(md5sum "$N/www/f.bin" | cut -d' ' -f1)
+	busybox httpd -f -p 18081 -h "$N/www" &
+	httpd_pid=$!
+	IP=${IP:-ip}
+	tap=
+	if "$IP" tuntap add dev shtap0 mode tap 2>/dev/null || busybox tunctl -t shtap0 >/dev/null 2>&1; then
+		"$IP" addr add 10.78.0.1/24 dev shtap0 && "$IP" link set shtap0 up && tap=shtap0
+	fi
+	# net_run NAME NET_OPTIONS... -- CMDLINE: the guest in the background until L2-NET-READY.
+	net_run() {
+		name=$1
+		shift
+		opts=
+		while [ "$1" != -- ]; do opts="$opts $1"; shift; done
+		shift
+		# shellcheck disable=SC2086 # the options are words
+		$RUN --control "$N/$name.ctl" --kernel "$BZ" $opts --cmdline "$BASE shale.test=net $*" \
+			</dev/null >"$N/$name.out" 2>"$N/$name.err" &
+		pid=$!
+		i=0
+		while ! grep -q L2-NET-READY "$N/$name.out" && kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do
+			sleep 1
+			i=$((i + 1))
+		done
+	}
+	net_stop() {
+		"$CTL" "$N/$1.ctl" '{"op":"stats"}' >"$N/$1.stats" 2>&1
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid"
+		tr -d '\r' <"$N/$1.out" >"$N/$1.log"
+	}
+	net_check() { # RUN NAME PATTERN WHY
+		if grep -Eq "$3" "$N/$1.log"; then ok "$2"; else
+			fail "$2" "$4; $(grep -a '^L2-NET' "$N/$1.log" | tr '\n' ' ') $(tail -n 3 "$N/$1.err" | tr '\n' ' ')"
+		fi
+	}
+	if [ -z "$tap" ]; then
+		skip net-tap "cannot make a tap device here (needs root and /dev/net/tun)"
+	else
+		net_run tap --net tap=shtap0,mac=02:00:00:00:00:22 -- shale.net0=10.78.0.2/24 \
+			shale.peer=10.78.0.1 shale.fetch=http://10.78.0.1:18081/f.bin
+		if ping -c 3 -W 5 10.78.0.2 >/dev/null 2>&1; then ok net-tap-host-ping; else
+			fail net-tap-host-ping "no answer from the guest"; fi
+		got_sum=$(busybox wget -q -O - http://10.78.0.2/payload.bin | md5sum | cut -d' ' -f1)
+		[ "$got_sum" = "$MD5" ] && ok net-tap-guest-to-host ||
+			fail net-tap-guest-to-host "fetched $got_sum, want $MD5"
+		net_stop tap
+		net_check tap net-tap-device '^L2-NET-DEV eth0 mac=02:00:00:00:00:22 carrier=1 ' "no eth0 with its MAC, link up"
+		net_check tap net-tap-features 'csum=0 mac_f=1 mrg=0 status_f=1 v1=1$' "features not as offered"
+		net_check tap net-tap-guest-ping '^L2-NET-PING 10.78.0.1 status=0$' "the guest's ping got no answer"
+		net_check tap net-tap-host-to-guest "^L2-NET-FETCH $f_sum\$" "the guest fetched other data"
+		if grep -Eq '"net":\{"rx_packets":[1-9][0-9]*,"tx_packets":[1-9]' "$N/tap.stats"; then
+			ok net-tap-stats
+		else
+			fail net-tap-stats "$(cat "$N/tap.stats")"
+		fi
+	fi
+	fwd=user,hostfwd=tcp::18080-:80
+	fetch=shale.fetch=http://10.0.2.2:18081/f.bin
+	if [ -n "$tap" ]; then
+		net_run user --net "$fwd" --net tap=shtap0 -- shale.net0=dhcp $fetch \
+			shale.net1=10.78.0.2/24 shale.peer=10.78.0.1
+	else
+		net_run user --net "$fwd" -- shale.net0=dhcp $fetch
+	fi
+	got_sum=$(busybox wget -q -O - http://127.0.0.1:18080/payload.bin | md5sum | cut -d' ' -f1)
+	[ "$got_sum" = "$MD5" ] && ok net-user-hostfwd || fail net-user-hostfwd "fetched $got_sum, want $MD5"
+	net_stop user
+	net_check user net-user-dhcp '^L2-NET-DHCP eth0 status=0 10\.0\.2\.15/24$' "no address from DHCP"
+	net_check user net-user-fetch "^L2-NET-FETCH $f_sum\$" "the guest fetched other data through slirp"
+	if [ -n "$tap" ]; then
+		net_check user net-two-devices '^L2-NET-DEV eth1 mac=.* carrier=1 ' "no second device"
+		net_check user net-two-devices-ping '^L2-NET-PING 10.78.0.1 status=0$' "no answer on eth1"
+	fi
+	# A reboot builds the device again on the back end opened once (the
+	# sandbox lets nothing be opened, nor fcntl() called, by then).
+	expect net-reboot 124 'L2-NET-FETCH' 'timeout' "$SHALE" run --memory 256M --initrd "$INITRD" \
+		--timeout 60s --kernel "$BZ" --net user --cmdline "$BASE shale.test=net shale.net0=dhcp \
+		shale.fetch=http://10.0.2.2:18081/f.bin shale.net_reboot=1"
+	fetches=$(grep -c "^L2-NET-FETCH $f_sum" "$T_OUT")
+	[ "$fetches" -ge 2 ] && ok net-reboot-fetch || fail net-reboot-fetch "fetched in $fetches boot(s)"
+	kill "$httpd_pid" 2>/dev/null
+	wait "$httpd_pid" 2>/dev/null
+	[ -n "$tap" ] && "$IP" link del shtap0 2>/dev/null
+	expect net-too-many 125 '' 'at most 4 network devices' $RUN --kernel "$BZ" --net user \
+		--net user --net user --net user --net user
+fi
+if [ "${SHALE_LINUX_ONLY:-}" = net ]; then
+	summary
+	exit
 fi
 
 # virtio-blk: three disks (tests/linux/init, shale.test=blk): vda filled by

@@ -109,8 +109,10 @@ static void test_refusals(void **state)
 		"serial: empty");
 	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\","
 		"\"serial\":\"123456789012345678901\"}]}", "longer than 20");
-	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"nets\":[{\"tap\":\"t\"}]}",
-		"nets are for para-virtual guests");
+	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"t\"},{\"user\":true}]}",
+		"a para-virtual guest takes one network device");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"nets\":[{\"user\":true},{\"user\":true},"
+		"{\"user\":true},{\"user\":true},{\"user\":true}]}", "at most 4 network devices");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"disks\":[{\"readonly\":true}]}", "missing path");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"a/b\"}]}", "want tap");
 	refused("{\"name\":\"x\",\"guest\":\"/g\",\"nets\":[{\"tap\":\"t\",\"mac\":\"03:00:00:00:00:00\"}]}",
@@ -217,6 +219,29 @@ static void test_user_net(void **state)
 	vmdef_free(&def);
 }
 
+/* A Linux guest's networks: one --net each, in order (virtio-net). */
+static void test_linux_nets(void **state)
+{
+	struct vm_def def;
+	char **argv;
+	int a = -1, b = -1;
+
+	assert_int_equal(parse("{\"name\":\"l\",\"kernel\":\"/k\",\"nets\":[{\"tap\":\"tap0\"},"
+			       "{\"user\":true,\"hostfwd\":[\"tcp::8080-:80\"]}]}", &def), 0);
+	assert_int_equal(def.nr_nets, 2);
+	argv = vmdef_argv(&def, "/bin/shale", "/s/vms/l", NULL);
+	assert_non_null(argv);
+	for (int i = 0; argv[i]; i++) {
+		if (!strcmp(argv[i], "--net=tap=tap0"))
+			a = i;
+		else if (!strcmp(argv[i], "--net=user,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80"))
+			b = i;
+	}
+	assert_true(a >= 0 && b > a);
+	vmdef_argv_free(argv);
+	vmdef_free(&def);
+}
+
 /* A Linux guest's disks: one --disk each, in order (virtio-blk). */
 static void test_linux_disks(void **state)
 {
@@ -297,6 +322,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_net),
+		cmocka_unit_test(test_linux_nets),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_pv_defaults),
 		cmocka_unit_test(test_linux_defaults),

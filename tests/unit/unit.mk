@@ -10,6 +10,7 @@ UNIT_NAMES += gmem iobus elf image hypercall util console x86_pv queue vmdef api
 UNIT_NAMES += virtio_vsock
 UNIT_LIBS_test_virtio_vsock := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=irq_irqfd \
 	-Wl,--wrap=irq_ioeventfd
+UNIT_NAMES += virtio_net
 UNIT_TESTS := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_NAMES))
 # Shared by the tests, not a test: the hand-made VM (fake_vm.h).
 UNIT_SUPPORT := $(B)/tests/unit/fake_vm.o
@@ -34,6 +35,7 @@ UNIT_LIBS_test_virtio_pci := -Wl,--wrap=irq_msi_alloc,--wrap=irq_msi_set,--wrap=
 	-Wl,--wrap=irq_ioeventfd
 UNIT_LIBS_test_virtio_balloon := $(UNIT_LIBS_test_virtio_pci)
 UNIT_LIBS_test_virtio_console := $(UNIT_LIBS_test_virtio_pci)
+UNIT_LIBS_test_virtio_net := $(UNIT_LIBS_test_virtio_pci)
 # The HTTP client is the CLI's, not the VMM library's.
 $(B)/tests/unit/test_http: $(B)/src/cli/http.o
 

@@ -17,6 +17,7 @@
 #include "devices/virtio/balloon.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock.h"
 #include "util/util.h"
@@ -307,6 +308,11 @@ static int create_devices(struct vm *vm, const struct pc_config *cfg, struct pc_
 	if (!ret && cfg->vsock)
 		ret = virtio_vsock_create(vm, pc->pci, PC_VSOCK_SLOT, cfg->vsock_cid, cfg->vsock,
 					  &pc->vsock);
+	for (unsigned i = 0; !ret && i < cfg->nr_nets; i++) {
+		ret = virtio_net_create(vm, pc->pci, PC_NET_SLOT + i, cfg->net[i].fd, cfg->net[i].mac,
+					&pc->net[i]);
+		pc->nr_net = i + 1;
+	}
 	return ret;
 }
 
@@ -324,6 +330,8 @@ int pc_start_devices(struct pc_machine *pc)
 		ret = virtio_balloon_start(pc->balloon);
 	if (!ret && pc->vsock)
 		ret = virtio_vsock_start(pc->vsock);
+	for (unsigned i = 0; !ret && i < pc->nr_net; i++)
+		ret = virtio_net_start(pc->net[i]);
 	return ret;
 }
 
@@ -389,6 +397,8 @@ void pc_destroy(struct pc_machine *pc)
 	pc->balloon = NULL;
 	virtio_vsock_destroy(pc->vsock);
 	pc->vsock = NULL;
+	for (unsigned i = 0; i < pc->nr_net; i++)
+		virtio_net_destroy(pc->net[i]);
 	if (pc->pm)
 		pm_destroy(pc->pm);
 	if (pc->rtc)

@@ -36,6 +36,9 @@ struct conout;
 /* virtio-vsock (--vsock) takes slot 23, the memory balloon (--balloon) 24. */
 #define PC_VSOCK_SLOT 23u
 #define PC_BALLOON_SLOT 24u
+/* virtio-net devices take slots 19-22 in --net order. */
+#define PC_MAX_NETS 4u
+#define PC_NET_SLOT (PC_MAX_DISKS + 3)
 
 struct disk;
 struct virtio_blk;
@@ -44,10 +47,16 @@ struct virtio_console;
 struct virtio_balloon;
 struct virtio_vsock;
 struct vsock_unix;
+struct virtio_net;
 
 struct pc_disk {
 	struct disk *disk; /* open; the caller's, across reboots */
 	const char *serial; /* GET_ID's answer, or NULL */
+};
+
+struct pc_net {
+	int fd; /* the back end (backend/tap.h); the caller's, across reboots */
+	uint8_t mac[6];
 };
 
 struct pc_config {
@@ -64,6 +73,8 @@ struct pc_config {
 	/* virtio-vsock: the guest's CID and the host side (open; the caller's), or NULL. */
 	struct vsock_unix *vsock;
 	uint64_t vsock_cid;
+	struct pc_net net[PC_MAX_NETS];
+	unsigned nr_nets;
 };
 
 #define PC_PANIC_LINE_MAX 160
@@ -88,6 +99,8 @@ struct pc_machine {
 	struct virtio_console *vcon;
 	struct virtio_balloon *balloon;
 	struct virtio_vsock *vsock;
+	struct virtio_net *net[PC_MAX_NETS];
+	unsigned nr_net;
 };
 
 /* Checks kernel, initrd and command line without building anything. */
