@@ -13,6 +13,7 @@ int cmd_kill(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_reboot(int argc, char **argv);
+int cmd_balloon(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -412,6 +412,8 @@ struct create_opts {
 	int64_t cpus;
 	int64_t memory_mib;
 	struct json_object *disks, *nets, *limits;
+	/* A Linux guest's rng, console and balloon: what goes into the config. */
+	struct json_object *devices;
 };
 
 static const struct cmd create_cmd = {
@@ -434,6 +436,12 @@ static const struct cmd create_cmd = {
 	"                          a network device on tap device NAME; repeat for more\n"
 	"      --net user[,hostfwd=tcp|udp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,mac=...]\n"
 	"                          user-mode networking (see shale run --help)\n"
+	"      --rng               a virtio-rng device (Linux guests)\n"
+	"      --console serial|virtio\n"
+	"                          a Linux guest's console: ttyS0 (default) or hvc0\n"
+	"      --balloon[=deflate-on-oom][,no-reporting]\n"
+	"                          a memory balloon (Linux guests): 'shale balloon NAME\n"
+	"                          SIZE' sets its target\n"
 	"Limits (cgroup):\n"
 	"      --cpu-max PERCENT   CPU time, in percent of one CPU (150: one and a half)\n"
 	"      --cpu-weight N      CPU share against other VMs, 1-10000 (default 100)\n"
@@ -445,6 +453,7 @@ static const struct cmd create_cmd = {
 enum {
 	OPT_GUEST = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_DISK, OPT_NET,
 	OPT_CPU_MAX, OPT_CPU_WEIGHT, OPT_MEMORY_MAX, OPT_PIN, OPT_TIMEOUT, OPT_FORCE, OPT_BYTES,
+	OPT_RNG, OPT_CONSOLE, OPT_BALLOON,
 };
 
 /* An absolute path for a file that exists; NULL after saying why not. */
@@ -609,6 +618,32 @@ static int set_path(char **slot, const char *opt, const char *arg)
 	return *slot ? 0 : EXIT_API;
 }
 
+/* --balloon[=deflate-on-oom][,no-reporting]: the config's "balloon" object. */
+static int create_balloon(struct create_opts *o, const char *arg)
+{
+	struct json_object *b = json_object_new_object();
+	char buf[64], *save = NULL;
+
+	if (arg && (strlen(arg) >= sizeof(buf) || !*arg))
+		goto bad;
+	snprintf(buf, sizeof(buf), "%s", arg ? arg : "");
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "deflate-on-oom"))
+			json_object_object_add(b, "deflate_on_oom", json_object_new_boolean(true));
+		else if (!strcmp(tok, "no-reporting"))
+			json_object_object_add(b, "free_page_reporting",
+					       json_object_new_boolean(false));
+		else
+			goto bad;
+	}
+	json_object_object_add(o->devices, "balloon", b);
+	return 0;
+bad:
+	json_object_put(b);
+	log_err("create: --balloon=%s: want deflate-on-oom and/or no-reporting", arg);
+	return EXIT_USAGE;
+}
+
 static int create_opt(void *ctx, int opt, char *arg)
 {
 	struct create_opts *o = ctx;
@@ -641,6 +676,18 @@ static int create_opt(void *ctx, int opt, char *arg)
 		return create_disk(o, arg);
 	case OPT_NET:
 		return create_net(o, arg);
+	case OPT_RNG:
+		json_object_object_add(o->devices, "rng", json_object_new_boolean(true));
+		return 0;
+	case OPT_CONSOLE:
+		if (strcmp(arg, "serial") && strcmp(arg, "virtio")) {
+			log_err("create: --console %s: want serial or virtio", arg);
+			return EXIT_USAGE;
+		}
+		json_object_object_add(o->devices, "console", json_object_new_string(arg));
+		return 0;
+	case OPT_BALLOON:
+		return create_balloon(o, arg);
 	case OPT_CPU_MAX:
 		if (!parse_int(arg, 1, 100 * 1024, NULL, &v) &&
 		    !parse_int(arg, 1, 100 * 1024, "%", &v)) {
@@ -708,6 +755,8 @@ static struct json_object *create_config(struct create_opts *o, const char *name
 		json_object_object_add(c, "nets", json_object_get(o->nets));
 	if (json_object_object_length(o->limits))
 		json_object_object_add(c, "limits", json_object_get(o->limits));
+	json_object_object_foreach(o->devices, key, val)
+		json_object_object_add(c, key, json_object_get(val));
 	return c;
 }
 
@@ -744,6 +793,10 @@ static int create_check(const struct create_opts *o, int nargs)
 		log_err("create: with --kernel, pass arguments with --cmdline");
 		return EXIT_USAGE;
 	}
+	if (o->guest && json_object_object_length(o->devices)) {
+		log_err("create: --rng, --console and --balloon are for --kernel");
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -762,12 +815,16 @@ int cmd_create(int argc, char **argv)
 		{ "cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },
 		{ "memory-max", required_argument, NULL, OPT_MEMORY_MAX },
 		{ "pin", required_argument, NULL, OPT_PIN },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "balloon", optional_argument, NULL, OPT_BALLOON },
 		{ 0 },
 	};
 	struct create_opts o = {
 		.disks = json_object_new_array(),
 		.nets = json_object_new_array(),
 		.limits = json_object_new_object(),
+		.devices = json_object_new_object(),
 	};
 	struct json_object *config = NULL, *vm;
 	struct http_response *r = NULL;
@@ -803,6 +860,7 @@ out:
 	json_object_put(o.disks);
 	json_object_put(o.nets);
 	json_object_put(o.limits);
+	json_object_put(o.devices);
 	free(o.guest);
 	free(o.kernel);
 	free(o.initrd);
@@ -944,6 +1002,65 @@ int cmd_resume(int argc, char **argv)
 int cmd_reboot(int argc, char **argv)
 {
 	return vm_action(&reboot_action, argc, argv);
+}
+
+/* `shale balloon` */
+
+static const struct cmd balloon_cmd = {
+	"balloon", "NAME SIZE",
+	"Sets the target of VM NAME's memory balloon (a Linux VM created with\n"
+	"--balloon) to SIZE, e.g. 256M or 1G: the guest's balloon driver gives that\n"
+	"much of its memory back to the host; 0 gives it all back to the guest.\n"
+	"'shale stats NAME' shows where the balloon is.",
+	NULL, NULL,
+};
+
+int cmd_balloon(int argc, char **argv)
+{
+	struct json_object *body, *vm;
+	struct http_response *r;
+	struct client cl;
+	char target[128];
+	int64_t mib;
+	int ret;
+
+	ret = parse_args(&balloon_cmd, argc, argv, NULL, NULL, NULL, &cl);
+	if (ret >= 0)
+		return ret;
+	if (cl.nr_ops != 2 || cl.nr_tail) {
+		log_err("balloon: want NAME and SIZE (see 'shale balloon --help')");
+		return EXIT_USAGE;
+	}
+	if (!check_name(&balloon_cmd, cl.ops[0]))
+		return EXIT_USAGE;
+	if (!strcmp(cl.ops[1], "0"))
+		mib = 0;
+	else if (!parse_mib(cl.ops[1], &mib)) {
+		log_err("balloon: %s: want a whole number of MiB, e.g. 256M or 1G, or 0",
+			cl.ops[1]);
+		return EXIT_USAGE;
+	}
+	snprintf(target, sizeof(target), "/v1/vms/%s/balloon", cl.ops[0]);
+	body = json_object_new_object();
+	json_object_object_add(body, "target_mib", json_object_new_int64(mib));
+	r = malloc(sizeof(*r));
+	ret = r ? api_call(&cl, "POST", target, body, r) : EXIT_API;
+	json_object_put(body);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	if (cl.json) {
+		print_raw(r);
+	} else if ((vm = answer_json(&cl, r))) {
+		printf("%s: balloon target %lld MiB\n", cl.ops[0], (long long)mib);
+		json_object_put(vm);
+	} else {
+		ret = EXIT_API;
+	}
+	http_response_free(r);
+	free(r);
+	return ret;
 }
 
 /* `shale rm` */

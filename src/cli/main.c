@@ -30,6 +30,7 @@ static const struct command {
 	{ "pause", "pause a VM's vCPUs", cmd_pause },
 	{ "resume", "resume a paused VM", cmd_resume },
 	{ "reboot", "kill a VM and start it again", cmd_reboot },
+	{ "balloon", "set a VM's memory balloon target", cmd_balloon },
 	{ "rm", "remove a VM", cmd_rm },
 	{ "list", "list the VMs", cmd_list },
 	{ "info", "show a VM's state and configuration", cmd_info },

@@ -312,8 +312,19 @@ else
 fi
 expect cli-logs 0 '^tick 1$' '' "$SHALE" logs ticker
 expect cli-stats 0 'hypercall [1-9]' '' "$SHALE" stats ticker
+expect cli-balloon-none 1 '' 'has no balloon' "$SHALE" balloon ticker 4M
+expect cli-balloon-size 2 '' 'want a whole number of MiB' "$SHALE" balloon ticker lots
 expect cli-kill 0 '^ticker: stopped' '' "$SHALE" kill ticker
 expect cli-rm 0 '^ticker: removed' '' "$SHALE" rm ticker
+# A Linux VM's devices, as the definition keeps them (created, not started).
+expect cli-create-devices 0 '^lin: created' '' "$SHALE" create lin --kernel "$B/shale" \
+	--rng --console virtio --balloon=deflate-on-oom
+expect cli-devices-kept 0 '"rng":true,"console":"virtio","balloon":\{"deflate_on_oom":true,"free_page_reporting":true\}' '' \
+	"$SHALE" info lin --json
+expect cli-devices-pv 2 '' '--rng, --console and --balloon are for --kernel' "$SHALE" create pvd \
+	--guest "$B/g/tests/guests/misbehave.elf" --rng
+expect cli-balloon-stopped 1 '' 'lin is created' "$SHALE" balloon lin 64M
+expect cli-rm-devices 0 '^lin: removed' '' "$SHALE" rm lin
 
 check start-reboot 200 '' POST /v1/vms/idle/start
 p=$(pid_of idle)
