@@ -302,6 +302,8 @@ if only vsock; then
 		summary
 		exit
 	fi
+fi
+
 # virtio-net (SHALE_LINUX_ONLY=net: only these): a tap device made here,
 # 10.78.0.1/24 on this side; the guest (shale.test=net in tests/linux/init)
 # configures eth0 statically, pings this side, fetches 1 MiB from an HTTP
@@ -490,6 +492,18 @@ expect blk-msix 0 "^L2-BLK-READ vda $a_sum" '' $RUN --kernel "$BZ" --cpus 2 \
 	--cmdline "$BASE shale.test=blk-read" --disk "$V/a.img,ro"
 grep -q '^L2-BLK-IRQ .*PCI-MSI' "$T_OUT" && ok blk-msix-used ||
 	fail blk-msix-used "$(grep -a L2-BLK-IRQ "$T_OUT")"
+# A file system on a virtio disk: made and filled by the guest, read back
+# from the disk after a remount, and again by a second VM on the image.
+: >"$V/fs.img"
+truncate -s 32M "$V/fs.img"
+expect blk-fs 0 "^L2-FS-READ $MD5" '' $RUN --kernel "$BZ" \
+	--cmdline "$BASE shale.test=blk-fs" --disk "$V/fs.img"
+grep -q '^L2-FS-MKFS ok' "$T_OUT" && grep -q '^L2-FS-UMOUNT ok' "$T_OUT" && ok blk-fs-made ||
+	fail blk-fs-made "$(grep -a '^L2-FS' "$T_OUT" | tr '\n' ' ')"
+expect blk-fs-again 0 "^L2-FS-READ $MD5" '' $RUN --kernel "$BZ" \
+	--cmdline "$BASE shale.test=blk-fs" --disk "$V/fs.img"
+grep -q '^L2-FS-MKFS' "$T_OUT" && fail blk-fs-kept "the second boot made the file system again" ||
+	ok blk-fs-kept
 # Unbound and bound again (a reset by the driver), then removed from the
 # bus and found by a rescan (BAR and MSI-X again): the same data each time.
 expect blk-rebind 0 "^L2-BLK-REBIND $a_sum $a_sum $a_sum" '' $RUN --kernel "$BZ" \
