@@ -7,6 +7,8 @@
 #
 # usage: check.sh BUILD_DIR
 #   SHALE_LINUX_ONLY=blk: only the virtio-blk tests
+#   SHALE_LINUX_ONLY=attack: only the malicious-guest tests
+#   SHALE_ATTACK_SECS, SHALE_ATTACK_COUNT: their fuzzing time and port storm size
 set -u
 B=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +32,9 @@ cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/ru
 	"$top/tests/integration/lib.sh" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
-"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"
+tools=
+[ -x "$B/tests/tools/vattack" ] && tools=$B/tests/tools/vattack
+"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz" $tools
 
 # guest_place
 . "$top/scripts/host-kind.sh"
@@ -48,6 +52,7 @@ cat >"$stage/run.sh" <<RUN
 #!/bin/sh
 cd /payload
 export SHALE_LINUX_ONLY=${SHALE_LINUX_ONLY:-}
+export SHALE_ATTACK_SECS=${SHALE_ATTACK_SECS:-} SHALE_ATTACK_COUNT=${SHALE_ATTACK_COUNT:-}
 ./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
 RUN
 chmod +x "$stage/run.sh"

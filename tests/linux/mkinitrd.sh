@@ -5,8 +5,9 @@
 # driver and the input event interface (button.ko, evdev.ko), so that a
 # guest can answer the power button, and the virtio PCI and block drivers
 # at their /lib/modules paths (the init's shale.test=blk loads them), and
-# the virtio entropy driver (shale.test=rng).
-# usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
+# the virtio entropy driver (shale.test=rng). Each TOOL (a static program)
+# goes to /bin (tests/tools/vattack: shale.test=attack).
+# usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL [TOOL...]]
 set -eu
 out=$1
 sum=$2
@@ -30,6 +31,8 @@ if [ $# -ge 3 ]; then
 			cp "$mods/$ko.ko" "$tmp/lib/modules/${3##*/vmlinuz-}/kernel/drivers/$ko.ko"
 		fi
 	done
+	shift 3
+	for tool in "$@"; do cp "$tool" "$tmp/bin/"; done
 fi
 head -c 1048576 /dev/urandom >"$tmp/payload.bin"
 md5sum "$tmp/payload.bin" | cut -d' ' -f1 >"$sum"
