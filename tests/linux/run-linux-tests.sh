@@ -30,11 +30,14 @@ acpi_clean() {
 CTL=$(dirname "$0")/ctl
 
 # The malicious-guest suite for Linux guests (tests/tools/vattack from
-# the guest's root, shale.test=attack): vda's function gets wild and
-# broken rings, configuration-space and BAR fuzzing, then port I/O storms.
-# shale reports NEEDS_RESET for vda only, stays up (the guest powers off:
-# 0), its I/O threads do not spin afterwards, vdb and virtio-rng keep
-# working, vda works again once reset, and no file but vda's image changes.
+# the guest's root, shale.test=attack, two vCPUs): vda's function gets
+# wild and broken rings, requests racing resets and BAR moves from the
+# other vCPU, configuration-space and BAR fuzzing; then port I/O storms;
+# then virtio-rng's function gets the broken rings. shale reports
+# NEEDS_RESET for those two only, stays up (the guest powers off: 0), its
+# I/O threads do not spin afterwards, vdb and virtio-rng keep working
+# while vda is attacked, both attacked devices work again once reset, and
+# no file but vda's image changes.
 attack_tests() {
 	A=$W/attack
 	mkdir -p "$A"
@@ -46,7 +49,7 @@ attack_tests() {
 	files >"$A/files.before"
 	a_sum=$(md5sum <"$A/a.img" | cut -d' ' -f1)
 	b_sum=$(md5sum <"$A/b.img" | cut -d' ' -f1)
-	$SHALE run --memory 256M --initrd "$INITRD" --timeout 400s --kernel "$BZ" --rng \
+	$SHALE run --memory 256M --cpus 2 --initrd "$INITRD" --timeout 400s --kernel "$BZ" --rng \
 		--cmdline "$BASE shale.test=attack shale.attack_secs=${SHALE_ATTACK_SECS:-10} shale.attack_count=${SHALE_ATTACK_COUNT:-50000} shale.attack_seed=$$" \
 		--disk "$A/a.img" --disk "$A/b.img,ro" </dev/null >"$A/out" 2>"$A/err" &
 	pid=$!
@@ -71,23 +74,30 @@ attack_tests() {
 		return
 	fi
 	# What the attacks did, for the record.
-	grep -a '^VATTACK-[A-Z]*-DONE\|^VATTACK-PORTS \|^VATTACK-CASE rings-overlap' "$A/log" | sed 's/^/    /'
+	grep -a '^VATTACK-[A-Z]*-DONE\|^VATTACK-RACE-\|^VATTACK-PORTS \|^VATTACK-CASE rings-overlap' "$A/log" | sed 's/^/    /'
 	why="$(grep -a '^L2-ATTACK\|^VATTACK-[A-Z]*-DONE\|VATTACK-ERROR\|NO-RESET' "$A/log" | tr '\n' ' ') $(tail -n 3 "$A/err" | tr '\n' ' ')"
 	[ "$got" = 0 ] && grep -q '^L2-ATTACK-DONE' "$A/log" && ok attack-vmm-up ||
 		fail attack-vmm-up "status $got; $why"
-	bdf=$(sed -n 's/^L2-ATTACK-BDF 0000:\(.*\)$/\1/p' "$A/log")
-	grep -q '^L2-ATTACK-RINGS status=0' "$A/log" && grep -Eq '^VATTACK-RINGS-DONE cases=[1-9][0-9]+ failures=0' "$A/log" &&
+	bdf=$(sed -n 's/^L2-ATTACK-BDF 0000:\([^ ]*\) rng=.*$/\1/p' "$A/log")
+	rbdf=$(sed -n 's/^L2-ATTACK-BDF .* rng=0000:\(.*\)$/\1/p' "$A/log")
+	grep -q '^L2-ATTACK-RINGS status=0' "$A/log" && grep -q '^L2-ATTACK-RNG-RINGS status=0' "$A/log" &&
+		[ "$(grep -Ec '^VATTACK-RINGS-DONE cases=[1-9][0-9]+ failures=0' "$A/log")" = 2 ] &&
 		ok attack-rings-needs-reset || fail attack-rings-needs-reset "$why"
 	# Each broken ring was caught at once: no case took more than 100 ms.
 	slow=$(sed -n 's/^VATTACK-CASE \([^ ]*\) .*needs-reset ms=\([0-9]*\)\..*/\2 \1/p' "$A/log" | awk '$1 >= 100' | tr '\n' ' ')
 	[ -z "$slow" ] && grep -q '^VATTACK-CASE loop .*needs-reset' "$A/log" && ok attack-rings-at-once ||
 		fail attack-rings-at-once "slow: $slow"
+	grep -q '^L2-ATTACK-RACE status=0' "$A/log" && grep -Eq '^VATTACK-RACE-CONFIG writes=[1-9]' "$A/log" &&
+		ok attack-race || fail attack-race "$(grep -a 'VATTACK-RACE' "$A/log" | tr '\n' ' ') $why"
+	# Reports for the two attacked functions only, 8 each (then no more).
 	reports=$(grep -c 'the guest driver broke the device' "$A/err")
 	mine=$(grep -c "^shale: virtio-blk at $bdf: the guest driver broke the device" "$A/err")
-	if [ -n "$bdf" ] && [ "$reports" = 8 ] && [ "$mine" = 8 ] && grep -q 'said for the last time' "$A/err"; then
+	rmine=$(grep -c "^shale: virtio-rng at $rbdf: the guest driver broke the device" "$A/err")
+	if [ -n "$bdf" ] && [ -n "$rbdf" ] && [ "$reports" = 16 ] && [ "$mine" = 8 ] && [ "$rmine" = 8 ] &&
+		[ "$(grep -c 'said for the last time' "$A/err")" = 2 ]; then
 		ok attack-report-attacked-only
 	else
-		fail attack-report-attacked-only "$reports reports, $mine for ${bdf:-?}; $(grep -v "at $bdf:" "$A/err" | head -n 3 | tr '\n' ' ')"
+		fail attack-report-attacked-only "$reports reports, $mine for ${bdf:-?}, $rmine for ${rbdf:-?}; $(grep -v "at $bdf:\|at $rbdf:" "$A/err" | head -n 3 | tr '\n' ' ')"
 	fi
 	grep -q '^L2-ATTACK-FUZZ status=0' "$A/log" && grep -Eq '^VATTACK-FUZZ-DONE devices=[3-9] .*bar_writes=[1-9][0-9]* changed=0' "$A/log" &&
 		ok attack-fuzz || fail attack-fuzz "$(grep -a 'VATTACK-FUZZ' "$A/log" | head -n 5 | tr '\n' ' ')"
@@ -97,9 +107,10 @@ attack_tests() {
 	# The console after the UART storm: the lines after it came through.
 	grep -q '^L2-ATTACK-AFTER ' "$A/log" && ok attack-ports-console || fail attack-ports-console "$why"
 	grep -Eq "^L2-ATTACK-BEFORE vdb=$b_sum rng=102[0-4]\$" "$A/log" &&
-		grep -Eq "^L2-ATTACK-AFTER vda=[0-9a-f]+ vdb=$b_sum rng=102[0-4]\$" "$A/log" &&
+		grep -Eq "^L2-ATTACK-MID vdb=$b_sum rng=102[0-4]\$" "$A/log" &&
+		grep -Eq "^L2-ATTACK-AFTER vda=[0-9a-f]+ vdb=$b_sum rng=[0-9]+\$" "$A/log" &&
 		ok attack-others-work || fail attack-others-work "want vdb $b_sum; $why"
-	grep -q "^L2-ATTACK-AFTER vda=$a_sum " "$A/log" && ok attack-reset-recovers ||
+	grep -Eq "^L2-ATTACK-AFTER vda=$a_sum vdb=[0-9a-f]+ rng=102[0-4]\$" "$A/log" && ok attack-reset-recovers ||
 		fail attack-reset-recovers "want vda $a_sum; $why"
 	if [ -n "$cpu" ] && [ "$cpu" -lt 60 ]; then ok attack-no-spin; else
 		fail attack-no-spin "${cpu:-no} ticks of CPU in 2 s of an idle guest"

@@ -15,6 +15,12 @@
  *                               BAR 0 for SECS seconds; the read-only
  *                               registers of the devices in use stay as
  *                               they were
+ *   vattack race BDF SECS SEED  two vCPUs: one keeps BDF's queue busy with
+ *                               requests (some reading the disk into the
+ *                               ring itself), resets and broken rings,
+ *                               the other moves its BAR, turns decoding
+ *                               and MSI-X off and on and resets it through
+ *                               the configuration window
  *   vattack ports COUNT SEED    port I/O storms (UART, 0xcf8/0xcfc, RTC,
  *                               i8042, ACPI PM, unclaimed ports, rep
  *                               string I/O), COUNT accesses each; what the
@@ -34,7 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/io.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,7 +161,8 @@ static volatile uint8_t *bar_map(const char *bdf, uint64_t *gpa)
 	fd = cfg_open(bdf);
 	if (fd < 0)
 		die("config");
-	cfg_write(fd, 4, 2, cfg_read(fd, 4, 2) | 2);
+	/* Memory decoding on; INTx off, as a user-space driver would have it. */
+	cfg_write(fd, 4, 2, cfg_read(fd, 4, 2) | 0x402);
 	close(fd);
 	snprintf(p, sizeof(p), "%s/resource", dev_path);
 	f = fopen(p, "r");
@@ -210,7 +220,7 @@ static uint64_t ram_end(void)
 static int virtio_init(uint32_t features_lo)
 {
 	w8(CC_STATUS, 0);
-	for (int i = 0; i < 1000 && r8(CC_STATUS); i++)
+	for (int i = 0; i < 100 && r8(CC_STATUS); i++)
 		usleep(1000);
 	w8(CC_STATUS, S_ACK);
 	w8(CC_STATUS, S_ACK | S_DRIVER);
@@ -265,7 +275,8 @@ static void verdict(const char *name, int want_reset)
 /* A page of locked memory and its guest-physical address (pagemap, root). */
 static void *phys_page(uint64_t *gpa)
 {
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Shared: a fork (race) must not leave the parent a copy-on-write page. */
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint64_t ent;
 	int fd;
 
@@ -606,6 +617,159 @@ static int mode_fuzz(const char *bdf, double secs)
 	return changed ? 1 : 0;
 }
 
+/* ---- two vCPUs at once -------------------------------------------------- */
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+/* The configuration side: BAR moves, decoding, MSI-X, resets by the window. */
+static void race_config(const char *bdf, double stop)
+{
+	int fd = cfg_open(bdf);
+	uint32_t bar0 = cfg_read(fd, 0x10, 4), cmd = cfg_read(fd, 4, 2);
+	long n = 0;
+
+	pin(1);
+	while (now() < stop) {
+		switch (rnd() % 4) {
+		case 0:
+			/* Away and back: the other vCPU's accesses meanwhile go nowhere. */
+			cfg_write(fd, 0x10, 4, bar0 + 0x100000);
+			cfg_write(fd, 0x10, 4, bar0);
+			break;
+		case 1:
+			cfg_write(fd, 4, 2, cmd & ~2u);
+			cfg_write(fd, 4, 2, cmd);
+			break;
+		case 2:
+			cfg_write(fd, 0x86, 2, rnd() % 2 ? 0xc000 : 0);
+			break;
+		default:
+			/* Status through the window (§4.1.4.9): read it, now and then reset. */
+			cfg_write(fd, 0x94, 1, 0);
+			cfg_write(fd, 0x98, 4, CC_STATUS);
+			cfg_write(fd, 0x9c, 4, 1);
+			if (rnd() % 32)
+				(void)cfg_read(fd, 0xa0, 1);
+			else
+				cfg_write(fd, 0xa0, 1, 0);
+			break;
+		}
+		n++;
+		usleep((useconds_t)(rnd() % 2000));
+	}
+	printf("VATTACK-RACE-CONFIG writes=%ld\n", n);
+	_exit(0);
+}
+
+static int mode_race(const char *bdf, double secs)
+{
+	uint64_t bar_gpa;
+	int fd = cfg_open(bdf);
+	uint32_t device_id, bar0, cmd, msix;
+	uint8_t *us;
+	long requests = 0, completed = 0, resets = 0, broken = 0;
+	uint16_t idx = 0, seen = 0;
+	double stop;
+	pid_t child;
+
+	if (fd < 0)
+		die("config");
+	device_id = cfg_read(fd, 2, 2);
+	bar = bar_map(bdf, &bar_gpa);
+	bar0 = cfg_read(fd, 0x10, 4);
+	cmd = cfg_read(fd, 4, 2);
+	msix = cfg_read(fd, 0x86, 2);
+	dt = phys_page(&dt_gpa);
+	av = phys_page(&av_gpa);
+	us = phys_page(&us_gpa);
+	data = phys_page(&data_gpa);
+	/* blk: read sector 0 (header, 512 bytes, status); else one 64-byte buffer. */
+	if (device_id == 0x1042) {
+		memset(data, 0, 16);
+		d(dt, 0, data_gpa, 16, D_NEXT, 1);
+		d(dt, 1, data_gpa + 512, 512, D_WRITE | D_NEXT, 2);
+		d(dt, 2, data_gpa + 2048, 1, D_WRITE, 0);
+		/* The same, with the sector read into the rings themselves. */
+		d(dt, 3, data_gpa, 16, D_NEXT, 4);
+		d(dt, 4, av_gpa, 512, D_WRITE | D_NEXT, 5);
+		d(dt, 5, data_gpa + 2048, 1, D_WRITE, 0);
+	} else {
+		d(dt, 0, data_gpa + 512, 64, D_WRITE, 0);
+		d(dt, 3, av_gpa, 64, D_WRITE, 0);
+	}
+	/* One request alone first: the device serves this queue. */
+	if (!virtio_init(0)) {
+		double t0 = now();
+
+		av[2] = 0;
+		__atomic_store_n(&av[1], 1, __ATOMIC_RELEASE);
+		queue_go(8, dt_gpa, av_gpa, us_gpa);
+		while (!__atomic_load_n((uint16_t *)(us + 2), __ATOMIC_ACQUIRE) && now() < t0 + 2)
+			usleep(1000);
+		printf("VATTACK-RACE-FIRST used=%u status=0x%02x ms=%.1f\n",
+		       __atomic_load_n((uint16_t *)(us + 2), __ATOMIC_ACQUIRE), r8(CC_STATUS),
+		       (now() - t0) * 1e3);
+	}
+	fflush(stdout);
+	stop = now() + secs;
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child)
+		race_config(bdf, stop);
+	pin(0);
+	while (now() < stop) {
+		uint16_t used;
+
+		if (virtio_init(0))
+			continue;
+		memset(av, 0, 4096);
+		memset(us, 0, 4096);
+		idx = seen = 0;
+		queue_go(8, dt_gpa, av_gpa, us_gpa);
+		resets++;
+		for (int k = 0; k < 2000 && now() < stop; k++) {
+			used = __atomic_load_n((uint16_t *)(us + 2), __ATOMIC_ACQUIRE);
+			completed += (uint16_t)(used - seen);
+			seen = used;
+			if ((uint16_t)(idx - used) < 8) {
+				av[2 + idx % 8] = rnd() % 16 ? 0 : 3;
+				__atomic_store_n(&av[1], ++idx, __ATOMIC_RELEASE);
+				requests++;
+			}
+			if (rnd() % 256 == 0) {
+				__atomic_store_n(&av[1], (uint16_t)(idx + 100), __ATOMIC_RELEASE);
+				broken++;
+			}
+			w16(NOTIFY_OFF, 0);
+			if (rnd() % 8 == 0)
+				(void)r8(ISR_OFF);
+			if (rnd() % 512 == 0)
+				break;
+		}
+	}
+	/* The other side stops by itself at `stop`. */
+	waitpid(child, NULL, 0);
+	cfg_write(fd, 4, 2, cmd & ~2u);
+	cfg_write(fd, 0x10, 4, bar0);
+	cfg_write(fd, 0x86, 2, msix);
+	cfg_write(fd, 0x98, 4, 0);
+	cfg_write(fd, 0x9c, 4, 0);
+	cfg_write(fd, 4, 2, cmd);
+	w8(CC_STATUS, 0);
+	printf("VATTACK-RACE-DONE requests=%ld completed=%ld resets=%ld broken=%ld\n", requests,
+	       completed, resets, broken);
+	return completed ? 0 : 1;
+}
+
 /* ---- port I/O storms ------------------------------------------------------ */
 
 static void out_w(unsigned size, uint16_t port, uint32_t v)
@@ -909,11 +1073,17 @@ int main(int argc, char **argv)
 			rng_state ^= strtoull(argv[4], NULL, 0) * 0x9e3779b97f4a7c15ull;
 		return mode_fuzz(argv[2], strtod(argv[3], NULL));
 	}
+	if (argc >= 4 && !strcmp(argv[1], "race")) {
+		if (argc >= 5)
+			rng_state ^= strtoull(argv[4], NULL, 0) * 0x9e3779b97f4a7c15ull;
+		return mode_race(argv[2], strtod(argv[3], NULL));
+	}
 	if (argc >= 3 && !strcmp(argv[1], "ports")) {
 		if (argc >= 4)
 			rng_state ^= strtoull(argv[3], NULL, 0) * 0x9e3779b97f4a7c15ull;
 		return mode_ports(strtol(argv[2], NULL, 0));
 	}
-	fprintf(stderr, "usage: vattack rings BDF | fuzz BDF SECS [SEED] | ports COUNT [SEED]\n");
+	fprintf(stderr, "usage: vattack rings BDF | fuzz BDF SECS [SEED] | race BDF SECS [SEED] | "
+		"ports COUNT [SEED]\n");
 	return 2;
 }
