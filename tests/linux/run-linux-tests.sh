@@ -125,8 +125,25 @@ attack_tests() {
 		fail attack-files-untouched "$(diff "$A/files.before" "$A/files.after" | tr '\n' ' ') $(ls "$A" | tr '\n' ' ')"
 	fi
 }
+# A reboot through the reset register (0xcf9) with eight disk reads in
+# flight is a legitimate one: shale ends cleanly (--on-reboot=exit).
+attack_reboot_tests() {
+	if [ ! -s "$W/attack/a.img" ]; then
+		skip attack-reboot-busy "no disk image from the attack tests"
+		return
+	fi
+	expect attack-reboot-busy 0 '^VATTACK-REBOOT completed=[1-9]' '^shale: guest rebooted' \
+		$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=attack-reboot" \
+		--disk "$W/attack/a.img"
+	if [ "$(grep -cv '^shale: guest rebooted' "$T_ERR")" = 0 ] && ! grep -q VATTACK-REBOOT-IGNORED "$T_OUT"; then
+		ok attack-reboot-busy-clean
+	else
+		fail attack-reboot-busy-clean "$(head -n 3 "$T_ERR" | tr '\n' ' ')"
+	fi
+}
 if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "${SHALE_LINUX_ONLY:-}" = attack ]; then
 	attack_tests
+	attack_reboot_tests
 fi
 if [ "${SHALE_LINUX_ONLY:-}" = attack ]; then
 	summary

@@ -21,6 +21,10 @@
  *                               the other moves its BAR, turns decoding
  *                               and MSI-X off and on and resets it through
  *                               the configuration window
+ *   vattack reboot BDF          BDF's queue kept full of disk reads, then
+ *                               the reset register (0xcf9) written with 8
+ *                               requests in flight: a legitimate reboot,
+ *                               which must be clean
  *   vattack ports COUNT SEED    port I/O storms (UART, 0xcf8/0xcfc, RTC,
  *                               i8042, ACPI PM, unclaimed ports, rep
  *                               string I/O), COUNT accesses each; what the
@@ -770,6 +774,51 @@ static int mode_race(const char *bdf, double secs)
 	return completed ? 0 : 1;
 }
 
+/* Eight reads in flight, then the chipset's reset (0xcf9): a reboot while the disk works. */
+static int mode_reboot(const char *bdf)
+{
+	uint64_t bar_gpa;
+	uint8_t *us;
+	uint16_t idx = 0;
+	long completed = 0;
+	double stop;
+
+	bar = bar_map(bdf, &bar_gpa);
+	dt = phys_page(&dt_gpa);
+	av = phys_page(&av_gpa);
+	us = phys_page(&us_gpa);
+	data = phys_page(&data_gpa);
+	for (unsigned i = 0; i < 8; i++) {
+		d(dt, 3 * i, data_gpa, 16, D_NEXT, (uint16_t)(3 * i + 1));
+		d(dt, 3 * i + 1, data_gpa + 512 + 512 * i, 512, D_WRITE | D_NEXT, (uint16_t)(3 * i + 2));
+		d(dt, 3 * i + 2, data_gpa + 64 + i, 1, D_WRITE, 0);
+	}
+	if (virtio_init(0) || iopl(3))
+		die("set-up");
+	queue_go(32, dt_gpa, av_gpa, us_gpa);
+	stop = now() + 0.5;
+	for (;;) {
+		uint16_t used = __atomic_load_n((uint16_t *)(us + 2), __ATOMIC_ACQUIRE);
+
+		if ((uint16_t)(idx - used) < 8) {
+			av[2 + idx % 32] = (uint16_t)(3 * (idx % 8));
+			__atomic_store_n(&av[1], ++idx, __ATOMIC_RELEASE);
+			w16(NOTIFY_OFF, 0);
+			continue;
+		}
+		completed = used;
+		if (now() > stop)
+			break;
+	}
+	printf("VATTACK-REBOOT completed=%ld in-flight=8\n", completed);
+	fflush(stdout);
+	tcdrain(1);
+	outb(0x06, 0xcf9);
+	sleep(5);
+	printf("VATTACK-REBOOT-IGNORED\n");
+	return 1;
+}
+
 /* ---- port I/O storms ------------------------------------------------------ */
 
 static void out_w(unsigned size, uint16_t port, uint32_t v)
@@ -1078,12 +1127,14 @@ int main(int argc, char **argv)
 			rng_state ^= strtoull(argv[4], NULL, 0) * 0x9e3779b97f4a7c15ull;
 		return mode_race(argv[2], strtod(argv[3], NULL));
 	}
+	if (argc >= 3 && !strcmp(argv[1], "reboot"))
+		return mode_reboot(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "ports")) {
 		if (argc >= 4)
 			rng_state ^= strtoull(argv[3], NULL, 0) * 0x9e3779b97f4a7c15ull;
 		return mode_ports(strtol(argv[2], NULL, 0));
 	}
 	fprintf(stderr, "usage: vattack rings BDF | fuzz BDF SECS [SEED] | race BDF SECS [SEED] | "
-		"ports COUNT [SEED]\n");
+		"reboot BDF | ports COUNT [SEED]\n");
 	return 2;
 }
