@@ -142,9 +142,27 @@ attack_reboot_tests() {
 		fail attack-reboot-busy-clean "$(head -n 3 "$T_ERR" | tr '\n' ' ')"
 	fi
 }
+# A queue full of WRITE_ZEROES requests, each 16 times the whole disk
+# (64 MiB): where the file system cannot zero a range (tmpfs, the lab's
+# disk) each is 1 GiB of writes. --timeout (20 s) still ends the VM at
+# once: a stopping VM's devices take no more requests and stop a long
+# one between chunks.
+attack_zeroes_tests() {
+	head -c 67108864 /dev/zero >"$W/attack/z.img"
+	t0=$(date +%s)
+	expect attack-zeroes-timeout 124 '^VATTACK-ZEROES sectors=131072 queued=128' 'timeout' \
+		"$SHALE" run --memory 256M --initrd "$INITRD" --timeout 20s --kernel "$BZ" \
+		--cmdline "$BASE shale.test=attack-zeroes" --disk "$W/attack/z.img"
+	t=$(($(date +%s) - t0))
+	echo "    zeroes: shale ended $t s after it started (--timeout 20s)"
+	# 20 s and the boot's end: well under a minute even in the lab.
+	[ "$t" -le 35 ] && ok attack-zeroes-stop-at-once || fail attack-zeroes-stop-at-once "shale took $t s"
+	rm -f "$W/attack/z.img"
+}
 if [ -z "${SHALE_LINUX_ONLY:-}" ] || [ "${SHALE_LINUX_ONLY:-}" = attack ]; then
 	attack_tests
 	attack_reboot_tests
+	attack_zeroes_tests
 fi
 if [ "${SHALE_LINUX_ONLY:-}" = attack ]; then
 	summary

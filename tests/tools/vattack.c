@@ -25,6 +25,10 @@
  *                               the reset register (0xcf9) written with 8
  *                               requests in flight: a legitimate reboot,
  *                               which must be clean
+ *   vattack zeroes BDF          BDF's queue (a disk) kept full of
+ *                               WRITE_ZEROES requests of 16 segments of
+ *                               the whole disk each, for ever: the VM's
+ *                               stop (--timeout) must not wait for them
  *   vattack ports COUNT SEED    port I/O storms (UART, 0xcf8/0xcfc, RTC,
  *                               i8042, ACPI PM, unclaimed ports, rep
  *                               string I/O), COUNT accesses each; what the
@@ -819,6 +823,58 @@ static int mode_reboot(const char *bdf)
 	return 1;
 }
 
+/* A queue full of WRITE_ZEROES of the whole disk, 16 times each, for ever. */
+static int mode_zeroes(const char *bdf)
+{
+	uint64_t bar_gpa, sectors;
+	uint8_t *us;
+	uint16_t idx = 0;
+	long requests = 0;
+	/* The capacity in sectors is at offset 0 of the device configuration. */
+	bar = bar_map(bdf, &bar_gpa);
+	sectors = *(volatile uint64_t *)(bar + 0x2000);
+	dt = phys_page(&dt_gpa);
+	av = phys_page(&av_gpa);
+	us = phys_page(&us_gpa);
+	data = phys_page(&data_gpa);
+	{
+		uint32_t *h = (uint32_t *)data;
+
+		h[0] = 13; /* VIRTIO_BLK_T_WRITE_ZEROES */
+		for (unsigned i = 0; i < 16; i++) {
+			uint8_t *seg = data + 16 + 16 * i;
+			uint32_t n = (uint32_t)sectors, fl = 0;
+			uint64_t zero = 0;
+
+			memcpy(seg, &zero, 8);
+			memcpy(seg + 8, &n, 4);
+			memcpy(seg + 12, &fl, 4);
+		}
+	}
+	d(dt, 0, data_gpa, 16 + 16 * 16, D_NEXT, 1);
+	d(dt, 1, data_gpa + 1024, 1, D_WRITE, 0);
+	if (virtio_init(1u << 14))
+		die("WRITE_ZEROES not offered");
+	queue_go(128, dt_gpa, av_gpa, us_gpa);
+	for (;;) {
+		uint16_t used = __atomic_load_n((uint16_t *)(us + 2), __ATOMIC_ACQUIRE);
+
+		if ((uint16_t)(idx - used) < 128) {
+			av[2 + idx % 128] = 0;
+			__atomic_store_n(&av[1], ++idx, __ATOMIC_RELEASE);
+			w16(NOTIFY_OFF, 0);
+			if (++requests == 128)
+				printf("VATTACK-ZEROES sectors=%llu queued=128\n",
+				       (unsigned long long)sectors);
+			continue;
+		}
+		usleep(1000);
+		if (requests < 0)
+			break;
+	}
+	return 1;
+}
+
 /* ---- port I/O storms ------------------------------------------------------ */
 
 static void out_w(unsigned size, uint16_t port, uint32_t v)
@@ -1127,6 +1183,8 @@ int main(int argc, char **argv)
 			rng_state ^= strtoull(argv[4], NULL, 0) * 0x9e3779b97f4a7c15ull;
 		return mode_race(argv[2], strtod(argv[3], NULL));
 	}
+	if (argc >= 3 && !strcmp(argv[1], "zeroes"))
+		return mode_zeroes(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "reboot"))
 		return mode_reboot(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "ports")) {
@@ -1135,6 +1193,6 @@ int main(int argc, char **argv)
 		return mode_ports(strtol(argv[2], NULL, 0));
 	}
 	fprintf(stderr, "usage: vattack rings BDF | fuzz BDF SECS [SEED] | race BDF SECS [SEED] | "
-		"reboot BDF | ports COUNT [SEED]\n");
+		"reboot BDF | zeroes BDF | ports COUNT [SEED]\n");
 	return 2;
 }

@@ -237,6 +237,22 @@ static void test_discard_write_zeroes(void **state)
 	assert_int_equal(virtio_blk_request(f->blk, &r.c, &used), VIRTIO_BLK_S_IOERR);
 }
 
+/* WRITE_ZEROES stops between chunks once the VM stops: the request fails, nothing is zeroed. */
+static void test_write_zeroes_stopping(void **state)
+{
+	struct fixture *f = *state;
+	static struct req r;
+	uint32_t used;
+	const struct seg all = { 0, SECTORS, 0 };
+
+	vm_stop(&f->fv.vm, VM_STOP_ERROR, 0, NULL);
+	ranges(&r, VIRTIO_BLK_T_WRITE_ZEROES, &all, 1);
+	assert_int_equal(virtio_blk_request(f->blk, &r.c, &used), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(sector_byte(f, 0), 1);
+	assert_int_equal(sector_byte(f, SECTORS - 1), SECTORS);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_ERROR);
+}
+
 static void test_readonly(void **state)
 {
 	struct fixture *f = *state;
@@ -287,6 +303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_id, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes_stopping, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_request, setup_rw, teardown),
 	};

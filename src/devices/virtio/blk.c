@@ -80,6 +80,28 @@ static uint8_t do_rw(struct virtio_blk *blk, const struct virtq_chain *c, uint64
 	return VIRTIO_BLK_S_OK;
 }
 
+/*
+ * Zeroes in chunks: where the file system cannot zero a range, each is
+ * written, and one request may name 16 times the whole disk. A stopping
+ * VM's stop waits for this thread: the request fails between chunks.
+ */
+static int write_zeroes(struct virtio_blk *blk, uint64_t off, uint64_t len)
+{
+	while (len) {
+		uint64_t n = MIN(len, (uint64_t)VIRTIO_BLK_ZEROES_CHUNK);
+		int ret;
+
+		if (vm_stopping(blk->vm))
+			return -ECANCELED;
+		ret = disk_write_zeroes(blk->disk, off, n);
+		if (ret)
+			return ret;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* DISCARD and WRITE_ZEROES: a table of segments after the header. */
 static uint8_t do_ranges(struct virtio_blk *blk, const struct virtq_chain *c, uint32_t type)
 {
@@ -104,7 +126,7 @@ static uint8_t do_ranges(struct virtio_blk *blk, const struct virtq_chain *c, ui
 		if ((seg.flags & ~(zeroes ? 1u : 0u)) || !in_disk(blk, seg.sector, bytes))
 			return VIRTIO_BLK_S_UNSUPP;
 		if (zeroes) {
-			ret = disk_write_zeroes(blk->disk, seg.sector << SECTOR_SHIFT, bytes);
+			ret = write_zeroes(blk, seg.sector << SECTOR_SHIFT, bytes);
 		} else {
 			ret = disk_discard(blk->disk, seg.sector << SECTOR_SHIFT, bytes);
 			/* Discarding is advice; a file system that cannot is no error. */

@@ -21,6 +21,8 @@ struct virtio_pci;
 #define VIRTIO_BLK_SIZE_MAX (1u * 1024 * 1024) /* bytes per segment */
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2) /* header and status too */
 #define VIRTIO_BLK_DISCARD_SEG_MAX 16u
+/* WRITE_ZEROES is done this much at a time, a stopping VM checked between. */
+#define VIRTIO_BLK_ZEROES_CHUNK (16u * 1024 * 1024)
 
 /* Request types and status values (§5.2.6). */
 #define VIRTIO_BLK_T_IN 0u
