@@ -60,7 +60,13 @@ static uint8_t do_rw(struct virtio_blk *blk, const struct virtq_chain *c, uint64
 		len = c->in_len - 1;
 		n = virtq_iov_slice(c->iov + c->nr_out, c->nr_in, 0, len, iov, VIRTQ_MAX_SIZE);
 	}
-	if (n < 0 || len % DISK_SECTOR || !in_disk(blk, sector, len))
+	/*
+	 * At most what seg_max and size_max allow (Linux never sends more):
+	 * the buffers may name the same guest pages again and again, and the
+	 * VM's stop waits for a request in progress.
+	 */
+	if (n < 0 || len % DISK_SECTOR || len > VIRTIO_BLK_REQUEST_MAX ||
+	    !in_disk(blk, sector, len))
 		return VIRTIO_BLK_S_IOERR;
 	if (write && blk->disk->readonly)
 		return VIRTIO_BLK_S_IOERR;
