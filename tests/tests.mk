@@ -78,4 +78,13 @@ $(B)/tests/tools/vsock_echo: tests/tools/vsock_echo.c
 	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
 		-o $@ $<
 
+# The Linux guests' attacker (tests/linux/init, shale.test=attack): static,
+# for the busybox initramfs, and without the sanitizers.
+$(B)/tests/tools/vattack: tests/tools/vattack.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(HOST_CFLAGS)) -static \
+		-o $@ $<
+
 guests: $(B)/tests/tools/vsock_echo
+guests: $(B)/tests/tools/vattack

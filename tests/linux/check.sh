@@ -7,7 +7,8 @@
 #
 # usage: check.sh BUILD_DIR
 #   SHALE_LINUX_ONLY=blk: only the virtio-blk tests; =net: only virtio-net's;
-#   =vsock: only virtio-vsock's
+#   =vsock: only virtio-vsock's; =attack: only the malicious-guest tests
+#   SHALE_ATTACK_SECS, SHALE_ATTACK_COUNT: their fuzzing time and port storm size
 set -u
 B=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,8 +35,10 @@ cp "$B/shale" "$B/shaled" "$B/tests/tools/ptyrun" "$B/tests/tools/ctl" "$here/ru
 cp "$B/shale-net" "$stage/"
 cp "$bz" "$stage/bzImage"
 cp "$vmlinux" "$stage/vmlinux"
-SHALE_INITRD_TOOLS="$B/tests/tools/vsock_echo" \
-	"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz"
+tools="$B/tests/tools/vsock_echo"
+[ -x "$B/tests/tools/vattack" ] && tools="$tools $B/tests/tools/vattack"
+# shellcheck disable=SC2086 # one word per tool
+"$here/mkinitrd.sh" "$stage/initrd.cpio" "$stage/initrd.md5" "$bz" $tools
 
 # guest_place
 . "$top/scripts/host-kind.sh"
@@ -53,6 +56,7 @@ cat >"$stage/run.sh" <<RUN
 #!/bin/sh
 cd /payload
 export SHALE_LINUX_ONLY=${SHALE_LINUX_ONLY:-}
+export SHALE_ATTACK_SECS=${SHALE_ATTACK_SECS:-} SHALE_ATTACK_COUNT=${SHALE_ATTACK_COUNT:-}
 ./run-linux-tests.sh ./shale ./bzImage ./vmlinux ./initrd.cpio ./initrd.md5
 RUN
 chmod +x "$stage/run.sh"

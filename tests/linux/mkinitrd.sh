@@ -6,10 +6,11 @@
 # guest can answer the power button, and the virtio PCI and block drivers
 # at their /lib/modules paths (the init's shale.test=blk loads them), and
 # the virtio entropy driver (shale.test=rng), the balloon driver
-# (shale.test=balloon) and the virtio network driver (shale.test=net).
-# With SHALE_INITRD_TOOLS (static programs, blank-separated), also those
-# in /bin, and the kernel's vsock modules (shale.test=vsock).
-# usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL]
+# (shale.test=balloon), the virtio network driver (shale.test=net) and
+# the kernel's vsock modules (shale.test=vsock). Each TOOL (a static
+# program) goes to /bin (tests/tools/vsock_echo, tests/tools/vattack:
+# shale.test=vsock and shale.test=attack).
+# usage: mkinitrd.sh OUT.cpio OUT.md5 [KERNEL [TOOL...]]
 set -eu
 out=$1
 sum=$2
@@ -40,9 +41,6 @@ if [ $# -ge 3 ]; then
 		mkdir -p "$tmp$core"
 		cp "$core/failover.ko" "$tmp$core/"
 	fi
-fi
-for tool in ${SHALE_INITRD_TOOLS:-}; do cp "$tool" "$tmp/bin/"; done
-if [ $# -ge 3 ]; then
 	net=/lib/modules/${3##*/vmlinuz-}/kernel/net/vmw_vsock
 	for ko in vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport; do
 		if [ -f "$net/$ko.ko" ]; then
@@ -50,6 +48,8 @@ if [ $# -ge 3 ]; then
 			cp "$net/$ko.ko" "$tmp/${net#/}/"
 		fi
 	done
+	shift 3
+	for tool in "$@"; do cp "$tool" "$tmp/bin/"; done
 fi
 head -c 1048576 /dev/urandom >"$tmp/payload.bin"
 md5sum "$tmp/payload.bin" | cut -d' ' -f1 >"$sum"

@@ -407,6 +407,146 @@ if [ "${SHALE_LINUX_ONLY:-}" = net ]; then
 	exit
 fi
 
+# The malicious-guest suite for Linux guests (tests/tools/vattack from
+# the guest's root, shale.test=attack, two vCPUs): vda's function gets
+# wild and broken rings, requests racing resets and BAR moves from the
+# other vCPU, configuration-space and BAR fuzzing; then port I/O storms;
+# then virtio-rng's function gets the broken rings. shale reports
+# NEEDS_RESET for those two only, stays up (the guest powers off: 0), its
+# I/O threads do not spin afterwards, vdb and virtio-rng keep working
+# while vda is attacked, both attacked devices work again once reset, and
+# no file but vda's image changes.
+attack_tests() {
+	A=$W/attack
+	mkdir -p "$A"
+	head -c 2097152 /dev/urandom >"$A/a.img"
+	head -c 2097152 /dev/urandom >"$A/b.img"
+	head -c 1048576 /dev/urandom >"$A/decoy.img"
+	ln -s decoy.img "$A/decoy-link.img"
+	files() { (cd "$A" && md5sum b.img decoy.img && readlink decoy-link.img && stat -c '%n %s %a %Y' b.img decoy.img); }
+	files >"$A/files.before"
+	a_sum=$(md5sum <"$A/a.img" | cut -d' ' -f1)
+	b_sum=$(md5sum <"$A/b.img" | cut -d' ' -f1)
+	$SHALE run --memory 256M --cpus 2 --initrd "$INITRD" --timeout 400s --kernel "$BZ" --rng \
+		--cmdline "$BASE shale.test=attack shale.attack_secs=${SHALE_ATTACK_SECS:-10} shale.attack_count=${SHALE_ATTACK_COUNT:-50000} shale.attack_seed=$$" \
+		--disk "$A/a.img" --disk "$A/b.img,ro" </dev/null >"$A/out" 2>"$A/err" &
+	pid=$!
+	# While the guest idles after the attacks: the VMM's CPU time over 2 s.
+	cpu= i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 2000 ]; do
+		if [ -z "$cpu" ] && grep -q L2-ATTACK-IDLE "$A/out"; then
+			t0=$(cut -d' ' -f14,15 "/proc/$pid/stat")
+			sleep 2
+			t1=$(cut -d' ' -f14,15 "/proc/$pid/stat")
+			cpu=$(( ${t1% *} + ${t1#* } - ${t0% *} - ${t0#* } ))
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid"
+	got=$?
+	tr -d '\r' <"$A/out" >"$A/log"
+	if grep -q '^L2-ATTACK-NO-TOOL' "$A/log"; then
+		skip attack "the initramfs has no vattack (tests/tools/vattack not built)"
+		return
+	fi
+	# What the attacks did, for the record.
+	grep -a '^VATTACK-[A-Z]*-DONE\|^VATTACK-RACE-\|^VATTACK-PORTS \|^VATTACK-CASE rings-overlap' "$A/log" | sed 's/^/    /'
+	why="$(grep -a '^L2-ATTACK\|^VATTACK-[A-Z]*-DONE\|VATTACK-ERROR\|NO-RESET' "$A/log" | tr '\n' ' ') $(tail -n 3 "$A/err" | tr '\n' ' ')"
+	[ "$got" = 0 ] && grep -q '^L2-ATTACK-DONE' "$A/log" && ok attack-vmm-up ||
+		fail attack-vmm-up "status $got; $why"
+	bdf=$(sed -n 's/^L2-ATTACK-BDF 0000:\([^ ]*\) rng=.*$/\1/p' "$A/log")
+	rbdf=$(sed -n 's/^L2-ATTACK-BDF .* rng=0000:\(.*\)$/\1/p' "$A/log")
+	grep -q '^L2-ATTACK-RINGS status=0' "$A/log" && grep -q '^L2-ATTACK-RNG-RINGS status=0' "$A/log" &&
+		[ "$(grep -Ec '^VATTACK-RINGS-DONE cases=[1-9][0-9]+ failures=0' "$A/log")" = 2 ] &&
+		ok attack-rings-needs-reset || fail attack-rings-needs-reset "$why"
+	# Each broken ring was caught at once: no case took more than 100 ms.
+	slow=$(sed -n 's/^VATTACK-CASE \([^ ]*\) .*needs-reset ms=\([0-9]*\)\..*/\2 \1/p' "$A/log" | awk '$1 >= 100' | tr '\n' ' ')
+	[ -z "$slow" ] && grep -q '^VATTACK-CASE loop .*needs-reset' "$A/log" && ok attack-rings-at-once ||
+		fail attack-rings-at-once "slow: $slow"
+	grep -q '^L2-ATTACK-RACE status=0' "$A/log" && grep -Eq '^VATTACK-RACE-CONFIG writes=[1-9]' "$A/log" &&
+		ok attack-race || fail attack-race "$(grep -a 'VATTACK-RACE' "$A/log" | tr '\n' ' ') $why"
+	# Reports for the two attacked functions only, 8 each (then no more).
+	reports=$(grep -c 'the guest driver broke the device' "$A/err")
+	mine=$(grep -c "^shale: virtio-blk at $bdf: the guest driver broke the device" "$A/err")
+	rmine=$(grep -c "^shale: virtio-rng at $rbdf: the guest driver broke the device" "$A/err")
+	if [ -n "$bdf" ] && [ -n "$rbdf" ] && [ "$reports" = 16 ] && [ "$mine" = 8 ] && [ "$rmine" = 8 ] &&
+		[ "$(grep -c 'said for the last time' "$A/err")" = 2 ]; then
+		ok attack-report-attacked-only
+	else
+		fail attack-report-attacked-only "$reports reports, $mine for ${bdf:-?}, $rmine for ${rbdf:-?}; $(grep -v "at $bdf:\|at $rbdf:" "$A/err" | head -n 3 | tr '\n' ' ')"
+	fi
+	grep -q '^L2-ATTACK-FUZZ status=0' "$A/log" && grep -Eq '^VATTACK-FUZZ-DONE devices=[3-9] .*bar_writes=[1-9][0-9]* changed=0' "$A/log" &&
+		ok attack-fuzz || fail attack-fuzz "$(grep -a 'VATTACK-FUZZ' "$A/log" | head -n 5 | tr '\n' ' ')"
+	n=$(grep -c '^VATTACK-PORTS [a-z0-9]* accesses=' "$A/log")
+	[ "$n" = 6 ] && grep -q '^L2-ATTACK-PORTS status=0' "$A/log" && ok attack-ports ||
+		fail attack-ports "$n storms; $why"
+	# The console after the UART storm: the lines after it came through.
+	grep -q '^L2-ATTACK-AFTER ' "$A/log" && ok attack-ports-console || fail attack-ports-console "$why"
+	grep -Eq "^L2-ATTACK-BEFORE vdb=$b_sum rng=102[0-4]\$" "$A/log" &&
+		grep -Eq "^L2-ATTACK-MID vdb=$b_sum rng=102[0-4]\$" "$A/log" &&
+		grep -Eq "^L2-ATTACK-AFTER vda=[0-9a-f]+ vdb=$b_sum rng=[0-9]+\$" "$A/log" &&
+		ok attack-others-work || fail attack-others-work "want vdb $b_sum; $why"
+	grep -Eq "^L2-ATTACK-AFTER vda=$a_sum vdb=[0-9a-f]+ rng=102[0-4]\$" "$A/log" && ok attack-reset-recovers ||
+		fail attack-reset-recovers "want vda $a_sum; $why"
+	echo "    idle guest: the VMM took ${cpu:-?} ticks of CPU in 2 s"
+	if [ -n "$cpu" ] && [ "$cpu" -lt 60 ]; then ok attack-no-spin; else
+		fail attack-no-spin "${cpu:-no} ticks of CPU in 2 s of an idle guest"
+	fi
+	# A BAR moved over another device's is refused with a line: that is no fault.
+	others=$(grep -v 'the guest driver broke the device\|overlaps another device; not mapped' "$A/err" | head -n 5 | tr '\n' ' ')
+	[ -z "$others" ] && ok attack-stderr-clean || fail attack-stderr-clean "$others"
+	files >"$A/files.after"
+	if cmp -s "$A/files.before" "$A/files.after" && [ "$(ls "$A" | tr '\n' ' ')" = "a.img b.img decoy-link.img decoy.img err files.after files.before log out " ]; then
+		ok attack-files-untouched
+	else
+		fail attack-files-untouched "$(diff "$A/files.before" "$A/files.after" | tr '\n' ' ') $(ls "$A" | tr '\n' ' ')"
+	fi
+}
+# A reboot through the reset register (0xcf9) with eight disk reads in
+# flight is a legitimate one: shale ends cleanly (--on-reboot=exit).
+attack_reboot_tests() {
+	if [ ! -s "$W/attack/a.img" ]; then
+		skip attack-reboot-busy "no disk image from the attack tests"
+		return
+	fi
+	expect attack-reboot-busy 0 '^VATTACK-REBOOT completed=[1-9]' '^shale: guest rebooted' \
+		$RUN --on-reboot=exit --kernel "$BZ" --cmdline "$BASE shale.test=attack-reboot" \
+		--disk "$W/attack/a.img"
+	if [ "$(grep -cv '^shale: guest rebooted' "$T_ERR")" = 0 ] && ! grep -q VATTACK-REBOOT-IGNORED "$T_OUT"; then
+		ok attack-reboot-busy-clean
+	else
+		fail attack-reboot-busy-clean "$(head -n 3 "$T_ERR" | tr '\n' ' ')"
+	fi
+}
+# A queue full of WRITE_ZEROES requests, each 16 times the whole disk
+# (64 MiB): where the file system cannot zero a range (tmpfs, the lab's
+# disk) each is 1 GiB of writes. --timeout (20 s) still ends the VM at
+# once: a stopping VM's devices take no more requests and stop a long
+# one between chunks.
+attack_zeroes_tests() {
+	head -c 67108864 /dev/zero >"$W/attack/z.img"
+	t0=$(date +%s)
+	expect attack-zeroes-timeout 124 '^VATTACK-ZEROES sectors=131072 queued=128' 'timeout' \
+		"$SHALE" run --memory 256M --initrd "$INITRD" --timeout 20s --kernel "$BZ" \
+		--cmdline "$BASE shale.test=attack-zeroes" --disk "$W/attack/z.img"
+	t=$(($(date +%s) - t0))
+	echo "    zeroes: shale ended $t s after it started (--timeout 20s)"
+	# 20 s and the boot's end: well under a minute even in the lab.
+	[ "$t" -le 35 ] && ok attack-zeroes-stop-at-once || fail attack-zeroes-stop-at-once "shale took $t s"
+	rm -f "$W/attack/z.img"
+}
+if only attack; then
+	attack_tests
+	attack_reboot_tests
+	attack_zeroes_tests
+fi
+if [ "${SHALE_LINUX_ONLY:-}" = attack ]; then
+	summary
+	exit
+fi
+
 # virtio-blk: three disks (tests/linux/init, shale.test=blk): vda filled by
 # the host and read by the guest, vdb read-only, vdc written by the guest
 # (fsync'ed), discarded in part, and written once more, flushed, before

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -237,6 +238,69 @@ static void test_discard_write_zeroes(void **state)
 	assert_int_equal(virtio_blk_request(f->blk, &r.c, &used), VIRTIO_BLK_S_IOERR);
 }
 
+/* WRITE_ZEROES stops between chunks once the VM stops: the request fails, nothing is zeroed. */
+static void test_write_zeroes_stopping(void **state)
+{
+	struct fixture *f = *state;
+	static struct req r;
+	uint32_t used;
+	const struct seg all = { 0, SECTORS, 0 };
+
+	vm_stop(&f->fv.vm, VM_STOP_ERROR, 0, NULL);
+	ranges(&r, VIRTIO_BLK_T_WRITE_ZEROES, &all, 1);
+	assert_int_equal(virtio_blk_request(f->blk, &r.c, &used), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(sector_byte(f, 0), 1);
+	assert_int_equal(sector_byte(f, SECTORS - 1), SECTORS);
+	assert_int_equal(fake_vm_stop_reason(&f->fv, NULL), VM_STOP_ERROR);
+}
+
+/*
+ * A read of more than seg_max segments of size_max fails, however large
+ * the disk: 256 descriptors may name the same guest buffer, so without
+ * the bound one request is as long as the disk (the VM's stop waits).
+ */
+static void test_request_max(void **state)
+{
+	struct fixture *f = *state;
+	static struct req r;
+	char path[64] = "/tmp/shale-test-blk-big.XXXXXX";
+	struct disk big;
+	struct virtio_blk *blk;
+	uint32_t used;
+	uint8_t *buf = mmap(NULL, VIRTIO_BLK_SIZE_MAX, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_true(buf != MAP_FAILED);
+	assert_int_equal(ftruncate(fd, 2 * (off_t)VIRTIO_BLK_REQUEST_MAX), 0);
+	close(fd);
+	assert_int_equal(disk_open(&big, path, false, "--disk"), 0);
+	assert_int_equal(virtio_blk_create(&f->fv.vm, NULL, 0, &big, NULL, &blk), 0);
+	for (unsigned extra = 0; extra < 2; extra++) {
+		chain(&r, VIRTIO_BLK_T_IN, 0, 0, true);
+		/* The header, then 254 MiB (and 512 bytes) all into one buffer, then the status. */
+		r.c.nr_in = 0;
+		r.c.in_len = 0;
+		for (unsigned i = 0; i < VIRTIO_BLK_SEG_MAX; i++) {
+			r.c.iov[1 + r.c.nr_in++] = (struct iovec){ buf, VIRTIO_BLK_SIZE_MAX };
+			r.c.in_len += VIRTIO_BLK_SIZE_MAX;
+		}
+		if (extra) {
+			r.c.iov[1 + r.c.nr_in++] = (struct iovec){ buf, 512 };
+			r.c.in_len += 512;
+		}
+		r.c.iov[1 + r.c.nr_in++] = (struct iovec){ &r.status, 1 };
+		r.c.in_len += 1;
+		assert_int_equal(virtio_blk_request(blk, &r.c, &used),
+				 extra ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+	}
+	virtio_blk_destroy(blk);
+	disk_close(&big);
+	unlink(path);
+	munmap(buf, VIRTIO_BLK_SIZE_MAX);
+}
+
 static void test_readonly(void **state)
 {
 	struct fixture *f = *state;
@@ -287,6 +351,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_get_id, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_write_zeroes_stopping, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_request_max, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup_ro, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_request, setup_rw, teardown),
 	};

@@ -415,6 +415,29 @@ static void test_request(void **state)
 	assert_int_equal(iobus_access(&F->fv.vm.mmio, NULL, BAR_A, data, 4, false), -ENOENT);
 }
 
+/*
+ * A stopping VM's device takes no more requests: its stop waits for the
+ * I/O thread, which a full queue of long requests (whole-disk
+ * WRITE_ZEROES, 16 segments each) held for as long as they took (a
+ * Linux guest's --timeout of 20 s ended after 82 s in the lab).
+ */
+static void test_stopping_takes_nothing(void **state)
+{
+	struct drv *d = &F->d[0];
+
+	map_bar(d);
+	driver_init(d);
+	submit_read(d, 2, 0);
+	expect_read_done(d, 2);
+	vm_stop(&F->fv.vm, VM_STOP_ERROR, 0, NULL);
+	submit_read(d, 3, 0);
+	assert_false(wait_vector(d, 1, 300));
+	virtio_pci_serve(d->blk->vp, 0);
+	assert_int_equal(used_idx(d), d->used_seen);
+	assert_int_equal(F->fv.ram[d->buf + 0x400], 0xee);
+	assert_int_equal(fake_vm_stop_reason(&F->fv, NULL), VM_STOP_ERROR);
+}
+
 static void test_features_refused(void **state)
 {
 	struct drv *d = &F->d[0];
@@ -665,6 +688,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopping_takes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_features_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_queue_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_ring_stops_one_device, setup, teardown),

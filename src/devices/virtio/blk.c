@@ -60,7 +60,13 @@ static uint8_t do_rw(struct virtio_blk *blk, const struct virtq_chain *c, uint64
 		len = c->in_len - 1;
 		n = virtq_iov_slice(c->iov + c->nr_out, c->nr_in, 0, len, iov, VIRTQ_MAX_SIZE);
 	}
-	if (n < 0 || len % DISK_SECTOR || !in_disk(blk, sector, len))
+	/*
+	 * At most what seg_max and size_max allow (Linux never sends more):
+	 * the buffers may name the same guest pages again and again, and the
+	 * VM's stop waits for a request in progress.
+	 */
+	if (n < 0 || len % DISK_SECTOR || len > VIRTIO_BLK_REQUEST_MAX ||
+	    !in_disk(blk, sector, len))
 		return VIRTIO_BLK_S_IOERR;
 	if (write && blk->disk->readonly)
 		return VIRTIO_BLK_S_IOERR;
@@ -78,6 +84,28 @@ static uint8_t do_rw(struct virtio_blk *blk, const struct virtq_chain *c, uint64
 		*done = (uint32_t)len;
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Zeroes in chunks: where the file system cannot zero a range, each is
+ * written, and one request may name 16 times the whole disk. A stopping
+ * VM's stop waits for this thread: the request fails between chunks.
+ */
+static int write_zeroes(struct virtio_blk *blk, uint64_t off, uint64_t len)
+{
+	while (len) {
+		uint64_t n = MIN(len, (uint64_t)VIRTIO_BLK_ZEROES_CHUNK);
+		int ret;
+
+		if (vm_stopping(blk->vm))
+			return -ECANCELED;
+		ret = disk_write_zeroes(blk->disk, off, n);
+		if (ret)
+			return ret;
+		off += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* DISCARD and WRITE_ZEROES: a table of segments after the header. */
@@ -104,7 +132,7 @@ static uint8_t do_ranges(struct virtio_blk *blk, const struct virtq_chain *c, ui
 		if ((seg.flags & ~(zeroes ? 1u : 0u)) || !in_disk(blk, seg.sector, bytes))
 			return VIRTIO_BLK_S_UNSUPP;
 		if (zeroes) {
-			ret = disk_write_zeroes(blk->disk, seg.sector << SECTOR_SHIFT, bytes);
+			ret = write_zeroes(blk, seg.sector << SECTOR_SHIFT, bytes);
 		} else {
 			ret = disk_discard(blk->disk, seg.sector << SECTOR_SHIFT, bytes);
 			/* Discarding is advice; a file system that cannot is no error. */

@@ -20,7 +20,11 @@ struct virtio_pci;
 #define VIRTIO_BLK_QUEUE_SIZE 256u
 #define VIRTIO_BLK_SIZE_MAX (1u * 1024 * 1024) /* bytes per segment */
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2) /* header and status too */
+/* The data of one read or write, at most: seg_max segments of size_max. */
+#define VIRTIO_BLK_REQUEST_MAX ((uint64_t)VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX)
 #define VIRTIO_BLK_DISCARD_SEG_MAX 16u
+/* WRITE_ZEROES is done this much at a time, a stopping VM checked between. */
+#define VIRTIO_BLK_ZEROES_CHUNK (16u * 1024 * 1024)
 
 /* Request types and status values (§5.2.6). */
 #define VIRTIO_BLK_T_IN 0u

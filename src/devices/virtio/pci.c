@@ -671,8 +671,17 @@ bool virtio_pci_serve_chains(struct virtio_pci *vp, unsigned q, struct virtq_cha
 	bool more = true;
 
 	for (unsigned i = 0; i < vq->size; i++) {
-		int ret = virtq_pop(vq, &vp->vm->gmem, c);
+		int ret;
 		int64_t used;
+
+		/*
+		 * A stopping VM's device takes no more: its stop waits for this
+		 * thread, and a full queue of long requests (a whole-disk
+		 * WRITE_ZEROES each) would hold it for as long as they take.
+		 */
+		if (vm_stopping(vp->vm))
+			return false;
+		ret = virtq_pop(vq, &vp->vm->gmem, c);
 
 		if (ret < 0) {
 			virtio_pci_needs_reset(vp, vq->why);
@@ -704,7 +713,7 @@ void virtio_pci_serve(struct virtio_pci *vp, unsigned q)
 		    !(vp->status & VIRTIO_STATUS_NEEDS_RESET) && vp->vq[q].enabled)
 			more = vp->ops->queue_notify(vp, q);
 		pthread_mutex_unlock(&vp->lock);
-		if (!more)
+		if (!more || vm_stopping(vp->vm))
 			return;
 	}
 }
