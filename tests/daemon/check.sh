@@ -284,8 +284,12 @@ check create-usernet 201 '"user":true' POST /v1/vms "$(pv unet "$B/g/examples/ne
 	",\"args\":[\"10.0.2.15\",\"60\"],\"nets\":[{\"user\":true,\"hostfwd\":[\"udp::$UPORT-:7\"]}]")"
 check start-usernet 200 '"state":"running"' POST /v1/vms/unet/start
 reply=
-for _ in 1 2 3 4 5 6 7 8 9 10; do
+# Until shale-net has bound the forward, the port is refused at once.
+i=0
+while [ $i -lt 40 ]; do
 	reply=$("$B/tests/tools/udp_echo_client" 127.0.0.1 "$UPORT" shale-daemon-user 2>/dev/null) && break
+	sleep 0.25
+	i=$((i + 1))
 done
 if [ "$reply" = shale-daemon-user ]; then ok usernet-echo; else fail usernet-echo "got '$reply'"; fi
 check kill-usernet 200 '' POST /v1/vms/unet/kill

@@ -459,8 +459,12 @@ else
 			>"$W/$name.out" 2>&1 &
 		guest=$!
 		reply=
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
+		# Until shale-net has bound the forward, the port is refused at once.
+		i=0
+		while [ $i -lt 40 ]; do
 			reply=$("$G/udp_echo_client" 127.0.0.1 "$UPORT" shale-user-echo 2>/dev/null) && break
+			sleep 0.25
+			i=$((i + 1))
 		done
 		if [ "$reply" = shale-user-echo ]; then ok "$name-udp-echo"; else fail "$name-udp-echo" "got '$reply': $(cat "$W/$name.out")"; fi
 		reply=$("$G/udp_echo_client" -n 200 127.0.0.1 "$UPORT" shale-user-echo 2>&1)
