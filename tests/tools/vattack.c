@@ -781,7 +781,7 @@ static int mode_race(const char *bdf, double secs)
 /* Eight reads in flight, then the chipset's reset (0xcf9): a reboot while the disk works. */
 static int mode_reboot(const char *bdf)
 {
-	uint64_t bar_gpa;
+	uint64_t bar_gpa, sectors_gpa;
 	uint8_t *us;
 	uint16_t idx = 0;
 	long completed = 0;
@@ -792,9 +792,11 @@ static int mode_reboot(const char *bdf)
 	av = phys_page(&av_gpa);
 	us = phys_page(&us_gpa);
 	data = phys_page(&data_gpa);
+	/* The eight sectors fill a page of their own (not past data's end). */
+	phys_page(&sectors_gpa);
 	for (unsigned i = 0; i < 8; i++) {
 		d(dt, 3 * i, data_gpa, 16, D_NEXT, (uint16_t)(3 * i + 1));
-		d(dt, 3 * i + 1, data_gpa + 512 + 512 * i, 512, D_WRITE | D_NEXT, (uint16_t)(3 * i + 2));
+		d(dt, 3 * i + 1, sectors_gpa + 512 * i, 512, D_WRITE | D_NEXT, (uint16_t)(3 * i + 2));
 		d(dt, 3 * i + 2, data_gpa + 64 + i, 1, D_WRITE, 0);
 	}
 	if (virtio_init(0) || iopl(3))
