@@ -267,7 +267,7 @@ static void test_request_max(void **state)
 	struct disk big;
 	struct virtio_blk *blk;
 	uint32_t used;
-	uint8_t *buf = mmap(NULL, VIRTIO_BLK_SIZE_MAX, PROT_READ | PROT_WRITE,
+	uint8_t *buf = mmap(NULL, VIRTIO_BLK_SIZE_MAX + 512, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int fd = mkstemp(path);
 
@@ -282,13 +282,12 @@ static void test_request_max(void **state)
 		/* The header, then 254 MiB (and 512 bytes) all into one buffer, then the status. */
 		r.c.nr_in = 0;
 		r.c.in_len = 0;
+		/* 1 + 254 + 1 buffers fill the chain: the extra 512 go into the last segment. */
 		for (unsigned i = 0; i < VIRTIO_BLK_SEG_MAX; i++) {
-			r.c.iov[1 + r.c.nr_in++] = (struct iovec){ buf, VIRTIO_BLK_SIZE_MAX };
-			r.c.in_len += VIRTIO_BLK_SIZE_MAX;
-		}
-		if (extra) {
-			r.c.iov[1 + r.c.nr_in++] = (struct iovec){ buf, 512 };
-			r.c.in_len += 512;
+			size_t len = VIRTIO_BLK_SIZE_MAX + (extra && i == VIRTIO_BLK_SEG_MAX - 1 ? 512 : 0);
+
+			r.c.iov[1 + r.c.nr_in++] = (struct iovec){ buf, len };
+			r.c.in_len += len;
 		}
 		r.c.iov[1 + r.c.nr_in++] = (struct iovec){ &r.status, 1 };
 		r.c.in_len += 1;
@@ -298,7 +297,7 @@ static void test_request_max(void **state)
 	virtio_blk_destroy(blk);
 	disk_close(&big);
 	unlink(path);
-	munmap(buf, VIRTIO_BLK_SIZE_MAX);
+	munmap(buf, VIRTIO_BLK_SIZE_MAX + 512);
 }
 
 static void test_readonly(void **state)
